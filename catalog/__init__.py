@@ -1,0 +1,1 @@
+"""Catalog records, the store and the export formats."""

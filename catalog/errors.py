@@ -1,0 +1,120 @@
+"""The project's one error tree.
+
+Third-party exceptions (httpx, lxml, bs4, pydantic, sqlite3) are converted into these
+at module edges, so callers never need to import another library's exception types.
+It lives in `catalog` because that is the lower layer: `harvester` imports it, never
+the other way round.
+
+    HarvesterError
+    ├── ConfigError                 bad configuration value (names the key)
+    ├── FetchError                  getting a page failed (carries the URL)
+    │   ├── NotFound                404
+    │   ├── Gone                    410
+    │   ├── RateLimited             429 after the retries ran out
+    │   ├── ServerError             5xx after the retries ran out
+    │   ├── Blocked                 bot challenge / protection page: stops the run
+    │   ├── TransportError          connection, timeout, truncated body
+    │   ├── ResponseTooLarge        body over the configured cap
+    │   ├── OffHostRedirect         a redirect that leaves the archive's host
+    │   ├── UnexpectedStatus        any other non-200 answer
+    │   └── NotInRecording          replay: the URL is not in the WARC
+    ├── ParseError                  not a document page (names the ID)
+    ├── RecordValidationError       the parsed values do not make a valid record
+    ├── StoreError                  the catalog database failed
+    └── ExportError                 a record cannot be written in a format
+        └── StyleCannotRender       a CSL style cannot render this record correctly
+"""
+
+from __future__ import annotations
+
+
+class HarvesterError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(HarvesterError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"config: {key}: {message}")
+        self.key = key
+
+
+class FetchError(HarvesterError):
+    """A page could not be fetched. `reason` is a short word for reports."""
+
+    reason = "fetch error"
+
+    def __init__(self, url: str, message: str = "", *, status: int | None = None) -> None:
+        detail = message or self.reason
+        super().__init__(f"{detail}: {url}")
+        self.url = url
+        self.status = status
+        self.detail = detail
+
+
+class NotFound(FetchError):
+    reason = "not found (404)"
+
+
+class Gone(FetchError):
+    reason = "gone (410)"
+
+
+class RateLimited(FetchError):
+    reason = "rate limited (429)"
+
+
+class ServerError(FetchError):
+    reason = "server error"
+
+
+class Blocked(FetchError):
+    """The site answered with a bot-protection challenge. Never parsed, never retried."""
+
+    reason = "blocked by bot protection"
+
+
+class TransportError(FetchError):
+    reason = "transport error"
+
+
+class ResponseTooLarge(FetchError):
+    reason = "response too large"
+
+
+class OffHostRedirect(FetchError):
+    reason = "redirect off the archive's host"
+
+
+class UnexpectedStatus(FetchError):
+    reason = "unexpected HTTP status"
+
+
+class NotInRecording(FetchError):
+    reason = "not in the recording"
+
+
+class ParseError(HarvesterError):
+    """The page is not a document page we can read."""
+
+    def __init__(self, record_id: int | str, message: str) -> None:
+        super().__init__(f"record {record_id}: {message}")
+        self.record_id = record_id
+        self.message = message
+
+
+class RecordValidationError(HarvesterError):
+    def __init__(self, record_id: int | str, message: str) -> None:
+        super().__init__(f"record {record_id}: invalid record: {message}")
+        self.record_id = record_id
+
+
+class StoreError(HarvesterError):
+    pass
+
+
+class ExportError(HarvesterError):
+    pass
+
+
+class StyleCannotRender(ExportError):
+    """A citation style cannot render this record correctly; we refuse rather than print it wrong."""

@@ -1,0 +1,74 @@
+"""The `harvester` command line: a click group whose commands live in harvester/commands/.
+
+Each module in `harvester.commands` lists its click commands in `COMMANDS`; they are
+added here, so a feature brings its own commands without editing this file. Commands
+only parse options and call the library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import click
+
+from catalog.errors import ConfigError, HarvesterError
+from harvester import __version__, commands
+from harvester.config import Settings, load_settings
+
+# Exit codes shared by every command: 0 all good, 1 some items failed, 2 blocked or fatal.
+EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL = 0, 1, 2
+
+
+class AppContext:
+    """What every command gets: the settings, loaded lazily so `--help` never needs a config."""
+
+    def __init__(self, config_path: str | None, db: str | None) -> None:
+        self.config_path = config_path
+        self.db = db
+        self._settings: Settings | None = None
+
+    def settings(self, **overrides: dict[str, object]) -> Settings:
+        if self._settings is None or overrides:
+            layers: dict[str, dict[str, object]] = {k: dict(v) for k, v in overrides.items()}
+            if self.db:
+                layers.setdefault("storage", {})["database"] = self.db
+            self._settings = load_settings(self.config_path, overrides=layers)
+        return self._settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harvester")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="WCDA_CONFIG",
+              help="config.toml to read (default: ./config.toml if present).")
+@click.option("--db", help="Catalog database (overrides storage.database).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, db: str | None) -> None:
+    """Harvest, catalog and export documents of the Wilson Center Digital Archive."""
+    ctx.obj = AppContext(config_path, db)
+
+
+def _register() -> None:
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="harvester", standalone_mode=True)
+    except ConfigError as exc:  # raised before a command could report it itself
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FATAL)
+    except HarvesterError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FATAL)
+
+
+__all__ = ["cli", "main", "AppContext", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_FATAL", "Path"]

@@ -1,0 +1,1 @@
+"""Click commands, one module per feature; each lists its commands in COMMANDS."""

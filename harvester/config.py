@@ -1,0 +1,135 @@
+"""Settings: command-line flags > environment (WCDA_*) > config.toml > defaults.
+
+Every setting is declared here once, with its default and its meaning; pydantic
+validates the merged result, and a bad value becomes a ConfigError that names the
+key (`http.rate_limit: Input should be greater than 0`). config.toml in the project
+root documents every key with the same defaults.
+
+Environment variables use the section and key joined by a double underscore:
+`WCDA_HTTP__RATE_LIMIT=0.5`, `WCDA_STORAGE__DATABASE=/srv/catalog.db`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from catalog.errors import ConfigError
+
+ENV_PREFIX = "WCDA_"
+DEFAULT_CONFIG = "config.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArchiveSettings(_Section):
+    base_url: str = "https://digitalarchive.wilsoncenter.org"
+    # Who to contact about this harvester; sent in the User-Agent. Required for live
+    # requests (not for replay or reparse), so the site can reach a person, not a bot.
+    contact: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class HttpSettings(_Section):
+    rate_limit: float = Field(1.0, gt=0, description="requests per second, across all workers")
+    concurrency: int = Field(2, ge=1, le=32)
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    backoff_base: float = Field(2.0, ge=0, description="seconds; doubled on each retry, plus jitter")
+    backoff_max: float = Field(300.0, ge=0, description="longest single wait, Retry-After included")
+    max_response_bytes: int = Field(20_000_000, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+
+
+class StorageSettings(_Section):
+    database: str = "data/catalog.db"
+    warc_dir: str = "data/warc"
+
+
+class OaiSettings(_Section):
+    repository_name: str = "Wilson Center Digital Archive (local catalog)"
+    repository_identifier: str = "digitalarchive.wilsoncenter.org"
+    admin_email: str = "cataloguer@example.org"
+    base_url: str | None = None  # public URL of /oai; None: the URL being served
+    page_size: int = Field(100, ge=1, le=10_000)
+    token_secret: str | None = None  # HMAC key for resumption tokens; None: derived per catalog
+    token_ttl_hours: int = Field(24, ge=23)
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class SyncSettings(_Section):
+    stop_after_known_pages: int = Field(3, ge=1, description="discovery stops after this many pages with nothing new")
+    revalidate_days: int = Field(7, ge=1)
+    tombstone_after: int = Field(3, ge=1, description="consecutive 404/410 syncs before a record becomes a tombstone")
+    max_requests: int | None = Field(None, ge=1)
+    max_minutes: float | None = Field(None, gt=0)
+    respect_robots: bool = True
+
+
+class Settings(_Section):
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    oai: OaiSettings = Field(default_factory=OaiSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Merge defaults, the TOML file, the environment and flags (in that order of strength)."""
+    data: dict[str, Any] = {}
+    file = Path(path) if path else Path(DEFAULT_CONFIG)
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(file), f"not valid TOML: {exc}") from exc
+    elif path:
+        raise ConfigError(str(file), "config file not found")
+    data = _deep_merge(data, _env_layer(dict(os.environ) if environ is None else environ))
+    if overrides:
+        data = _deep_merge(data, {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(key, first["msg"]) from exc

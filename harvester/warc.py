@@ -1,0 +1,215 @@
+"""The raw archive: WARC files (ISO 28500) written and read with warcio.
+
+The same format holds three things: the raw pages of every live harvest, the test
+fixtures, and what `--replay` serves. So any harvest can be replayed, and a fixture
+can be replaced by a live recording without changing a line of code.
+
+Writing: each request/response pair is two WARC records (linked by
+WARC-Concurrent-To), redirects included, each record its own gzip member and flushed
+at once, so a killed run leaves only whole records behind.
+
+Reading: `WarcIndex` scans files once, remembers where each response record sits
+(by target URI; the latest recording of a URL wins) and reads a body only when asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from catalog.errors import NotInRecording
+
+WARC_SUFFIXES = (".warc", ".warc.gz")
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+
+
+@dataclass
+class RecordedResponse:
+    """One HTTP response as it was received (body decoded of any Content-Encoding)."""
+
+    url: str
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: datetime
+    warc_file: str | None = None
+    warc_record_id: str | None = None
+    raw_body: bytes | None = field(default=None, repr=False)  # as on the wire, if encoded
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def _warc_date(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class WarcWriter:
+    """Appends request/response pairs to one .warc.gz file."""
+
+    def __init__(self, path: str | Path, *, software: str, operator: str | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._fh = open(self.path, "ab")
+        self._writer = WARCWriter(self._fh, gzip=self.path.name.endswith(".gz"))
+        if new:
+            info = {"software": software, "format": "WARC File Format 1.1",
+                    "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"}
+            if operator:
+                info["operator"] = operator
+            record = self._writer.create_warcinfo_record(self.path.name, info)
+            self._write(record)
+
+    @classmethod
+    def in_directory(cls, directory: str | Path, *, prefix: str, software: str, operator: str | None = None) -> WarcWriter:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        return cls(Path(directory) / f"{prefix}-{stamp}-{os.getpid()}.warc.gz", software=software, operator=operator)
+
+    def _write(self, record: object) -> None:
+        self._writer.write_record(record)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def write_exchange(self, request: RecordedRequest, response: RecordedResponse) -> str:
+        """Write the response and its request; returns the response's WARC-Record-ID."""
+        date = _warc_date(response.fetched_at)
+        http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), response.headers,
+                                        protocol="HTTP/1.1")
+        payload = response.raw_body if response.raw_body is not None else response.body
+        resp = self._writer.create_warc_record(
+            response.url, "response", payload=io.BytesIO(payload), http_headers=http_headers,
+            warc_headers_dict={"WARC-Date": date},
+        )
+        record_id = resp.rec_headers.get_header("WARC-Record-ID")
+        path = request.url.split("://", 1)[-1]
+        path = "/" + path.split("/", 1)[1] if "/" in path else "/"
+        req_headers = StatusAndHeaders(f"{request.method} {path} HTTP/1.1", request.headers, is_http_request=True)
+        req = self._writer.create_warc_record(
+            request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
+        )
+        self._write(resp)
+        self._write(req)
+        response.warc_file = self.path.name
+        response.warc_record_id = record_id
+        return record_id
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> WarcWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def warc_files(path: str | Path) -> list[Path]:
+    """A WARC file, or every WARC file under a folder, in name order."""
+    p = Path(path)
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(WARC_SUFFIXES))
+    if p.is_file():
+        return [p]
+    raise FileNotFoundError(f"no WARC file or folder at {p}")
+
+
+def _parse_warc_date(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    value = value.rstrip("Z")
+    fmt = "%Y-%m-%dT%H:%M:%S.%f" if "." in value else "%Y-%m-%dT%H:%M:%S"
+    return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+
+
+def _to_response(record: object, warc_file: str) -> RecordedResponse:
+    rec_headers = record.rec_headers  # type: ignore[attr-defined]
+    http = record.http_headers  # type: ignore[attr-defined]
+    status_line = http.get_statuscode() or "0"
+    reason = http.statusline.split(" ", 1)[1] if " " in http.statusline else ""
+    # content_stream() undoes Content-Encoding (gzip, br) and chunking, as a client would.
+    body = record.content_stream().read()  # type: ignore[attr-defined]
+    headers = [(k, v) for k, v in http.headers if k.lower() not in {"content-encoding", "transfer-encoding"}]
+    return RecordedResponse(
+        url=rec_headers.get_header("WARC-Target-URI"),
+        status=int(status_line),
+        reason=reason,
+        headers=headers,
+        body=body,
+        fetched_at=_parse_warc_date(rec_headers.get_header("WARC-Date")),
+        warc_file=warc_file,
+        warc_record_id=rec_headers.get_header("WARC-Record-ID"),
+    )
+
+
+def iter_responses(paths: Iterable[Path]) -> Iterator[RecordedResponse]:
+    """Every HTTP response record in the files, in file order."""
+    for path in paths:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "response" and record.http_headers is not None:
+                    yield _to_response(record, path.name)
+
+
+class WarcIndex:
+    """Responses in recorded WARC files, looked up by request URL. Never touches the network."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.files = warc_files(path)
+        self._where: dict[str, tuple[Path, int]] = {}
+        for file in self.files:
+            with open(file, "rb") as fh:
+                it = ArchiveIterator(fh)
+                for record in it:
+                    if record.rec_type == "response":
+                        url = record.rec_headers.get_header("WARC-Target-URI")
+                        self._where[_normalize_url(url)] = (file, it.get_record_offset())
+
+    def __contains__(self, url: str) -> bool:
+        return _normalize_url(url) in self._where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def urls(self) -> list[str]:
+        return list(self._where)
+
+    def get(self, url: str) -> RecordedResponse:
+        try:
+            file, offset = self._where[_normalize_url(url)]
+        except KeyError:
+            raise NotInRecording(url, "not in the recording") from None
+        with open(file, "rb") as fh:
+            fh.seek(offset)
+            record = next(iter(ArchiveIterator(fh)))
+            return _to_response(record, file.name)
+
+
+def _normalize_url(url: str) -> str:
+    # A fragment never reaches the server, so it cannot distinguish two recordings.
+    return url.split("#", 1)[0]
