@@ -10,11 +10,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from pathlib import Path
 
 import click
 
-from catalog.errors import ConfigError, HarvesterError
+from catalog.errors import HarvesterError
 from harvester import __version__, commands
 from harvester.config import Settings, load_settings
 
@@ -63,12 +62,8 @@ _register()
 def main() -> None:
     try:
         cli.main(prog_name="harvester", standalone_mode=True)
-    except ConfigError as exc:  # raised before a command could report it itself
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FATAL)
-    except HarvesterError as exc:
+    except HarvesterError as exc:  # e.g. a ConfigError raised before a command could report it
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FATAL)
 
 
-__all__ = ["cli", "main", "AppContext", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_FATAL", "Path"]
