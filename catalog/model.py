@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date as calendar_date
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -106,7 +107,7 @@ class CatalogRecord(_Model):
     translators: list[str] = Field(default_factory=list)  # named in the source string
     original_archives: list[str] = Field(default_factory=list)
     rights: str | None = None
-    uploaded: date | None = None  # "Original Uploaded Date"
+    uploaded: calendar_date | None = None  # "Original Uploaded Date"
     types: list[str] = Field(default_factory=list)  # "Type", e.g. ["Cable"]
     original_languages: list[Language] = Field(default_factory=list)
     classification: str | None = None  # "Original Classification"
