@@ -12,6 +12,13 @@ from catalog.model import Language
 # Names the site uses that ISO 639 does not list under that name.
 _ALIASES = {
     "farsi": "Persian",
+    "greek": "Modern Greek (1453-)",
+    "swahili": "Swahili (macrolanguage)",
+    "malay": "Malay (macrolanguage)",
+    "nepali": "Nepali (macrolanguage)",
+    "oriya": "Oriya (macrolanguage)",
+    "konkani": "Konkani (macrolanguage)",
+    "slovene": "Slovenian",
 }
 
 
