@@ -1,0 +1,1 @@
+"""Export formats for catalog records: one small module per format, see `registry`."""

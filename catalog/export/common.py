@@ -1,0 +1,58 @@
+"""Values several exporters share, so every format says the same thing about a record."""
+
+from __future__ import annotations
+
+import re
+
+from iso639 import Language as IsoLanguage
+from iso639 import LanguageNotFoundError
+
+from catalog.model import CatalogRecord, Language
+
+PUBLISHER = "Wilson Center Digital Archive"
+DELETED_NOTE = "This record has been withdrawn from the Wilson Center Digital Archive."
+
+# "... ll. 0134-0135. Translated by Gary Goldberg." -> the archival reference alone.
+# The translator is exported as a name of its own, so the sentence would be said twice.
+_TRANSLATED_BY = re.compile(r"\s*\bTranslated (?:from [^.]*? )?by\b.*$", re.IGNORECASE | re.DOTALL)
+
+
+def archival_reference(record: CatalogRecord) -> str | None:
+    """The archive's "Source" block without its trailing "Translated by ..." sentence."""
+    if not record.source:
+        return None
+    ref = _TRANSLATED_BY.sub("", record.source).strip()
+    return ref.rstrip(".").strip() or None
+
+
+def language_code_3(lang: Language) -> str | None:
+    """ISO 639-3 (= 639-2/T for individual languages) code, looked up by name if missing."""
+    if lang.iso639_3:
+        return lang.iso639_3
+    found = _lookup(lang.name)
+    return found.part3 if found is not None else None
+
+
+def language_code_1(lang: Language) -> str | None:
+    """Two-letter ISO 639-1 code (what CSL's `language` wants), if the language has one."""
+    if lang.iso639_1:
+        return lang.iso639_1
+    found = _lookup(lang.iso639_3 or lang.name)
+    return (found.part1 or None) if found is not None else None
+
+
+def _lookup(value: str) -> IsoLanguage | None:
+    try:
+        return IsoLanguage.match(value.strip())
+    except (LanguageNotFoundError, ValueError):
+        return None
+
+
+def original_language_codes(record: CatalogRecord) -> list[str]:
+    codes = [c for c in (language_code_3(lang) for lang in record.original_languages) if c]
+    return list(dict.fromkeys(codes))
+
+
+def unique(values: list[str]) -> list[str]:
+    """Non-blank values, first occurrence kept, order preserved."""
+    return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
