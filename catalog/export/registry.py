@@ -1,0 +1,145 @@
+"""Format name -> streaming writer: header, then one chunk per record, then footer.
+
+Writers return text; the caller writes it, so an export of hundreds of thousands of
+records holds one record in memory at a time. Tombstones: jsonl/csv carry a
+`deleted` flag, the XML formats mark the record `status="deleted"` (like an OAI-PMH
+header) and add a withdrawal note; csl-json, ris and bibtex (citation formats, which
+have no way to say "withdrawn") skip them and report each skip through `on_skip`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from lxml import etree
+
+from catalog.errors import ExportError
+from catalog.export.bibtex import bib_text
+from catalog.export.csl_json import csl_item
+from catalog.export.csv_flat import csv_header, csv_line
+from catalog.export.jsonl import jsonl_line
+from catalog.export.oai_dc import oai_dc_element
+from catalog.export.qdc import qdc_element
+from catalog.export.ris import ris_text
+from catalog.model import StoredRecord
+
+# Wrapper for a file of many XML records: DCMI and oai_dc define one record, not a list.
+EXPORT_NS = "urn:x-wcda-harvester:export:1"
+Skip = Callable[[StoredRecord, str], None]
+
+
+@dataclass
+class Writer:
+    """Base streaming writer; subclasses override `body` (and header/footer/`between`)."""
+
+    on_skip: Skip = field(default=lambda stored, reason: None)
+    written: int = 0
+    skips_deleted: ClassVar[bool] = False  # citation formats cannot say "withdrawn"
+
+    def header(self) -> str:
+        return ""
+
+    def record(self, stored: StoredRecord) -> str:
+        if stored.deleted and self.skips_deleted:
+            self.on_skip(stored, "deleted (tombstone); this format cannot mark a record as withdrawn")
+            return ""
+        text = self.body(stored)
+        prefix = self.between() if self.written else ""
+        self.written += 1
+        return prefix + text
+
+    def between(self) -> str:
+        return ""
+
+    def body(self, stored: StoredRecord) -> str:
+        raise NotImplementedError
+
+    def footer(self) -> str:
+        return ""
+
+
+class XmlWriter(Writer):
+    element = staticmethod(oai_dc_element)
+
+    def header(self) -> str:
+        return f'<?xml version="1.0" encoding="UTF-8"?>\n<records xmlns="{EXPORT_NS}">\n'
+
+    def body(self, stored: StoredRecord) -> str:
+        wrapper = etree.Element(f"{{{EXPORT_NS}}}record", nsmap={None: EXPORT_NS})
+        wrapper.set("id", str(stored.record.record_id))
+        if stored.deleted:
+            wrapper.set("status", "deleted")
+        wrapper.append(self.element(stored.record, deleted=stored.deleted))
+        return etree.tostring(wrapper, encoding="unicode") + "\n"
+
+    def footer(self) -> str:
+        return "</records>\n"
+
+
+class QdcWriter(XmlWriter):
+    element = staticmethod(qdc_element)
+
+
+class CslJsonWriter(Writer):
+    skips_deleted: ClassVar[bool] = True
+
+    def header(self) -> str:
+        return "[\n"
+
+    def between(self) -> str:
+        return ",\n"
+
+    def body(self, stored: StoredRecord) -> str:
+        return json.dumps(csl_item(stored.record), ensure_ascii=False, indent=1)
+
+    def footer(self) -> str:
+        return "\n]\n"
+
+
+class JsonlWriter(Writer):
+    def body(self, stored: StoredRecord) -> str:
+        return jsonl_line(stored)
+
+
+class CsvWriter(Writer):
+    def header(self) -> str:
+        return csv_header()
+
+    def body(self, stored: StoredRecord) -> str:
+        return csv_line(stored)
+
+
+class RisWriter(Writer):
+    skips_deleted: ClassVar[bool] = True
+
+    def body(self, stored: StoredRecord) -> str:
+        return ris_text(stored.record)
+
+
+class BibtexWriter(Writer):
+    skips_deleted: ClassVar[bool] = True
+
+    def body(self, stored: StoredRecord) -> str:
+        return bib_text(stored.record)
+
+
+FORMATS: dict[str, type[Writer]] = {
+    "oai_dc": XmlWriter,
+    "qdc": QdcWriter,
+    "csl-json": CslJsonWriter,
+    "jsonl": JsonlWriter,
+    "csv": CsvWriter,
+    "ris": RisWriter,
+    "bibtex": BibtexWriter,
+}
+
+
+def writer_for(name: str, on_skip: Skip | None = None) -> Writer:
+    try:
+        cls = FORMATS[name]
+    except KeyError:
+        raise ExportError(f"unknown export format {name!r}: use one of {', '.join(FORMATS)}") from None
+    return cls(on_skip=on_skip) if on_skip else cls()
