@@ -1,0 +1,250 @@
+"""The six verbs: OAI arguments in, an OAI-PMH document out (no HTTP here).
+
+Identify, ListMetadataFormats and GetRecord go through oaipmh's XMLTreeServer, which
+is conformant for them once it is given `toolkit_description=False`, our own
+metadata writers and an `oai-identifier` description. ListSets, ListIdentifiers,
+ListRecords and every error are built in `responses` (see docs/oai-pmh.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lxml import etree
+from oaipmh import common, error
+from oaipmh.metadata import MetadataRegistry
+from oaipmh.server import XMLTreeServer
+
+from catalog.oai import arguments, identifiers, responses, tokens
+from catalog.oai.arguments import OaiError, OaiRequest
+from catalog.oai.repository import CatalogRepository, MetadataFormat, Row, metadata_formats, record_from_body
+from catalog.store import to_db_time
+
+log = logging.getLogger(__name__)
+
+GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    repository_name: str
+    repository_identifier: str
+    admin_email: str
+    page_size: int = 100
+    token_ttl_hours: int = 24
+    base_url: str | None = None  # public base URL; None: the URL being served
+
+
+def _append_metadata(element: etree._Element, metadata: common.Metadata) -> None:
+    """oaipmh metadata writer: the element was built by the export module already."""
+    element.append(metadata.element())
+
+
+class _OaipmhBackend:
+    """The IOAI methods oaipmh's XMLTreeServer calls, answered from the catalog."""
+
+    def __init__(self, provider: OaiProvider, base_url: str) -> None:
+        self.p = provider
+        self.base_url = base_url
+
+    def identify(self) -> common.Identify:
+        s = self.p.settings
+        ident = common.Identify(
+            repositoryName=s.repository_name,
+            baseURL=self.base_url,
+            protocolVersion="2.0",
+            adminEmails=[s.admin_email],
+            earliestDatestamp=self.p.repo.earliest_datestamp(),
+            deletedRecord="persistent",
+            granularity=GRANULARITY,
+            compression=["gzip"],
+            # oaipmh's toolkit description points at a schema nobody publishes any more,
+            # which makes Identify schema-invalid (OAI-PMH.xsd: strict wildcard).
+            toolkit_description=False,
+        )
+        ident.add_description(identifiers.identifier_description(s.repository_identifier))
+        return ident
+
+    def listMetadataFormats(self, identifier: str | None = None) -> list[tuple[str, str, str]]:  # noqa: N802
+        if identifier is not None:
+            self.p.row_for(identifier)  # idDoesNotExist if unknown; deleted records keep their formats
+        return [(f.prefix, f.schema, f.namespace) for f in self.p.formats(self.base_url)]
+
+    def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[Any, Any, None]:  # noqa: N802, N803
+        fmt = self.p.format_for(metadataPrefix, self.base_url)
+        row = self.p.row_for(identifier)
+        specs = self.p.repo.set_specs([row.record_id])[row.record_id]
+        header = common.Header(None, identifier, row.datestamp, specs, row.deleted)
+        if row.deleted or row.body is None:
+            return header, None, None
+        return header, common.Metadata(fmt.write(record_from_body(row.body)), {}), None
+
+
+class OaiProvider:
+    def __init__(self, repo: CatalogRepository, settings: ProviderSettings) -> None:
+        self.repo = repo
+        self.settings = settings
+
+    # -- helpers used by the backend ---------------------------------------------
+    def formats(self, base_url: str) -> list[MetadataFormat]:
+        return metadata_formats(base_url)
+
+    def format_for(self, prefix: str, base_url: str) -> MetadataFormat:
+        for fmt in self.formats(base_url):
+            if fmt.prefix == prefix:
+                return fmt
+        raise error.CannotDisseminateFormatError(f"The metadata format '{prefix}' is not supported; see ListMetadataFormats.")
+
+    def row_for(self, identifier: str) -> Row:
+        record_id = identifiers.parse_identifier(self.settings.repository_identifier, identifier)
+        row = self.repo.get(record_id) if record_id is not None else None
+        if row is None:
+            raise error.IdDoesNotExistError(f"No item has the identifier '{identifier}'.")
+        return row
+
+    # -- entry point ---------------------------------------------------------------
+    def handle(self, pairs: list[tuple[str, str]], request_base_url: str) -> bytes:
+        """Answer one request; OAI problems become OAI error documents, never exceptions."""
+        base_url = self.settings.base_url or request_base_url
+        request: OaiRequest | None = None
+        try:
+            request = arguments.parse(pairs)
+            self.repo.refresh()
+            return responses.serialize(self._dispatch(request, base_url))
+        except OaiError as exc:
+            return self._error(base_url, exc, request)
+        except error.ErrorBase as exc:
+            return self._error(base_url, OaiError(exc), request)
+
+    def bad_argument(self, base_url: str, message: str) -> bytes:
+        """badArgument for a request the HTTP layer could not even decode."""
+        exc = OaiError(error.BadArgumentError(message))
+        return self._error(self.settings.base_url or base_url, exc, None)
+
+    def _error(self, base_url: str, exc: OaiError, request: OaiRequest | None) -> bytes:
+        attrs = None
+        if exc.echo and request is not None:
+            attrs = {"verb": request.verb, **request.args}
+        return responses.serialize(responses.error_document(base_url, exc.code, exc.message, attrs))
+
+    def _dispatch(self, request: OaiRequest, base_url: str) -> etree._Element:
+        verb = request.verb
+        if verb in ("Identify", "ListMetadataFormats", "GetRecord"):
+            registry = MetadataRegistry()
+            for fmt in self.formats(base_url):
+                registry.registerWriter(fmt.prefix, _append_metadata)
+            server = XMLTreeServer(_OaipmhBackend(self, base_url), registry, {"xsi": responses.XSI_NS})
+            if verb == "Identify":
+                tree = server.identify()
+            elif verb == "ListMetadataFormats":
+                tree = server.listMetadataFormats(**request.args)
+            else:
+                tree = server.getRecord(**request.args)
+            return tree.getroot()
+        if verb == "ListSets":
+            return self._list_sets(request, base_url)
+        return self._list_records(request, base_url)
+
+    # -- lists -----------------------------------------------------------------------
+    def _expiry(self) -> tuple[int, datetime]:
+        moment = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=self.settings.token_ttl_hours)
+        return int(moment.timestamp()), moment
+
+    def _token_element(
+        self, parent: etree._Element, state: tokens.TokenState, next_after: list[Any] | None, sent: int
+    ) -> None:
+        """Append <resumptionToken>: the next token, or the empty one that ends the list."""
+        el = etree.SubElement(parent, responses.q("resumptionToken"))
+        el.set("completeListSize", str(max(state.total, state.cursor + sent)))
+        el.set("cursor", str(state.cursor))
+        if next_after is not None:
+            expires, moment = self._expiry()
+            el.set("expirationDate", responses.datestamp(moment))
+            el.text = tokens.encode(state.next(next_after, sent, expires), self.repo.token_key)
+
+    def _list_sets(self, request: OaiRequest, base_url: str) -> etree._Element:
+        size = self.settings.page_size
+        token = request.get("resumptionToken")
+        if token is not None:
+            state = tokens.decode(token, self.repo.token_key, verb="ListSets")
+        else:
+            if not self.repo.has_sets():
+                raise error.NoSetHierarchyError("This repository has no sets yet (the catalog is empty).")
+            state = tokens.TokenState("ListSets", None, None, None, None, None, 0, self.repo.count_sets(), 0)
+        after = state.after[0] if state.after else None
+        found = self.repo.sets_page(after, size + 1)
+        if not found:
+            raise error.BadResumptionTokenError("The resumption token points past the end of the list.")
+        more = len(found) > size
+        found = found[:size]
+        root = responses.envelope(base_url, {"verb": "ListSets", **request.args})
+        body = etree.SubElement(root, responses.q("ListSets"))
+        for s in found:
+            el = etree.SubElement(body, responses.q("set"))
+            etree.SubElement(el, responses.q("setSpec")).text = s.spec
+            etree.SubElement(el, responses.q("setName")).text = s.name
+        if more or token is not None:
+            self._token_element(body, state, [found[-1].spec] if more else None, len(found))
+        return root
+
+    def _list_records(self, request: OaiRequest, base_url: str) -> etree._Element:
+        verb = request.verb
+        size = self.settings.page_size
+        token = request.get("resumptionToken")
+        if token is not None:
+            state = tokens.decode(token, self.repo.token_key, verb=verb)
+            fmt = self.format_for(state.prefix or "", base_url)
+            if state.until is None or (state.after is not None and len(state.after) != 2):
+                raise error.BadResumptionTokenError("The resumption token cannot be read.")
+        else:
+            fmt = self.format_for(request.get("metadataPrefix") or "", base_url)
+            # Freeze the upper bound at the first request (see tokens.py).
+            now = to_db_time(datetime.now(UTC))
+            until = to_db_time(request.until.replace(tzinfo=UTC)) if request.until else now
+            state = tokens.TokenState(
+                verb=verb,
+                prefix=fmt.prefix,
+                set_spec=request.get("set"),
+                from_=to_db_time(request.from_.replace(tzinfo=UTC)) if request.from_ else None,
+                until=min(until, now),
+                after=None,
+                cursor=0,
+                total=0,
+                expires=0,
+            )
+            if state.from_ is not None and state.from_ > state.until:
+                raise error.NoRecordsMatchError("from is later than until: no records match.")
+            total = self.repo.count(state.set_spec, state.from_, state.until)
+            if total == 0:
+                raise error.NoRecordsMatchError("No records match the request's from, until and set.")
+            state = tokens.TokenState(**{**state.__dict__, "total": total})
+        assert state.until is not None
+        rows = self.repo.page(
+            state.set_spec, state.from_, state.until, state.after, size + 1, with_body=(verb == "ListRecords")
+        )
+        if not rows:
+            # Only a token can get here: its position is past the last record that is
+            # still in the list (or it was minted past the end).
+            raise error.BadResumptionTokenError("The resumption token points past the end of the list.")
+        more = len(rows) > size
+        rows = rows[:size]
+        specs = self.repo.set_specs([r.record_id for r in rows])
+        repo_id = self.settings.repository_identifier
+        root = responses.envelope(base_url, {"verb": verb, **request.args})
+        body = etree.SubElement(root, responses.q(verb))
+        for row in rows:
+            ident = identifiers.oai_identifier(repo_id, row.record_id)
+            if verb == "ListIdentifiers":
+                responses.header(body, ident, row.datestamp, specs[row.record_id], row.deleted)
+                continue
+            rec = etree.SubElement(body, responses.q("record"))
+            responses.header(rec, ident, row.datestamp, specs[row.record_id], row.deleted)
+            if not row.deleted and row.body is not None:
+                etree.SubElement(rec, responses.q("metadata")).append(fmt.write(record_from_body(row.body)))
+        if more or token is not None:
+            last = rows[-1]
+            self._token_element(body, state, [last.last_changed, last.record_id] if more else None, len(rows))
+        return root

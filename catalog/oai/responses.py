@@ -1,0 +1,65 @@
+"""The OAI-PMH envelope, headers and errors, built with lxml.
+
+oaipmh's XMLTreeServer builds the envelope for the verbs we delegate to it; the list
+verbs and every error are built here because oaipmh cannot express them conformantly
+(no completeListSize/cursor/expirationDate, no empty last token, no request
+attributes in error responses). Both produce the same envelope: default namespace
+OAI 2.0, xsi:schemaLocation pairing it with OAI-PMH.xsd, responseDate in UTC seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from lxml import etree
+from oaipmh.datestamp import datetime_to_datestamp
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+OAI_XSD = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+NSMAP = {None: OAI_NS, "xsi": XSI_NS}
+
+
+def q(name: str) -> str:
+    return f"{{{OAI_NS}}}{name}"
+
+
+def datestamp(moment: datetime) -> str:
+    """Seconds granularity with Z, via oaipmh (which wants naive UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return datetime_to_datestamp(moment)
+
+
+def envelope(base_url: str, attrs: Mapping[str, str] | None) -> etree._Element:
+    """The OAI-PMH root with responseDate and request; `attrs` None for badVerb/badArgument."""
+    root = etree.Element(q("OAI-PMH"), nsmap=NSMAP)
+    root.set(f"{{{XSI_NS}}}schemaLocation", f"{OAI_NS} {OAI_XSD}")
+    etree.SubElement(root, q("responseDate")).text = datestamp(datetime.now(UTC))
+    request = etree.SubElement(root, q("request"))
+    for name, value in (attrs or {}).items():
+        request.set(name, value)
+    request.text = base_url
+    return root
+
+
+def error_document(base_url: str, code: str, message: str, attrs: Mapping[str, str] | None) -> etree._Element:
+    root = envelope(base_url, attrs)
+    el = etree.SubElement(root, q("error"), code=code)
+    el.text = message
+    return root
+
+
+def header(parent: etree._Element, identifier: str, stamp: datetime, specs: list[str], deleted: bool) -> None:
+    el = etree.SubElement(parent, q("header"))
+    if deleted:
+        el.set("status", "deleted")
+    etree.SubElement(el, q("identifier")).text = identifier
+    etree.SubElement(el, q("datestamp")).text = datestamp(stamp)
+    for spec in specs:
+        etree.SubElement(el, q("setSpec")).text = spec
+
+
+def serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
