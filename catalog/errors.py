@@ -43,12 +43,14 @@ class FetchError(HarvesterError):
 
     reason = "fetch error"
 
-    def __init__(self, url: str, message: str = "", *, status: int | None = None) -> None:
+    def __init__(self, url: str, message: str = "", *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         detail = message or self.reason
         super().__init__(f"{detail}: {url}")
         self.url = url
         self.status = status
         self.detail = detail
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it said
 
 
 class NotFound(FetchError):
