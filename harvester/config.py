@@ -69,6 +69,36 @@ class OaiSettings(_Section):
     token_ttl_hours: int = Field(24, ge=23)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # `harvester feed`: Identify baseURL of the Static Repository, i.e. the gateway's URL
+    # followed by the file's URL (None: the file's own URI, with a note).
+    static_base_url: str | None = None
+
+    @field_validator("repository_identifier")
+    @classmethod
+    def _domain_name(cls, value: str) -> str:
+        # oai-identifier.xsd: the repository identifier is a domain name (labels start with a letter).
+        import re
+
+        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+", value):
+            raise ValueError("must be a domain name such as digitalarchive.wilsoncenter.org")
+        return value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        # The openarchives.org validator rejects @localhost and anything not shaped like an address.
+        import re
+
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) or value.lower().endswith("@localhost"):
+            raise ValueError("must be a public e-mail address")
+        return value
+
+    @field_validator("base_url", "static_base_url")
+    @classmethod
+    def _http_base(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
 
 
 class SyncSettings(_Section):
