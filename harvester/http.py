@@ -160,10 +160,10 @@ class ReplayTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         recorded = self.index.get(str(request.url))  # NotInRecording if absent
-        headers = [(k, v) for k, v in recorded.headers if k.lower() != "content-length"]
+        headers = recorded.headers
         # A stream, not `content=`: the fetcher reads raw chunks exactly as from a socket.
         return httpx.Response(recorded.status, headers=headers, stream=httpx.ByteStream(recorded.body),
-                              extensions={"reason_phrase": recorded.reason.encode(), "replayed": True})
+                              extensions={"reason_phrase": recorded.reason.encode(), "recorded": recorded})
 
 
 class Fetcher:
@@ -304,19 +304,28 @@ class Fetcher:
             raise _Retryable(TransportError(url, f"timeout ({type(exc).__name__})")) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise _Retryable(TransportError(url, f"{type(exc).__name__}: {exc}")) from exc
-        status, reason, headers, raw = response
+        status, reason, headers, raw, recorded_from = response
+        declared = _header(headers, "Content-Length")
+        if declared and declared.isdigit() and int(declared) != len(raw) and status != 304:
+            # A body shorter than announced was cut off in transit: never parse half a page.
+            raise _Retryable(TransportError(url, f"truncated body: {len(raw)} of {declared} bytes"))
         try:
             body = _decode_body(raw, _header(headers, "Content-Encoding"))
         except (zlib.error, ValueError) as exc:
             raise _Retryable(TransportError(url, f"undecodable body: {exc}")) from exc
         recorded = RecordedResponse(url=url, status=status, reason=reason, headers=headers, body=body,
                                     fetched_at=fetched_at, raw_body=raw if raw is not body else None)
+        if recorded_from is not None:
+            # Replayed: provenance is the original recording's (its time, file and record id).
+            recorded.fetched_at = recorded_from.fetched_at
+            recorded.warc_file = recorded_from.warc_file
+            recorded.warc_record_id = recorded_from.warc_record_id
         if self.on_exchange is not None:
             self.on_exchange(RecordedRequest("GET", url, request_headers), recorded)
         if is_challenge(status, headers, body):
             return recorded  # never retried: _result raises Blocked
         if status == 429 or status >= 500:
-            retry_after = parse_retry_after(_header(headers, "Retry-After"))
+            retry_after = parse_retry_after(_header(headers, "Retry-After"), now=_server_time(headers))
             error_cls = RateLimited if status == 429 else ServerError
             error = error_cls(url, f"HTTP {status}" + (f", Retry-After {retry_after:.0f}s" if retry_after else ""),
                               status=status, retry_after=retry_after)
@@ -326,7 +335,9 @@ class Fetcher:
             raise _Retryable(error, retry_after)
         return recorded
 
-    def _stream(self, url: str, conditional: dict[str, str]) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    def _stream(
+        self, url: str, conditional: dict[str, str]
+    ) -> tuple[int, str, list[tuple[str, str]], bytes, RecordedResponse | None]:
         cap = self.settings.http.max_response_bytes
         # NotInRecording (from the replay transport) and ResponseTooLarge pass through as
         # FetchErrors; they are final, so the retry policy lets them out at once.
@@ -342,7 +353,21 @@ class Fetcher:
                     raise ResponseTooLarge(url, f"body over the cap of {cap} bytes")
                 chunks.append(chunk)
             headers = [(k, v) for k, v in response.headers.multi_items()]
-            return response.status_code, response.reason_phrase or "", headers, b"".join(chunks)
+            recorded_from = response.extensions.get("recorded")
+            return response.status_code, response.reason_phrase or "", headers, b"".join(chunks), recorded_from
+
+
+def _server_time(headers: list[tuple[str, str]]) -> datetime | None:
+    """The response's own Date: an HTTP-date Retry-After is measured against the server's
+    clock, so our clock's skew (or a replayed recording's age) cannot distort the wait."""
+    value = _header(headers, "Date")
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -67,7 +67,7 @@ def build_record(parsed: ParsedPage, provenance: Provenance, *, requested_id: in
     elif not shown_id.strip().isdigit():
         problems.append(f"Record ID shown is not a number: {shown_id!r}")
     elif int(shown_id) != requested_id:
-        problems.append(f"record id mismatch: requested {requested_id}, page says {int(shown_id)}")
+        problems.append(f"record id mismatch: page says {int(shown_id)} (requested {requested_id})")
 
     doc_date, date_problems = normalize_date(parsed.date)
     problems.extend(date_problems)
@@ -90,8 +90,8 @@ def build_record(parsed: ParsedPage, provenance: Provenance, *, requested_id: in
 
     source = _as_text(info.get("source"))
     texts = [_text_version(tab) for tab in parsed.tabs]
-    if not texts and not parsed.pdf_url:
-        problems.append("no document text and no scan")
+    if not texts:
+        problems.append("no document text (scan only)" if parsed.pdf_url else "no document text and no scan")
     if not parsed.summary:
         problems.append("no summary")
 

@@ -225,10 +225,8 @@ def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: s
     block = own_block if own_block is not None else region
 
     date_el = block.select_one(SELECTORS["date"])
-    if date_el is None:
-        problems.append("no date element")
-    else:
-        parsed.date = clean(date_el.get_text()) or None
+    # No element and an empty one mean the same to a reader: normalize_date reports "no date shown".
+    parsed.date = clean(date_el.get_text()) or None if date_el is not None else None
 
     credit = block.select_one(SELECTORS["credit"])
     parsed.credit = clean(credit.get_text()) if credit is not None else None
@@ -259,9 +257,6 @@ def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: s
             if parsed.node_id is None:
                 parsed.node_id = int(match.group(1))
             break
-
-    if not text.rstrip().lower().endswith("</html>"):
-        problems.append("page looks truncated (no closing </html> tag)")
     return parsed
 
 

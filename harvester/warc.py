@@ -154,7 +154,11 @@ def _to_response(record: object, warc_file: str) -> RecordedResponse:
     reason = http.statusline.split(" ", 1)[1] if " " in http.statusline else ""
     # content_stream() undoes Content-Encoding (gzip, br) and chunking, as a client would.
     body = record.content_stream().read()  # type: ignore[attr-defined]
-    headers = [(k, v) for k, v in http.headers if k.lower() not in {"content-encoding", "transfer-encoding"}]
+    # The body is handed back decoded, so the headers that describe the encoded form go;
+    # Content-Length stays only when it described these very bytes (truncation checks use it).
+    encoded = http.get_header("Content-Encoding") not in (None, "", "identity")
+    dropped = {"content-encoding", "transfer-encoding"} | ({"content-length"} if encoded else set())
+    headers = [(k, v) for k, v in http.headers if k.lower() not in dropped]
     return RecordedResponse(
         url=rec_headers.get_header("WARC-Target-URI"),
         status=int(status_line),
