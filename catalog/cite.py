@@ -18,6 +18,9 @@ What this module does about each:
   twice): checked after rendering; such entries raise StyleCannotRender.
 * `disambiguate` branches always fire (MLA in-text adds the title): only note
   styles get a `note` form; in-text citations are not offered.
+* `text-case` on `<label>` ignored (APA prints "(G. Goldberg, trans.)" for APA's
+  "Trans."): when the style asks for a capitalized translator label, the rendered
+  ", trans.)" is capitalized.
 * any processor exception becomes StyleCannotRender rather than a traceback.
 """
 
@@ -133,6 +136,16 @@ def render_item(record: CatalogRecord, *, literal_family_first: bool = True) -> 
     return item
 
 
+def _capitalized_translator_label(root: etree._Element) -> bool:
+    q = f"{{{CSL_NS}}}"
+    for names in root.iter(f"{q}names"):
+        if "translator" in (names.get("variable") or "").split():
+            for label in names.iter(f"{q}label"):
+                if label.get("text-case") in ("title", "capitalize-first"):
+                    return True
+    return False
+
+
 def _fix_punctuation(text: str) -> str:
     return re.sub(r"([”’])([.,])", r"\2\1", text)
 
@@ -159,6 +172,8 @@ def cite(record: CatalogRecord, style: str = "wcda", *, fmt: OutputFormat = "tex
             ) from exc
     if _punctuation_in_quote(root):
         out = _fix_punctuation(out)
+    if _capitalized_translator_label(root):
+        out = out.replace(", trans.)", ", Trans.)")
     _check(record, item, out, style)
     return out
 

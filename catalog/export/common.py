@@ -12,17 +12,28 @@ from catalog.model import CatalogRecord, Language
 PUBLISHER = "Wilson Center Digital Archive"
 DELETED_NOTE = "This record has been withdrawn from the Wilson Center Digital Archive."
 
-# "... ll. 0134-0135. Translated by Gary Goldberg." -> the archival reference alone.
-# The translator is exported as a name of its own, so the sentence would be said twice.
-_TRANSLATED_BY = re.compile(r"\s*\bTranslated (?:from [^.]*? )?by\b.*$", re.IGNORECASE | re.DOTALL)
+# The "Source" block is the archival reference followed by credit sentences
+# ("Translated by Gary Goldberg.", "Contributed, transcribed, and translated by ...",
+# "Obtained by ...; translated and edited by ..."). Translators are exported as names of
+# their own, so the credits would be said twice; the reference ends where they start.
+# Sentences start after ". " + capital letter; "File No. JNSG" also matches, but such a
+# piece has no " by ", so it is kept.
+_SENTENCE_START = re.compile(r"(?:(?<=\.)\s+)(?=[A-Z\u00C0-\u024F])")
+_CREDIT = re.compile(r"\bby\b", re.IGNORECASE)
 
 
 def archival_reference(record: CatalogRecord) -> str | None:
-    """The archive's "Source" block without its trailing "Translated by ..." sentence."""
+    """The archive's "Source" block without its trailing credit sentences."""
     if not record.source:
         return None
-    ref = _TRANSLATED_BY.sub("", record.source).strip()
-    return ref.rstrip(".").strip() or None
+    text = record.source.strip()
+    starts = [0] + [m.end() for m in _SENTENCE_START.finditer(text)]
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        if _CREDIT.search(text[start:end]):
+            text = text[:start]
+            break
+    return text.strip().rstrip(".").strip() or None
 
 
 def language_code_3(lang: Language) -> str | None:

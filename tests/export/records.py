@@ -77,9 +77,39 @@ def record_175798() -> CatalogRecord:
 def fixture_records() -> list[CatalogRecord]:
     """175798 from the seed, plus every fixtures/expected/*.json record (by Record ID)."""
     records = {175798: record_175798()}
-    for path in sorted(EXPECTED.glob("*.json")) if EXPECTED.is_dir() else []:
+    for path in sorted(EXPECTED.glob("[0-9]*.json")) if EXPECTED.is_dir() else []:
         data = json.loads(path.read_text(encoding="utf-8"))
         data.pop("provenance", None)
         record = CatalogRecord(**data, provenance=provenance(data.get("url", "https://example.org/")))
         records[record.record_id] = record
     return [records[k] for k in sorted(records)]
+
+
+def stored(record: CatalogRecord, *, deleted: bool = False) -> "StoredRecord":
+    """A StoredRecord with fixed catalog timestamps, for golden output."""
+    from catalog.model import StoredRecord
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    return StoredRecord(
+        record=record,
+        content_hash=record.content_hash(),
+        first_seen=when,
+        last_changed=when,
+        last_checked=when,
+        deleted_at=when if deleted else None,
+    )
+
+
+def hard_record() -> CatalogRecord:
+    """A record with the awkward cases: institution author, no date, XML-forbidden and special characters."""
+    record = record_175798()
+    record.record_id = 888001
+    record.title = "Запись беседы 周恩来 & Kim Il Sung\x07 {draft} 100% #1 $5 ~ ^ _x_"
+    record.authors = ["CC CPSU Politburo", "Kim, Il-sung, 1912-1994"]
+    record.translators = []
+    record.date = DocumentDate(display="undated", normalized=None, precision="none")
+    record.summary = "Line one\nline two, with \"quotes\" and <tags>\x00"
+    record.places = ["Pyongyang (Korea)", "北京"]
+    record.source = "RGANI, f. 5, op. 30, d. 1, l. 2."
+    record.original_languages = [Language(name="Korean")]
+    return record
