@@ -2,7 +2,7 @@
 
 DCMI defines no root element for qualified DC, so records are wrapped in
 `qdc:qualifieddc` in this application's namespace `urn:x-wcda-harvester:qdc:1`,
-declared by catalog/schemas/wcda-qdc.xsd as dcterms' own
+declared by catalog/export/schemas/wcda-qdc.xsd as dcterms' own
 `elementOrRefinementContainer`; every child is a dcterms element valid against the
 DCMI 2008-02-11 dcterms.xsd. Encoding schemes are given with `xsi:type` where a
 value really is in that scheme: W3CDTF (dates), DCMIType ("Text"), IMT (MIME types),

@@ -12,7 +12,7 @@ from catalog.model import CatalogRecord
 from tests.support.schemas import DC, dcterms_schema, load_xsd
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
-CONTAINER_XSD = Path(qdc_module.__file__).parents[1] / "schemas" / "wcda-qdc.xsd"
+CONTAINER_XSD = Path(qdc_module.__file__).parent / "schemas" / "wcda-qdc.xsd"
 
 
 @cache
