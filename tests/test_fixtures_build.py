@@ -83,7 +83,7 @@ def test_every_warc_opens_with_the_index(warc: Path) -> None:
 @pytest.mark.parametrize("path", EXPECTED, ids=lambda p: p.stem)
 def test_legacy_url_redirects_to_a_page_with_the_title(path: Path) -> None:
     expected = json.loads(path.read_text(encoding="utf-8"))
-    index = WarcIndex(FIXTURES / "warc" / f"doc-{path.stem}.warc.gz")
+    index = WarcIndex(FIXTURES / "warc" / "documents" / f"doc-{path.stem}.warc.gz")
     legacy = index.get(f"https://digitalarchive.wilsoncenter.org/document/{path.stem}")
     assert legacy.status == 301
     final = urljoin(legacy.url, legacy.header("Location") or "")

@@ -24,7 +24,7 @@ def warc_for(record_id: int) -> Path:
     scenario = scenario_for(record_id)
     if scenario is not None:
         return FIXTURES / scenario["warc"]
-    return FIXTURES / "warc" / f"doc-{record_id}.warc.gz"
+    return FIXTURES / "warc" / "documents" / f"doc-{record_id}.warc.gz"
 
 
 @pytest.fixture
