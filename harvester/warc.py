@@ -65,6 +65,8 @@ class RecordedResponse:
 
 
 def _warc_date(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("WARC dates must be timezone-aware (UTC)")
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -76,7 +78,8 @@ class WarcWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
         self._fh = open(self.path, "ab")
-        self._writer = WARCWriter(self._fh, gzip=self.path.name.endswith(".gz"))
+        # WARC/1.1 (ISO 28500:2017), as the warcinfo record declares.
+        self._writer = WARCWriter(self._fh, gzip=self.path.name.endswith(".gz"), warc_version="1.1")
         if new:
             info = {"software": software, "format": "WARC File Format 1.1",
                     "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"}
