@@ -1,0 +1,127 @@
+"""The Static Repository file (`harvester feed`).
+
+static-repository.xsd (and the restricted OAI-PMH-static-repository.xsd it imports) are
+not among the offline schemas in ../shared/schemas, so the file is checked in two parts:
+the restrictions that schema adds are asserted directly, and each embedded part
+(Identify, ListMetadataFormats, ListRecords) is wrapped in an OAI-PMH envelope and
+validated against OAI-PMH.xsd with oai_dc and oai-identifier, offline.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+from lxml import etree
+
+from catalog.oai.static import write_static_repository
+from harvester.cli import cli
+from tests.oai.catalog_builder import build_catalog
+from tests.oai.expected import expected_catalog
+from tests.support.schemas import oai_pmh_schema
+
+SR = "http://www.openarchives.org/OAI/2.0/static-repository"
+OAI = "http://www.openarchives.org/OAI/2.0/"
+NS = {"sr": SR, "oai": OAI}
+
+
+def _wrapped_valid(part: etree._Element, verb: str) -> None:
+    root = etree.Element(f"{{{OAI}}}OAI-PMH", nsmap={None: OAI})
+    etree.SubElement(root, f"{{{OAI}}}responseDate").text = "2026-01-01T00:00:00Z"
+    etree.SubElement(root, f"{{{OAI}}}request", verb=verb).text = "http://gateway.example.org/oai/x.xml"
+    body = etree.SubElement(root, f"{{{OAI}}}{verb}")
+    for child in part:
+        body.append(copy.deepcopy(child))
+    oai_pmh_schema().validate(etree.fromstring(etree.tostring(root)))
+
+
+def test_static_repository_structure_and_embedded_records(tmp_path: Path) -> None:
+    store, deleted = build_catalog(tmp_path / "c.db", n=60)
+    out = tmp_path / "feed" / "wcda.xml"
+    result = write_static_repository(
+        store, out, repository_name="WCDA", repository_identifier="digitalarchive.wilsoncenter.org",
+        admin_email="cataloguer@example.org", base_url="http://gateway.example.org/oai/example.org/wcda.xml",
+    )
+    doc = etree.parse(str(out)).getroot()
+    assert doc.tag == f"{{{SR}}}Repository"
+    assert [etree.QName(c).localname for c in doc] == ["Identify", "ListMetadataFormats", "ListRecords"]
+    identify = doc.find("sr:Identify", NS)
+    assert identify.findtext("oai:granularity", namespaces=NS) == "YYYY-MM-DD"
+    assert identify.findtext("oai:deletedRecord", namespaces=NS) == "no"
+    assert identify.find("oai:compression", NS) is None
+    lr = doc.find("sr:ListRecords", NS)
+    assert lr.get("metadataPrefix") == "oai_dc"
+    assert lr.find("oai:resumptionToken", NS) is None
+    # Restricted headers: day datestamps, no setSpec, no status; every record has metadata.
+    records = lr.findall("oai:record", NS)
+    assert len(records) == result.count == 60 - len(deleted)
+    for rec in records:
+        header = rec.find("oai:header", NS)
+        assert header.get("status") is None and header.find("oai:setSpec", NS) is None
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", header.findtext("oai:datestamp", namespaces=NS))
+        assert rec.find("oai:metadata", NS) is not None
+    # Same oai_dc metadata as the live endpoint serves, for exactly the live records.
+    expected = {k: v for k, v in expected_catalog(store).items() if not v.deleted}
+    got = {}
+    for rec in records:
+        dc: dict[str, list[str]] = {}
+        for child in rec.find("oai:metadata", NS)[0]:
+            dc.setdefault(etree.QName(child).localname, []).append(child.text)
+        got[rec.findtext("oai:header/oai:identifier", namespaces=NS)] = dc
+    assert got == {k: v.dc for k, v in expected.items()}
+    for part, verb in (("sr:Identify", "Identify"), ("sr:ListMetadataFormats", "ListMetadataFormats"),
+                       ("sr:ListRecords", "ListRecords")):
+        _wrapped_valid(doc.find(part, NS), verb)
+    assert not list(out.parent.glob(".*.tmp"))  # the temp file was renamed, not left behind
+    store.close()
+
+
+def test_feed_command_writes_the_file(tmp_path: Path) -> None:
+    store, _ = build_catalog(tmp_path / "c.db", n=12)
+    store.close()
+    out = tmp_path / "static.xml"
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "c.db"), "feed", "--out", str(out),
+                                      "--base-url", "http://gateway.example.org/oai/example.org/static.xml"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 10 records" in result.output
+    doc = etree.parse(str(out)).getroot()
+    assert doc.findtext("sr:Identify/oai:baseURL", namespaces=NS) == "http://gateway.example.org/oai/example.org/static.xml"
+
+
+def test_serve_command_starts_waitress_on_loopback(tmp_path: Path) -> None:
+    """`harvester serve` itself (a subprocess, stopped by its own pid)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    store, _ = build_catalog(tmp_path / "c.db", n=5)
+    store.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harvester", "--db", str(tmp_path / "c.db"), "serve", "--port", str(port)],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(100):
+            try:
+                resp = requests.get(f"http://127.0.0.1:{port}/oai", params={"verb": "Identify"}, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("server did not start")
+        assert resp.status_code == 200
+        doc = etree.fromstring(resp.content)
+        assert doc.findtext(".//oai:baseURL", namespaces=NS) == f"http://127.0.0.1:{port}/oai"
+        oai_pmh_schema().validate(doc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
