@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import time
-from datetime import UTC, datetime, timedelta
 
 import requests
 from lxml import etree
