@@ -37,6 +37,8 @@ class ArchiveServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Answer] | Handler] = {}
         self.seen: list[Seen] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at once
         self._lock = threading.Lock()
         server = self
 
@@ -50,6 +52,8 @@ class ArchiveServer:
                 seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
                 with server._lock:
                     server.seen.append(seen)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     route = server.routes.get(self.path)
                     if route is None:
                         answer = Answer(404, b"<html><title>Page not found</title></html>")
@@ -70,6 +74,9 @@ class ArchiveServer:
                     self.wfile.write(answer.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
