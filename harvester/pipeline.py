@@ -188,7 +188,8 @@ def harvest(
         fetcher.close()
         if writer is not None:
             writer.close()
-    summary.outcomes.sort(key=lambda o: ids.index(o.record_id))
+    position = {rid: i for i, rid in enumerate(ids)}
+    summary.outcomes.sort(key=lambda o: position[o.record_id])
     return summary
 
 
