@@ -269,11 +269,22 @@ class SQLiteStore:
         ).fetchone()
         return (row["etag"], row["last_modified"]) if row else (None, None)
 
-    def mark_checked(self, record_id: int, *, now: datetime | None = None) -> None:
+    def mark_checked(self, record_id: int, *, now: datetime | None = None, found: bool = False) -> None:
+        """Record a check that changed nothing. `found=True` (e.g. a 304) also ends a run of
+        404s, so only *consecutive* misses can lead to a tombstone."""
+        sql = "UPDATE record SET last_checked = ?" + (", missing_count = 0" if found else "") + " WHERE record_id = ?"
+        with self.transaction() as conn:
+            conn.execute(sql, (to_db_time(now or utcnow()), record_id))
+
+    def mark_missing(self, record_id: int, *, now: datetime | None = None) -> int:
+        """Count one more consecutive 404/410 for a record; returns the new count."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE record SET last_checked = ? WHERE record_id = ?", (to_db_time(now or utcnow()), record_id)
+                "UPDATE record SET missing_count = missing_count + 1, last_checked = ? WHERE record_id = ?",
+                (to_db_time(now or utcnow()), record_id),
             )
+            row = conn.execute("SELECT missing_count FROM record WHERE record_id = ?", (record_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     def tombstone(self, record_id: int, *, now: datetime | None = None) -> bool:
         """Mark a record deleted, keeping its last metadata forever. True if it changed state."""

@@ -108,6 +108,16 @@ class SyncSettings(_Section):
     max_requests: int | None = Field(None, ge=1)
     max_minutes: float | None = Field(None, gt=0)
     respect_robots: bool = True
+    # The lock row expires this long after its last heartbeat (sent every third of it), so a
+    # crashed sync on another host cannot hold the catalog for ever; on this host a dead
+    # owner pid frees it at once.
+    lock_ttl: float = Field(300.0, ge=5, description="seconds a sync lock lives without a heartbeat")
+    # Quality alarm: a field present in at least `quality_normal_share` of the catalog that is
+    # missing from at least `quality_alarm_share` of the pages parsed in one run (judged once
+    # the run parsed `quality_min_pages` pages) means the markup probably changed.
+    quality_min_pages: int = Field(20, ge=1)
+    quality_normal_share: float = Field(0.8, gt=0, le=1)
+    quality_alarm_share: float = Field(0.5, gt=0, le=1)
 
 
 class Settings(_Section):

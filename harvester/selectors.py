@@ -88,3 +88,18 @@ TEXT_KINDS: Final[dict[str, str]] = {
     "transcription": "transcript",
     "original": "original",
 }
+
+# Search listing (/search?page=N), anatomy §2. Tried in order; the first selector that
+# yields any /document/ link wins. The generic last resort is scoped to the main content
+# (never header, footer, nav or aside, whose links are menus, not results).
+LISTING_SELECTORS: Final[dict[str, str]] = {
+    # Each result is a `td.document.contextual-region`; `td.document` alone covers it and
+    # survives the contextual-region class (a Drupal editing aid) being dropped.
+    "result_link": "td.document a[href]",
+    "views_row_link": ".views-row a[href*='/document/']",
+    "any_document_link": "a[href*='/document/']",
+}
+# Where the generic last resort looks: the first of these that exists, else <body>.
+LISTING_MAIN: Final[str] = "main, #main-content, [role='main']"
+# The "1 - 10 of 43" counter; its element is unknown, so it is read from the page text.
+LISTING_COUNTER: Final[str] = r"(\d[\d,]*)\s*-\s*(\d[\d,]*)\s+of\s+(\d[\d,]*)"

@@ -1,0 +1,107 @@
+"""Field coverage of parsed records, and the alarm for a markup change.
+
+When the site's markup changes, pages still answer 200 and still parse, but a field
+quietly goes empty on every page. The sign is a field that is normally present (in
+most of the catalog) missing from a large share of the pages parsed in one run; that
+raises an alarm, which makes the sync exit non-zero so a person looks.
+
+The baseline is the catalog's coverage when the run starts (stored with the run, so a
+resumed run judges against the same baseline).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from catalog.model import CatalogRecord
+
+# field -> (JSON path in record.body, kind). "list" fields count when non-empty.
+FIELDS: dict[str, tuple[str, str]] = {
+    "title": ("$.title", "scalar"),
+    "date": ("$.date.normalized", "scalar"),
+    "summary": ("$.summary", "scalar"),
+    "texts": ("$.texts", "list"),
+    "authors": ("$.authors", "list"),
+    "people_and_organizations": ("$.people_and_organizations", "list"),
+    "places": ("$.places", "list"),
+    "subjects": ("$.subjects", "list"),
+    "contributors": ("$.contributors", "list"),
+    "source": ("$.source", "scalar"),
+    "translators": ("$.translators", "list"),
+    "original_archives": ("$.original_archives", "list"),
+    "rights": ("$.rights", "scalar"),
+    "uploaded": ("$.uploaded", "scalar"),
+    "types": ("$.types", "list"),
+    "original_languages": ("$.original_languages", "list"),
+    "classification": ("$.classification", "scalar"),
+    "donors": ("$.donors", "list"),
+    "credit_line": ("$.credit_line", "scalar"),
+    "pdf_url": ("$.pdf_url", "scalar"),
+    "download_url": ("$.download_url", "scalar"),
+    "node_id": ("$.node_id", "scalar"),
+    "slug": ("$.slug", "scalar"),
+}
+
+
+def present_fields(record: CatalogRecord) -> list[str]:
+    """The fields this record has a value for."""
+    data: dict[str, Any] = record.model_dump(mode="json")
+    found = []
+    for name, (path, _) in FIELDS.items():
+        value: Any = data
+        for part in path[2:].split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value not in (None, "", [], {}):
+            found.append(name)
+    return found
+
+
+def catalog_coverage(conn: sqlite3.Connection) -> dict[str, Any]:
+    """{"records": N, "fields": {field: count}} over the live (not deleted) catalog.
+
+    Done in SQL with SQLite's JSON functions: the catalog is ~17k bodies of tens of KB,
+    which Python would have to parse one by one.
+    """
+    parts = []
+    for name, (path, kind) in FIELDS.items():
+        if kind == "list":
+            parts.append(f"coalesce(sum(coalesce(json_array_length(body, '{path}'), 0) > 0), 0) AS \"{name}\"")
+        else:
+            parts.append(f"coalesce(sum(json_extract(body, '{path}') IS NOT NULL"
+                         f" AND json_extract(body, '{path}') != ''), 0) AS \"{name}\"")
+    row = conn.execute(f"SELECT count(*) AS n, {', '.join(parts)} FROM record WHERE deleted_at IS NULL").fetchone()
+    return {"records": int(row[0]), "fields": {name: int(row[i + 1]) for i, name in enumerate(FIELDS)}}
+
+
+@dataclass
+class Alarm:
+    field: str
+    baseline_share: float  # share of the catalog that had the field at the start
+    run_share: float  # share of this run's parsed pages that have it
+    parsed: int
+
+    def message(self) -> str:
+        return (f"field '{self.field}' is missing from {1 - self.run_share:.0%} of the {self.parsed} pages parsed "
+                f"in this run, but present in {self.baseline_share:.0%} of the catalog: the site's markup may "
+                f"have changed (check harvester/selectors.py)")
+
+
+def alarms(baseline: dict[str, Any] | None, run_counts: dict[str, int], parsed: int, *,
+           min_pages: int, normal_share: float, alarm_share: float) -> list[Alarm]:
+    """Fields normally present (>= normal_share of the catalog) but missing from at least
+    alarm_share of this run's parsed pages. Needs min_pages parsed pages to judge: a
+    handful of unusual documents is not a markup change."""
+    if not baseline or parsed < min_pages or not baseline.get("records"):
+        return []
+    total = baseline["records"]
+    found = []
+    for name in FIELDS:
+        base = baseline["fields"].get(name, 0) / total
+        if base < normal_share:
+            continue
+        share = run_counts.get(name, 0) / parsed
+        if 1 - share >= alarm_share:
+            found.append(Alarm(name, base, share, parsed))
+    return found

@@ -1,0 +1,521 @@
+"""The scheduled sync: discover new documents, revalidate known ones, tombstone the gone.
+
+One run, in phases: robots (fetch robots.txt once, take the quality baseline) →
+discover (walk /search?page=N, newest first, fetch only slugs the catalog lacks, stop
+after `stop_after_known_pages` pages with nothing new, or at the end with --full) →
+revalidate (a queue fixed once per run: records with a pending 404, overdue records,
+then the oldest-checked up to a daily share; conditional GETs) → report.
+
+Resumability: every item (listing page, discovered slug, revalidated record) is
+committed in ONE transaction with the catalog change it caused and its `sync_item`
+row; the item row is the checkpoint. A run killed at any moment restarts after its last
+committed item; only the item in flight is fetched again. The listing page's slugs are
+stored with its item, so a resume never re-fetches a listing page either.
+
+Deletions only ever come from a document's own 404/410, counted once per run, and only
+`tombstone_after` consecutive ones make a tombstone. Listings, 5xx, timeouts and
+blocks never delete anything.
+
+Processing is sequential on purpose: politeness caps the rate at about one request
+a second anyway, and one item at a time keeps the checkpoint exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from catalog.errors import (
+    Blocked,
+    FetchError,
+    Gone,
+    HarvesterError,
+    NotFound,
+    ParseError,
+    RecordValidationError,
+)
+from catalog.quality import alarms, catalog_coverage, present_fields
+from catalog.runs import LockHandle, LockLost, RunInfo, Runs
+from catalog.store import SQLiteStore, to_db_time, utcnow
+from harvester import __version__
+from harvester.config import Settings
+from harvester.discover import Listing, document_url, listing_url, parse_listing
+from harvester.http import Fetcher, FetchResult
+from harvester.normalize import build_record
+from harvester.parse import parse_page
+from harvester.pipeline import _LockedWriter, provenance_for, record_from_result
+from harvester.robots import RobotsRules, RobotsUnavailable, apply_crawl_delay, fetch_robots
+from harvester.warc import WarcWriter
+
+Progress = Callable[[str], None]
+NEW_OUTCOMES = ("new", "restored")
+
+
+class _Stop(Exception):
+    """Ends the run early: status and reason for the report."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class SyncResult:
+    run_id: str
+    status: str  # finished, budget, blocked, failed, interrupted (lock lost)
+    resumed: bool
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.report)
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """0 all good (a budget stop included), 1 some items failed or a quality alarm, 2 blocked/fatal."""
+    if report.get("status") in {"blocked", "failed", "interrupted"}:
+        return 2
+    counts = report.get("counts", {})
+    if counts.get("failed", 0) or counts.get("blocked", 0) or report.get("quality", {}).get("alarms"):
+        return 1
+    return 0
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps the lock row fresh while a long request or a Retry-After pause is in progress."""
+
+    def __init__(self, runs: Runs, lock: LockHandle) -> None:
+        super().__init__(name="sync-heartbeat", daemon=True)
+        self.runs, self.lock = runs, lock
+        self.stopped = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.lock.ttl / 3):
+            try:
+                self.runs.heartbeat(self.lock)
+            except LockLost:
+                self.lost = True
+                return
+            except HarvesterError:  # a busy database now and then: try again next beat
+                continue
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.is_alive():
+            self.join(timeout=5)
+
+
+def run_sync(
+    *,
+    settings: Settings,
+    store: SQLiteStore,
+    full: bool = False,
+    recheck_all: bool = False,
+    fetcher: Fetcher | None = None,
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Run (or resume) one sync. Raises SyncLocked if another sync holds the catalog."""
+    runs = Runs(store)
+    lock = runs.acquire(ttl=settings.sync.lock_ttl)
+    heart = _Heartbeat(runs, lock)
+    heart.start()
+    writer: WarcWriter | None = None
+    own_fetcher = fetcher is None
+    try:
+        info = runs.unfinished()
+        resumed = info is not None
+        if info is None:
+            run_id = runs.create({"full": full, "recheck_all": recheck_all,
+                                  "sync": settings.sync.model_dump(), "tool_version": __version__})
+            info = runs.get(run_id)
+            assert info is not None
+        runs.heartbeat(lock, run_id=info.run_id)
+        if fetcher is None:
+            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
+                                             software=f"wcda-harvester/{__version__}",
+                                             operator=settings.archive.contact)
+            fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer))
+        warc = str(writer.path) if writer else None
+        if resumed:
+            runs.begin_attempt(info.run_id, warc)
+            if progress:
+                progress(f"resuming run {info.run_id} (attempt {info.attempts + 1}, phase {info.phase})")
+        elif warc:
+            runs.add_warc_file(info.run_id, warc)
+        run = _Run(settings, store, runs, info, fetcher, heart, progress)
+        return run.execute(resumed)
+    finally:
+        heart.stop()
+        if own_fetcher and fetcher is not None:
+            fetcher.close()
+        if writer is not None:
+            writer.close()
+        if not heart.lost:
+            runs.release(lock)
+
+
+class _Run:
+    def __init__(self, settings: Settings, store: SQLiteStore, runs: Runs, info: RunInfo, fetcher: Fetcher,
+                 heart: _Heartbeat, progress: Progress | None) -> None:
+        self.settings = settings
+        self.store = store
+        self.runs = runs
+        self.info = info
+        self.run_id = info.run_id
+        self.fetcher = fetcher
+        self.heart = heart
+        self.progress = progress
+        self.full = bool(info.params.get("full"))
+        self.recheck_all = bool(info.params.get("recheck_all"))
+        self.checkpoint: dict[str, Any] = dict(info.checkpoint)
+        self.requests_before = info.requests  # made by earlier attempts of this run
+        self.started = time.monotonic()
+        self.base_url = settings.archive.base_url
+        self.robots: RobotsRules | None = None
+
+    # -- the run ---------------------------------------------------------------
+    def execute(self, resumed: bool) -> SyncResult:
+        status, reason = "finished", ""
+        try:
+            self._prepare()
+            if not self.checkpoint.get("discover_done"):
+                self._discover()
+            self._revalidate()
+        except _Stop as stop:
+            status, reason = stop.status, stop.reason
+        except LockLost as exc:
+            # Someone else owns the run now: leave it "running" for them, write nothing more.
+            return SyncResult(self.run_id, "interrupted", resumed, {"status": "interrupted", "stop_reason": str(exc)})
+        self._save_requests()
+        self.runs.finish(self.run_id, status, {}, stop_reason=reason)
+        # Built after `finish` so it has the end time; `report` rebuilds it if a kill lands in between.
+        report = build_report(self.runs, self.run_id, self.settings)
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE sync_run SET report = ? WHERE run_id = ?",
+                         (json.dumps(report, sort_keys=True), self.run_id))
+        return SyncResult(self.run_id, status, resumed, report)
+
+    def _prepare(self) -> None:
+        """robots.txt (fetched once per run, kept in the run row) and the quality baseline."""
+        if "robots_done" not in self.checkpoint:
+            text: str | None = None
+            if self.settings.sync.respect_robots:
+                try:
+                    text = fetch_robots(self.fetcher)
+                except Blocked as exc:
+                    raise _Stop("blocked", f"robots.txt: {exc}") from exc
+                except RobotsUnavailable as exc:
+                    raise _Stop("failed", f"robots.txt could not be read ({exc}); not crawling without it") from exc
+            self.checkpoint["robots_done"] = True
+            with self.store.transaction():
+                baseline = catalog_coverage(self.store.connection)
+                self.runs.set_fields(self.run_id, robots=text, baseline=baseline, checkpoint=self.checkpoint,
+                                     phase="discover", requests=self._requests())
+            self.info.robots = text
+        if self.info.robots is not None and self.settings.sync.respect_robots:
+            self.robots = RobotsRules.from_text(self.info.robots)
+            delay = apply_crawl_delay(self.fetcher, self.robots)
+            if delay and self.progress:
+                self.progress(f"robots.txt asks for Crawl-delay {delay:g}s; obeying it")
+
+    # -- budget, robots, bookkeeping ---------------------------------------------
+    def _requests(self) -> int:
+        return self.requests_before + self.fetcher.requests_made
+
+    def _save_requests(self) -> None:
+        self.runs.set_fields(self.run_id, requests=self._requests())
+
+    def _check_budget(self) -> None:
+        if self.heart.lost:
+            raise LockLost("the sync lock was taken over by another process; this run stops")
+        sync = self.settings.sync
+        if sync.max_requests is not None and self.fetcher.requests_made >= sync.max_requests:
+            raise _Stop("budget", f"request budget reached ({sync.max_requests} requests)")
+        if sync.max_minutes is not None and time.monotonic() - self.started >= sync.max_minutes * 60:
+            raise _Stop("budget", f"time budget reached ({sync.max_minutes:g} minutes)")
+
+    def _allowed(self, url: str) -> bool:
+        return self.robots is None or self.robots.allows(url, self.fetcher.user_agent)
+
+    def _done(self, kind: str, key: str, outcome: str, **kw: Any) -> None:
+        """Log an item and save the request count, inside the caller's transaction if any."""
+        with self.store.transaction():
+            self.runs.add_item(self.run_id, kind, key, outcome, **kw)
+            self.runs.set_fields(self.run_id, requests=self._requests())
+        if self.progress:
+            detail = kw.get("detail") or ""
+            self.progress(f"{kind} {key}: {outcome}" + (f" ({detail})" if detail else ""))
+
+    # -- discover ----------------------------------------------------------------
+    def _discover(self) -> None:
+        sync = self.settings.sync
+        while True:
+            page = int(self.checkpoint.get("page", 0))
+            listing = self._listing(page)
+            if listing is None:  # the listing ended or failed: discovery is over, revalidation goes on
+                self._checkpoint(discover_done=True)
+                return
+            for slug in listing.slugs:
+                if self.runs.item(self.run_id, "discover", slug) is not None or self._known(slug):
+                    continue
+                self._check_budget()
+                self._discover_one(slug, page)
+            new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r["outcome"] in NEW_OUTCOMES)
+            streak = 0 if new else int(self.checkpoint.get("known_streak", 0)) + 1
+            enough = not self.full and streak >= sync.stop_after_known_pages
+            self._checkpoint(page=page + 1, known_streak=streak, discover_done=enough or listing.is_last_page)
+            if enough or listing.is_last_page:
+                return
+
+    def _checkpoint(self, **values: Any) -> None:
+        self.checkpoint.update(values)
+        self.runs.set_fields(self.run_id, checkpoint=self.checkpoint)
+
+    def _listing(self, page: int) -> Listing | None:
+        done = self.runs.item(self.run_id, "listing", str(page))
+        if done is not None:  # fetched before a kill: its slugs were kept, never fetch it again
+            if done["outcome"] != "listed":
+                return None
+            data = json.loads(done["detail"])
+            return Listing(page=page, slugs=data["slugs"], last=data.get("last"), total=data.get("total"))
+        self._check_budget()
+        url = listing_url(self.base_url, page)
+        if not self._allowed(url):
+            self._done("listing", str(page), "disallowed", detail="robots.txt disallows the search listing")
+            return None
+        try:
+            result = self.fetcher.get(url)
+        except Blocked as exc:
+            self._done("listing", str(page), "blocked", detail=str(exc))
+            raise _Stop("blocked", str(exc)) from exc
+        except (NotFound, Gone):
+            self._done("listing", str(page), "end", detail="no such listing page")
+            return None
+        except FetchError as exc:
+            # A missing listing ends discovery for tonight; it never deletes anything.
+            self._done("listing", str(page), "failed", detail=f"search listing page {page}: {exc}")
+            return None
+        listing = parse_listing(result.response.body, page=page, content_type=result.response.header("Content-Type"))
+        self._done("listing", str(page), "listed",
+                   detail=json.dumps({"slugs": listing.slugs, "last": listing.last, "total": listing.total,
+                                      "selector": listing.selector}))
+        return listing
+
+    def _known(self, slug: str) -> bool:
+        row = self.store.connection.execute("SELECT 1 FROM record WHERE slug = ? LIMIT 1", (slug,)).fetchone()
+        if row is None and slug.isdigit():
+            row = self.store.connection.execute("SELECT 1 FROM record WHERE record_id = ?", (int(slug),)).fetchone()
+        return row is not None
+
+    def _discover_one(self, slug: str, page: int) -> None:
+        url = document_url(self.base_url, slug)
+        if not self._allowed(url):
+            self._done("discover", slug, "disallowed", page=page, detail="robots.txt disallows it")
+            return
+        try:
+            result = self.fetcher.get(url)
+        except Blocked as exc:
+            self._done("discover", slug, "blocked", page=page, detail=str(exc))
+            raise _Stop("blocked", str(exc)) from exc
+        except (NotFound, Gone) as exc:
+            self._done("discover", slug, "not_found", page=page, detail=f"listed but {exc}")
+            return
+        except FetchError as exc:
+            self._done("discover", slug, "failed", page=page, detail=str(exc))
+            return
+        try:
+            # The listing gives a slug; the Record ID is read from the page itself.
+            parsed = parse_page(result.response.body, record_id=slug, final_url=result.final_url,
+                                content_type=result.response.header("Content-Type"))
+            shown = parsed.info.get("record_id")
+            shown = shown[0] if isinstance(shown, list) and shown else shown
+            if not isinstance(shown, str) or not shown.strip().isdigit():
+                raise ParseError(slug, "no Record ID shown on the page, so it cannot be catalogued")
+            record_id = int(shown.strip())
+            record = build_record(parsed, provenance_for(result, replayed=False), requested_id=record_id)
+        except (ParseError, RecordValidationError) as exc:
+            self._done("discover", slug, "failed", page=page, detail=str(exc))
+            return
+        with self.store.transaction():
+            outcome = self.store.upsert(record)
+            self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
+            self._done("discover", slug, outcome, page=page, record_id=record_id, fields=present_fields(record))
+
+    # -- revalidate ---------------------------------------------------------------
+    def _revalidate(self) -> None:
+        queue = self.runs.queue(self.run_id)
+        if queue is None:
+            queue = self._build_queue()
+            self.runs.save_queue(self.run_id, queue, self.checkpoint)
+            self.checkpoint["queue_built"] = True
+        done = {r["key"] for r in self.runs.items(self.run_id, "revalidate")}
+        for record_id in queue:
+            if str(record_id) in done:
+                continue
+            self._check_budget()
+            self._revalidate_one(record_id)
+
+    def _build_queue(self) -> list[int]:
+        """Pending 404s first (so "consecutive" means consecutive runs), then overdue records,
+        then the oldest-checked up to a daily share (catalog / revalidate_days), which spreads
+        the checks evenly over the days instead of all falling due on the same night."""
+        sync = self.settings.sync
+        touched = {r["record_id"] for r in self.runs.items(self.run_id, "discover") if r["record_id"] is not None}
+        rows = self.store.connection.execute(
+            "SELECT record_id, last_checked, missing_count, deleted_at FROM record"
+            " ORDER BY (missing_count > 0 AND deleted_at IS NULL) DESC, last_checked, record_id").fetchall()
+        cutoff = to_db_time(utcnow() - timedelta(days=sync.revalidate_days))
+        share = math.ceil(len(rows) / sync.revalidate_days)
+        queue: list[int] = []
+        for row in rows:
+            if row["record_id"] in touched:
+                continue
+            pending = row["missing_count"] > 0 and row["deleted_at"] is None
+            if self.recheck_all or pending or row["last_checked"] < cutoff or len(queue) < share:
+                queue.append(row["record_id"])
+        return queue
+
+    def _target(self, record_id: int) -> tuple[str, str]:
+        """The canonical slug URL (one request, no redirect) and the stable /document/<ID> URL."""
+        id_url = self.fetcher.document_url(record_id)
+        row = self.store.connection.execute("SELECT url, slug FROM record WHERE record_id = ?",
+                                            (record_id,)).fetchone()
+        if row is None or not row["slug"]:
+            return id_url, id_url
+        # Rebased on the configured archive (a mirror or test server serves the same paths).
+        return self.base_url + urlparse(row["url"]).path, id_url
+
+    def _revalidate_one(self, record_id: int) -> None:
+        key = str(record_id)
+        target, id_url = self._target(record_id)
+        row = self.store.connection.execute("SELECT deleted_at FROM record WHERE record_id = ?",
+                                            (record_id,)).fetchone()
+        deleted = row is not None and row["deleted_at"] is not None
+        # A tombstone is asked unconditionally: a page that comes back must answer 200, not 304.
+        etag, last_modified = (None, None) if deleted else self.store.validators(record_id)
+        if not self._allowed(target):
+            self._done("revalidate", key, "disallowed", record_id=record_id, detail="robots.txt disallows it")
+            return
+        try:
+            result: FetchResult | None = self._fetch_record(target, id_url, etag, last_modified)
+        except Blocked as exc:
+            self._done("revalidate", key, "blocked", record_id=record_id, detail=str(exc))
+            raise _Stop("blocked", str(exc)) from exc
+        except (NotFound, Gone) as exc:
+            self._missing(record_id, deleted, exc)
+            return
+        except FetchError as exc:
+            # 5xx, timeouts, 429s after the retries: reported, never counted as missing.
+            self._done("revalidate", key, "failed", record_id=record_id, detail=str(exc))
+            return
+        assert result is not None
+        if result.not_modified:
+            with self.store.transaction():
+                self.store.mark_checked(record_id, found=True)
+                self._done("revalidate", key, "not_modified", record_id=record_id)
+            return
+        try:
+            record = record_from_result(result, record_id, replayed=False)
+        except (ParseError, RecordValidationError) as exc:
+            self._done("revalidate", key, "failed", record_id=record_id, detail=str(exc))
+            return
+        with self.store.transaction():
+            outcome = self.store.upsert(record)
+            self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
+            self._done("revalidate", key, outcome, record_id=record_id, fields=present_fields(record))
+
+    def _fetch_record(self, target: str, id_url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        try:
+            return self.fetcher.get(target, etag=etag, last_modified=last_modified)
+        except (NotFound, Gone):
+            if target == id_url or not self._allowed(id_url):
+                raise
+            # The slug may have changed with the title: /document/<ID> redirects to the new one.
+            return self.fetcher.get(id_url)
+
+    def _missing(self, record_id: int, deleted: bool, exc: FetchError) -> None:
+        key = str(record_id)
+        limit = self.settings.sync.tombstone_after
+        with self.store.transaction():
+            if deleted:
+                self.store.mark_checked(record_id)
+                self._done("revalidate", key, "not_found", record_id=record_id, detail=f"still gone: {exc.detail}")
+                return
+            misses = self.store.mark_missing(record_id)
+            if misses >= limit:
+                self.store.tombstone(record_id)
+                self.store.log_event(record_id, "tombstoned", f"{exc.detail} on {misses} consecutive syncs",
+                                     run_id=self.run_id)
+                self._done("revalidate", key, "tombstoned", record_id=record_id,
+                           detail=f"{exc.detail} on {misses} consecutive syncs")
+            else:
+                self.store.log_event(record_id, "not_found", f"{exc.detail} ({misses} of {limit})", run_id=self.run_id)
+                self._done("revalidate", key, "not_found", record_id=record_id,
+                           detail=f"{exc.detail} ({misses} of {limit} before a tombstone)")
+
+
+# -- the report ---------------------------------------------------------------------------
+REPORT_OUTCOMES = ("new", "changed", "unchanged", "not_modified", "restored", "not_found", "tombstoned",
+                   "failed", "blocked", "disallowed")
+
+
+def build_report(runs: Runs, run_id: str, settings: Settings, *, status: str | None = None,
+                 stop_reason: str | None = None) -> dict[str, Any]:
+    """What a run did, from its items (so it is right for a running or resumed run too)."""
+    info = runs.get(run_id)
+    if info is None:
+        raise KeyError(run_id)
+    counts = runs.counts(run_id)
+    outcome_counts = {name: counts.outcomes.get(name, 0) for name in REPORT_OUTCOMES}
+    outcome_counts["unchanged_total"] = outcome_counts["unchanged"] + outcome_counts["not_modified"]
+    sync = settings.sync
+    found = alarms(info.baseline, counts.fields, counts.parsed, min_pages=sync.quality_min_pages,
+                   normal_share=sync.quality_normal_share, alarm_share=sync.quality_alarm_share)
+    base = info.baseline or {"records": 0, "fields": {}}
+    fields = {}
+    for name, catalog_count in base.get("fields", {}).items():
+        run_count = counts.fields.get(name, 0)
+        fields[name] = {"run": run_count, "run_share": round(run_count / counts.parsed, 3) if counts.parsed else None,
+                        "catalog": catalog_count,
+                        "catalog_share": round(catalog_count / base["records"], 3) if base["records"] else None}
+    finished = info.finished_at
+    conn = runs.store.connection
+    return {
+        "run_id": run_id,
+        "status": status or info.status,
+        "stop_reason": stop_reason if stop_reason is not None else info.stop_reason,
+        "started_at": info.started_at.isoformat(),
+        "finished_at": finished.isoformat() if finished else None,
+        "seconds": round(((finished or utcnow()) - info.started_at).total_seconds(), 3),
+        "attempts": info.attempts,
+        "requests": info.requests,
+        "full": bool(info.params.get("full")),
+        "recheck_all": bool(info.params.get("recheck_all")),
+        "listing_pages": counts.listing_pages,
+        "counts": outcome_counts,
+        "failures": counts.failures,
+        "quality": {"parsed": counts.parsed, "baseline_records": base["records"], "fields": fields,
+                    "alarms": [a.message() for a in found]},
+        "catalog": {"records": int(conn.execute("SELECT count(*) FROM record WHERE deleted_at IS NULL").fetchone()[0]),
+                    "deleted": int(conn.execute("SELECT count(*) FROM record WHERE deleted_at IS NOT NULL")
+                                   .fetchone()[0])},
+        "warc_files": info.warc_files,
+    }
+
+
+def due_count(store: SQLiteStore, settings: Settings) -> int:
+    """Records due for revalidation now: overdue, or with a pending 404."""
+    cutoff = to_db_time(utcnow() - timedelta(days=settings.sync.revalidate_days))
+    row = store.connection.execute(
+        "SELECT count(*) FROM record WHERE last_checked < ? OR (missing_count > 0 AND deleted_at IS NULL)",
+        (cutoff,)).fetchone()
+    return int(row[0])
