@@ -137,6 +137,13 @@ class TestArchive:
         doc.version += 1
         doc.body = doc.body.replace(b"</body>", f"<!-- served {doc.version} -->\n</body>".encode(), 1)
 
+    def restyle(self, old: bytes, new: bytes) -> None:
+        """A site-wide markup change (e.g. a class renamed) on every page."""
+        for doc in self.docs.values():
+            if old in doc.body:
+                doc.body = doc.body.replace(old, new)
+                doc.version += 1
+
     def delete(self, record_id: int, status: int = 404) -> None:
         self.docs[record_id].status = status
 
