@@ -12,7 +12,7 @@ queries and keyset paging use the index directly.
 
 from __future__ import annotations
 
-import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -40,7 +40,14 @@ def to_db_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_DB_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+
+
 def from_db_time(value: str) -> datetime:
+    # fromisoformat is ~20x faster than strptime (three calls per record read: a tenth of
+    # an export's time); the pattern keeps the accepted format exactly what strptime took.
+    if _DB_TIME.fullmatch(value):
+        return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
@@ -315,7 +322,8 @@ class SQLiteStore:
     @staticmethod
     def _stored(row: sqlite3.Row) -> StoredRecord:
         try:
-            record = CatalogRecord.model_validate(json.loads(row["body"]))
+            # Straight from the JSON text: pydantic's own parser, no intermediate dicts.
+            record = CatalogRecord.model_validate_json(row["body"])
         except (ValidationError, ValueError) as exc:
             raise StoreError(f"record {row['record_id']} in the catalog is unreadable: {exc}") from exc
         return StoredRecord(
