@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 
-from catalog.errors import HarvesterError
 from catalog.runs import Runs, SyncLocked
 from catalog.store import open_store
 from harvester.sync import build_report, due_count, exit_code, run_sync
