@@ -15,7 +15,17 @@ What this module does about each:
 * `raw` dates dropped, EDTF strings crash, seasons crash APA, ranges lose the year:
   the CSL items never carry raw/string/season/range dates (csl_json.csl_date).
 * substituted variables not suppressed (no author -> title or translator printed
-  twice): checked after rendering; such entries raise StyleCannotRender.
+  twice), shorthand `<names>` inside a `<choose>` in `<substitute>` not inheriting
+  the original name/label ("Gary Goldberg." for "Goldberg, Gary, trans."): the style
+  is parsed with element classes that implement CSL's substitution rule
+  (catalog/style_patch.py); the entry is still checked after rendering, and an entry
+  that prints the title or a translator twice (or not at all) raises StyleCannotRender.
+* `literal` dates printed in every date slot (APA "(undated, undated)"): printed once
+  (style_patch.py); a literal that only says "undated" is rendered as no date, so each
+  style prints its own form ("n.d.").
+* title-case on titles (citeproc-py: "3 P.m. In", "Between", Cyrillic titles
+  title-cased): WCDA titles are already headline style; `text-case="title"` is dropped
+  from the title in the style tree in memory.
 * `disambiguate` branches always fire (MLA in-text adds the title): only note
   styles get a `note` form; in-text citations are not offered.
 * `text-case` on `<label>` ignored (APA prints "(G. Goldberg, trans.)" for APA's
@@ -42,6 +52,7 @@ from catalog.errors import ExportError, StyleCannotRender
 from catalog.export.csl_json import csl_item
 from catalog.model import CatalogRecord
 from catalog.names import PersonName, parse_name
+from catalog.style_patch import SubstitutingStyle
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
 STYLES: dict[str, str] = {
@@ -77,7 +88,21 @@ def _style_tree(path: Path) -> etree._ElementTree:
     if tree.getroot().tag != f"{{{CSL_NS}}}style":
         raise ExportError(f"{path} is not a CSL style")
     _fix_initialize_false(tree.getroot())
+    _keep_titles_as_written(tree.getroot())
     return tree
+
+
+def _keep_titles_as_written(root: etree._Element) -> None:
+    """Drop text-case="title" from the title: WCDA titles are already in headline style.
+
+    citeproc-py's title-caser can only add wrong capitals to them: after any word
+    ending in "." ("3 p.m. in" -> "3 P.m. In"), in abbreviations ("a.m." -> "A.m."),
+    on prepositions missing from its 26 stop words ("Between"), and on Cyrillic or
+    other non-English titles whenever the item's language (the translation's) is en.
+    """
+    for text in root.iter(f"{{{CSL_NS}}}text"):
+        if text.get("variable") in ("title", "title-short") and text.get("text-case") == "title":
+            del text.attrib["text-case"]
 
 
 def _fix_initialize_false(root: etree._Element) -> None:
@@ -118,17 +143,24 @@ def _punctuation_in_quote(root: etree._Element) -> bool:
 
 def _load_style(path: Path) -> CitationStylesStyle:
     data = etree.tostring(_style_tree(path), xml_declaration=True, encoding="utf-8")
-    return CitationStylesStyle(io.BytesIO(data), validate=False)
+    return SubstitutingStyle(data)
 
 
 def _inverts_every_name(root: etree._Element) -> bool:
     return any(n.get("name-as-sort-order") == "all" for n in root.iter(f"{{{CSL_NS}}}name"))
 
 
+# The archive's ways of saying that a document has no date.
+_NO_DATE = re.compile(r"^\[?\s*(?:undated|no date|n\.\s?d\.?|date unknown|unknown date|not dated|s\.\s?d\.?)\s*\]?\.?$", re.I)
+
+
 def render_item(record: CatalogRecord, *, literal_family_first: bool = True) -> dict[str, Any]:
     """The CSL item handed to citeproc-py: the exported item, family-first names as literals."""
     item = copy.deepcopy(csl_item(record))
     item.pop("custom", None)
+    literal = item.get("issued", {}).get("literal")
+    if literal and _NO_DATE.match(literal):
+        del item["issued"]  # "undated" means no date: each style prints its own form ("n.d.")
     for role in ("author", "translator"):
         for i, name in enumerate(item.get(role, [])):
             if name.pop("static-ordering", False) and literal_family_first:
@@ -204,11 +236,16 @@ def _check(record: CatalogRecord, item: dict[str, Any], out: str, style: str) ->
         key = name.family if isinstance(name, PersonName) else name.name
         if rest.count(key) > 1:
             problems.append(f"the translator {written!r} is printed twice")
+        elif key not in rest:
+            problems.append(f"the translator {written!r} is missing")
     literal = item.get("issued", {}).get("literal")
     if literal and plain.count(literal) > 1:
         problems.append(f"the date {literal!r} is printed twice")
+    for term in ("n.d.", "undated"):
+        if plain.lower().count(term) > 1:
+            problems.append(f"{term!r} is printed twice")
     if problems:
-        hint = " (it has no author, and citeproc-py does not suppress substituted variables)" if not record.authors else ""
+        hint = " (the record has no author)" if not record.authors else ""
         raise StyleCannotRender(
             f"record {record.record_id}: style {style!r} cannot be rendered correctly by citeproc-py: "
             f"{'; '.join(problems)}{hint}. Use --style wcda or export csl-json for another processor."

@@ -51,7 +51,24 @@ def test_cite_note_form_and_csl_path(db: str) -> None:
     assert run(db, "cite", "175798", "--style", str(path)).stdout == SEED_CITATION + "\n"
 
 
-def test_cite_refuses_what_citeproc_py_gets_wrong(db: str) -> None:
+def test_cite_no_author_record(db: str) -> None:
+    result = run(db, "cite", "175798", "5", "--style", "apa")
+    assert result.exit_code == 0, result.output
+    first, second = result.stdout.splitlines()
+    assert first.startswith("Stalin, J., & Zhou, E. (1950, October 11).")
+    assert second.startswith("Cable No. 4785, Filippov [Stalin] and Zhou Enlai to the Soviet Ambassador in Peking (G. Goldberg, Trans.). (1950, October 11). Wilson")
+
+
+def test_cite_refuses_what_citeproc_py_gets_wrong(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import catalog.cite
+
+    real = catalog.cite._render
+
+    def doubled(path, item, fmt, note):  # type: ignore[no-untyped-def]
+        out = real(path, item, fmt, note)
+        return out + " " + item["title"] if item["id"] == "wcda-5" else out
+
+    monkeypatch.setattr(catalog.cite, "_render", doubled)
     result = run(db, "cite", "175798", "5", "--style", "apa")
     assert result.exit_code == 1
     assert result.stdout.startswith("Stalin, J., & Zhou, E. (1950, October 11).")
