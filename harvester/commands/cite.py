@@ -15,7 +15,8 @@ from catalog.store import open_store
 @click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1))
 @click.option("--style", "style", default="wcda", show_default=True,
               help=f"One of {', '.join(sorted(STYLES))}, or a path to a .csl file.")
-@click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True,
+              help="Plain text, or HTML with the style's italics and quotes.")
 @click.option("--note", is_flag=True, help="The footnote form (note styles only) instead of the bibliography entry.")
 @click.pass_context
 def cite_command(ctx: click.Context, ids: tuple[int, ...], style: str, fmt: str, note: bool) -> None:
