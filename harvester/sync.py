@@ -181,6 +181,10 @@ class _Run:
         self.started = time.monotonic()
         self.base_url = settings.archive.base_url
         self.robots: RobotsRules | None = None
+        # Running field coverage of this run's parsed pages (carried over on resume), so the
+        # quality alarm can stop a run before a markup change degrades more of the catalog.
+        counts = runs.counts(self.run_id)
+        self.parsed, self.field_counts = counts.parsed, dict(counts.fields)
 
     # -- the run ---------------------------------------------------------------
     def execute(self, resumed: bool) -> SyncResult:
@@ -221,6 +225,7 @@ class _Run:
                 self.runs.set_fields(self.run_id, robots=text, baseline=baseline, checkpoint=self.checkpoint,
                                      phase="discover", requests=self._requests())
             self.info.robots = text
+            self.info.baseline = baseline
         if self.info.robots is not None and self.settings.sync.respect_robots:
             self.robots = RobotsRules.from_text(self.info.robots)
             delay = apply_crawl_delay(self.fetcher, self.robots)
@@ -242,6 +247,13 @@ class _Run:
             raise _Stop("budget", f"request budget reached ({sync.max_requests} requests)")
         if sync.max_minutes is not None and time.monotonic() - self.started >= sync.max_minutes * 60:
             raise _Stop("budget", f"time budget reached ({sync.max_minutes:g} minutes)")
+        found = alarms(self.info.baseline, self.field_counts, self.parsed, min_pages=sync.quality_min_pages,
+                       normal_share=sync.quality_normal_share, alarm_share=sync.quality_alarm_share)
+        if found:
+            # The site's markup has probably changed: stop before more records are overwritten
+            # with thinner ones. The raw pages are in the WARC, so `reparse` after a parser fix
+            # restores what this run already changed.
+            raise _Stop("quality_alarm", "; ".join(a.message() for a in found))
 
     def _allowed(self, url: str) -> bool:
         return self.robots is None or self.robots.allows(url, self.fetcher.user_agent)
@@ -251,6 +263,10 @@ class _Run:
         with self.store.transaction():
             self.runs.add_item(self.run_id, kind, key, outcome, **kw)
             self.runs.set_fields(self.run_id, requests=self._requests())
+        if kw.get("fields") is not None:
+            self.parsed += 1
+            for name in kw["fields"]:
+                self.field_counts[name] = self.field_counts.get(name, 0) + 1
         if self.progress:
             detail = kw.get("detail") or ""
             self.progress(f"{kind} {key}: {outcome}" + (f" ({detail})" if detail else ""))

@@ -221,3 +221,7 @@ def test_quality_alarm_on_markup_change(archive: TestArchive, settings: Settings
     assert any("'summary'" in a for a in result.report["quality"]["alarms"])
     fields = result.report["quality"]["fields"]
     assert fields["summary"]["run"] == 0 and fields["title"]["run"] == result.report["quality"]["parsed"]
+    # The run stopped as soon as the alarm could fire (quality_min_pages = 5 parsed pages),
+    # instead of thinning every record in the catalog.
+    assert result.status == "quality_alarm" and result.report["quality"]["parsed"] == 5
+    assert first.report["quality"]["parsed"] > 5
