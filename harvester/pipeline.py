@@ -171,7 +171,9 @@ def harvest(
         with ThreadPoolExecutor(max_workers=settings.http.concurrency, thread_name_prefix="fetch") as pool:
             futures = {pool.submit(work, rid): rid for rid in ids}
             for future in as_completed(futures):
-                rid = futures[future]
+                # pop: a finished future holds its whole record; keeping them all made memory
+                # grow with the number of IDs (~30 KB a document).
+                rid = futures.pop(future)
                 result = future.result()
                 if isinstance(result, CatalogRecord):
                     status = store.upsert(result)
