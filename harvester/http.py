@@ -48,6 +48,9 @@ from harvester.parse import is_challenge_html
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex
 
 REDIRECTS = {301, 302, 303, 307, 308}
+# A response must arrive in full within connect_timeout + this many read timeouts: the read
+# timeout alone is per read, so a server dripping a byte at a time would never trip it.
+TOTAL_TIME_READS = 4
 ExchangeHook = Callable[[RecordedRequest, RecordedResponse], None]
 
 
@@ -188,6 +191,7 @@ class Fetcher:
         http = settings.http
         self.base_url = settings.archive.base_url
         self.host = urlparse(self.base_url).netloc.lower()
+        self._origin = _origin(self.base_url)
         if replay is None and not settings.archive.contact:
             raise ConfigError("archive.contact", "a contact address (e-mail or URL) is required for live requests; "
                                                  "it goes in the User-Agent so the archive can reach a person")
@@ -208,7 +212,7 @@ class Fetcher:
 
     # -- public -----------------------------------------------------------------
     def document_url(self, record_id: int) -> str:
-        if not isinstance(record_id, int) or record_id <= 0:
+        if not isinstance(record_id, int) or isinstance(record_id, bool) or record_id <= 0:
             raise ValueError(f"not a Record ID: {record_id!r}")
         return f"{self.base_url}/document/{record_id}"
 
@@ -248,8 +252,11 @@ class Fetcher:
 
     # -- internals --------------------------------------------------------------
     def _check_host(self, target: str, origin: str) -> None:
+        """Only the archive's own origin: same scheme, host and port, no user info, read both by
+        the standard library and by httpx (which sends the request), so no parser trick helps."""
         parsed = urlparse(target)
-        if parsed.scheme not in {"http", "https"} or parsed.netloc.lower() != self.host:
+        if (parsed.scheme not in {"http", "https"} or parsed.netloc.lower() != self.host
+                or _origin(target) != self._origin):
             raise OffHostRedirect(origin, f"refused to leave {self.host} for {target}")
 
     def _result(self, url: str, final: str, response: RecordedResponse, redirects: list[str]) -> FetchResult:
@@ -302,6 +309,10 @@ class Fetcher:
             response = self._stream(url, conditional)
         except httpx.TimeoutException as exc:
             raise _Retryable(TransportError(url, f"timeout ({type(exc).__name__})")) from exc
+        except httpx.InvalidURL as exc:
+            # httpx resolves every redirect's Location, even unfollowed, and fails on some
+            # (`javascript:alert(1)`): the answer is a redirect we would refuse anyway.
+            raise OffHostRedirect(url, f"refused to follow a redirect to an unusable URL ({exc})") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise _Retryable(TransportError(url, f"{type(exc).__name__}: {exc}")) from exc
         status, reason, headers, raw, recorded_from = response
@@ -339,6 +350,9 @@ class Fetcher:
         self, url: str, conditional: dict[str, str]
     ) -> tuple[int, str, list[tuple[str, str]], bytes, RecordedResponse | None]:
         cap = self.settings.http.max_response_bytes
+        http = self.settings.http
+        limit = http.connect_timeout + TOTAL_TIME_READS * http.read_timeout
+        deadline = self._clock() + limit
         # NotInRecording (from the replay transport) and ResponseTooLarge pass through as
         # FetchErrors; they are final, so the retry policy lets them out at once.
         with self.client.stream("GET", url, headers=conditional) as response:
@@ -351,10 +365,21 @@ class Fetcher:
                 size += len(chunk)
                 if size > cap:
                     raise ResponseTooLarge(url, f"body over the cap of {cap} bytes")
+                if self._clock() > deadline:
+                    raise _Retryable(TransportError(url, f"timeout (the response took over {limit:g} s in total)"))
                 chunks.append(chunk)
             headers = [(k, v) for k, v in response.headers.multi_items()]
             recorded_from = response.extensions.get("recorded")
             return response.status_code, response.reason_phrase or "", headers, b"".join(chunks), recorded_from
+
+
+def _origin(url: str) -> tuple[str, str, int | None, bool] | None:
+    """(scheme, host, port, has user info) as httpx will use them; None if httpx cannot parse it."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    return parsed.scheme, parsed.host.lower(), parsed.port, bool(parsed.userinfo)
 
 
 def _server_time(headers: list[tuple[str, str]]) -> datetime | None:

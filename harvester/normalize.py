@@ -6,6 +6,7 @@ normalized is kept as shown and reported in `problems`, never guessed.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from urllib.parse import urlparse
 
@@ -48,7 +49,10 @@ def _text_version(tab: TabText) -> TextVersion:
 
 
 def slug_from_url(url: str) -> str | None:
-    path = urlparse(url).path.rstrip("/")
+    try:
+        path = urlparse(url).path.rstrip("/")
+    except ValueError:  # not a URL at all ("http://[" in a canonical link)
+        return None
     if "/document/" not in path:
         return None
     slug = path.rsplit("/", 1)[-1]
@@ -64,7 +68,7 @@ def build_record(parsed: ParsedPage, provenance: Provenance, *, requested_id: in
     shown_id = _as_text(info.get("record_id"))
     if shown_id is None:
         problems.append("no Record ID shown on the page")
-    elif not shown_id.strip().isdigit():
+    elif not re.fullmatch(r"[0-9]{1,18}", shown_id.strip()):  # not isdigit(): "²" and "١٢" pass that
         problems.append(f"Record ID shown is not a number: {shown_id!r}")
     elif int(shown_id) != requested_id:
         problems.append(f"record id mismatch: page says {int(shown_id)} (requested {requested_id})")

@@ -13,12 +13,14 @@ document page raises ParseError naming the ID. Nothing else escapes.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlparse
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, PageElement, Tag
 from bs4.dammit import UnicodeDammit
 
 from catalog.errors import ParseError
@@ -41,8 +43,10 @@ _BLOCK_TAGS = {
     "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "table",
     "section", "article", "pre", "dd", "dt", "dl", "br", "hr", "figure", "figcaption", "address",
 }
-_NODE_PATH = re.compile(r"^node/(\d+)$")
-_DOWNLOAD = re.compile(r"/document/(\d+)/download/?$")
+# ASCII digits, at most 18 (an SQLite INTEGER): `\d` would also take "١٢٣", and a huge
+# number would pass the parser only to break the catalog write.
+_NODE_PATH = re.compile(r"^node/([0-9]{1,18})$")
+_DOWNLOAD = re.compile(r"/document/([0-9]{1,18})/download/?$")
 
 
 @dataclass
@@ -83,9 +87,18 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
         declared = content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"') or None
     if declared:
         try:
-            return body.decode(declared), []
+            text = body.decode(declared)
         except (UnicodeDecodeError, LookupError):
             pass
+        else:
+            if body.isascii() or codecs.lookup(declared).name == "utf-8":
+                return text, []
+            # A legacy charset (iso-8859-1, windows-1252…) decodes any bytes, so success proves
+            # nothing: non-ASCII bytes that are valid UTF-8 are UTF-8 mislabelled, not mojibake.
+            try:
+                return body.decode("utf-8"), [f"page declared {declared} but is utf-8; decoded as the latter"]
+            except UnicodeDecodeError:
+                return text, []
     dammit = UnicodeDammit(body, ["utf-8", "windows-1252"], is_html=True)
     text = dammit.unicode_markup or body.decode("utf-8", errors="replace")
     problems = []
@@ -125,24 +138,29 @@ def block_text(node: Tag) -> str:
             paragraphs.append(text)
         current.clear()
 
-    def walk(element: Tag) -> None:
-        for child in element.children:
-            if isinstance(child, Tag):
-                if child.name in {"script", "style", "template", "noscript"}:
-                    continue
-                if child.has_attr("data-cfemail"):
-                    current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
-                    continue
-                block = child.name in _BLOCK_TAGS
-                if block:
-                    flush()
-                walk(child)
-                if block:
-                    flush()
-            elif child.__class__.__name__ in {"NavigableString", "CData"}:
-                current.append(str(child))
-
-    walk(node)
+    # Depth-first with an explicit stack, not recursion: a page nested thousands of
+    # elements deep must not exhaust Python's recursion limit.
+    stack: list[tuple[Iterator[PageElement], bool]] = [(iter(node.children), False)]
+    while stack:
+        children, in_block = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if in_block:
+                flush()
+            continue
+        if isinstance(child, Tag):
+            if child.name in {"script", "style", "template", "noscript"}:
+                continue
+            if child.has_attr("data-cfemail"):
+                current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
+                continue
+            block = child.name in _BLOCK_TAGS
+            if block:
+                flush()
+            stack.append((iter(child.children), block))
+        elif child.__class__.__name__ in {"NavigableString", "CData"}:
+            current.append(str(child))
     flush()
     return "\n\n".join(paragraphs)
 
@@ -248,16 +266,28 @@ def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: s
     pdf = next((p for p in region.select(SELECTORS["pdf_preview"]) if page.in_scope(p, region, own_block)), None)
     if pdf is not None:
         src = pdf.get("data") or pdf.get("src") or pdf.get("href")
-        parsed.pdf_url = urljoin(final_url, str(src)) if src else None
+        parsed.pdf_url = _absolute(final_url, str(src), "scan", problems) if src else None
     for link in soup.select(SELECTORS["download_link"]):
         href = str(link["href"])
-        match = _DOWNLOAD.search(urlparse(href).path)
+        try:
+            match = _DOWNLOAD.search(urlparse(href).path)
+        except ValueError:  # "http://[::1/…": not a URL at all
+            continue
         if match and page.in_scope(link, region, own_block):
-            parsed.download_url = urljoin(final_url, href)
+            parsed.download_url = _absolute(final_url, href, "download", problems)
             if parsed.node_id is None:
                 parsed.node_id = int(match.group(1))
             break
     return parsed
+
+
+def _absolute(base: str, href: str, what: str, problems: list[str]) -> str | None:
+    """`href` resolved against the page's URL; None (and a problem) if it is not a URL."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        problems.append(f"{what} link is not a URL: {href[:100]!r}")
+        return None
 
 
 def _tabs(region: Tag, block: Tag, page: _Page, own_block: Tag | None) -> list[TabText]:
@@ -385,7 +415,7 @@ def _node_id(soup: BeautifulSoup, problems: list[str]) -> int | None:
                 return int(match.group(1))
     shortlink = soup.select_one(SELECTORS["shortlink"])
     if shortlink is not None and shortlink.has_attr("href"):
-        match = re.search(r"/node/(\d+)/?$", str(shortlink["href"]))
+        match = re.search(r"/node/([0-9]{1,18})/?$", str(shortlink["href"]))
         if match:
             return int(match.group(1))
     return None

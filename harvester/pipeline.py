@@ -27,6 +27,9 @@ from harvester.parse import PARSER_VERSION, parse_page
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
+# ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
+# an SQLite INTEGER: Record IDs are six or seven digits today.
+_RECORD_ID = re.compile(r"[0-9]{1,15}")
 
 
 @dataclass
@@ -76,7 +79,7 @@ def parse_ids(values: Iterable[str]) -> list[int]:
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
-        if not text.isdigit() or int(text) <= 0:
+        if not _RECORD_ID.fullmatch(text) or int(text) <= 0:
             raise ValueError(f"not a Record ID: {text!r} (Record IDs are positive whole numbers)")
         value = int(text)
         if value not in ids:
@@ -166,6 +169,8 @@ def harvest(
             return Outcome(record_id, "failed", str(exc))
         except HarvesterError as exc:  # anything else of ours: reported, never a crash
             return Outcome(record_id, "failed", str(exc))
+        except Exception as exc:  # a bug (ours or a library's) fails this ID, not the whole run
+            return Outcome(record_id, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
 
     try:
         with ThreadPoolExecutor(max_workers=settings.http.concurrency, thread_name_prefix="fetch") as pool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from warcio.warcwriter import WARCWriter
 from catalog.errors import NotInRecording
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass
@@ -90,6 +92,9 @@ class WarcWriter:
 
     @classmethod
     def in_directory(cls, directory: str | Path, *, prefix: str, software: str, operator: str | None = None) -> WarcWriter:
+        """A new file directly inside `directory`; the prefix is a plain name, never a path."""
+        if not _PLAIN_NAME.fullmatch(prefix):
+            raise ValueError(f"not a plain file name prefix: {prefix!r}")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return cls(Path(directory) / f"{prefix}-{stamp}-{os.getpid()}.warc.gz", software=software, operator=operator)
 
