@@ -142,8 +142,13 @@ def _punctuation_in_quote(root: etree._Element) -> bool:
 
 
 def _load_style(path: Path) -> CitationStylesStyle:
-    data = etree.tostring(_style_tree(path), xml_declaration=True, encoding="utf-8")
-    return SubstitutingStyle(data)
+    # The root element only: a DOCTYPE (and any entity it declares) from a style file given
+    # by path never reaches the second parser; an undefined entity then fails to parse.
+    data = etree.tostring(_style_tree(path).getroot(), xml_declaration=True, encoding="utf-8")
+    try:
+        return SubstitutingStyle(data)
+    except etree.XMLSyntaxError as exc:
+        raise ExportError(f"cannot read style {path}: {exc}") from exc
 
 
 def _inverts_every_name(root: etree._Element) -> bool:

@@ -214,7 +214,8 @@ class SubstitutingStyle(CitationStylesStyle):
             {cls.__name__.replace("_", "-").lower(): cls for cls in CitationStylesElement.__subclasses__()}
         )
         namespace.update(_OVERRIDES)
-        self.parser = etree.XMLParser(remove_comments=True, encoding="UTF-8", no_network=True)
+        self.parser = etree.XMLParser(remove_comments=True, encoding="UTF-8", no_network=True,
+                                      resolve_entities=False)  # a style from outside is untrusted XML
         self.parser.set_element_class_lookup(lookup)
         self.xml = etree.parse(io.BytesIO(data), self.parser)
         self.root = self.xml.getroot()

@@ -301,7 +301,7 @@ def _csl_with_entities(tmp_path: Path, entity: str, value: str) -> Path:
     text = text.replace("<title>", "<title>&probe;", 1)
     path = tmp_path / f"probe-{abs(hash(entity))}.csl"
     path.write_text(text, encoding="utf-8")
-    assert value not in text
+    assert value not in text.split("]>", 1)[1]  # the value stands only in the entity declaration
     return path
 
 
@@ -322,9 +322,6 @@ def test_a_csl_style_from_outside_never_reads_files(tmp_path: Path) -> None:
     assert b"TOPSECRET" not in etree.tostring(style.xml)
 
 
-@pytest.mark.xfail(reason="catalog/cite.py hands the style's DOCTYPE on to catalog/style_patch.py (neither is this "
-                          "task's file), whose parser expands internal entities; fix: serialize only the root "
-                          "element in cite._load_style, or resolve_entities=False in SubstitutingStyle")
 def test_a_csl_style_from_outside_expands_no_entities(tmp_path: Path) -> None:
     from lxml import etree
 
@@ -335,4 +332,4 @@ def test_a_csl_style_from_outside_expands_no_entities(tmp_path: Path) -> None:
         style = cite._load_style(path)
     except Exception:
         return  # refused: fine
-    assert b"EXPANDED-ENTITY" not in etree.tostring(style.xml)
+    assert b"EXPANDED-ENTITY" not in etree.tostring(style.xml)  # neither expanded nor carried along
