@@ -39,6 +39,7 @@ SECRET = "bench-token-secret"
 SIZE = 100_000
 DEEP = 90_000
 SERVER_LIFETIME = "900"  # seconds; `timeout` stops the servers even if this script dies
+LOAD_ERRORS: dict[int, dict[str, int]] = {}
 _TOKEN = re.compile(rb"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
 
 
@@ -110,6 +111,7 @@ def load(port: int, paths: list[str], clients: int, seconds: float) -> tuple[int
     stop = time.monotonic() + seconds
     counts = [0] * clients
     errors = [0] * clients
+    kinds: dict[str, int] = {}
 
     def client(n: int) -> None:
         rng = random.Random(n)
@@ -119,8 +121,10 @@ def load(port: int, paths: list[str], clients: int, seconds: float) -> tuple[int
                 status, body = get(conn, rng.choice(paths))
                 if status != 200 or b"<error" in body:
                     errors[n] += 1
-            except (OSError, http.client.HTTPException):
+                    kinds[f"HTTP {status}"] = kinds.get(f"HTTP {status}", 0) + 1
+            except (OSError, http.client.HTTPException) as exc:
                 errors[n] += 1
+                kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             counts[n] += 1
@@ -132,6 +136,9 @@ def load(port: int, paths: list[str], clients: int, seconds: float) -> tuple[int
         t.start()
     for t in threads:
         t.join()
+    if kinds:
+        print(f"load errors on port {port}: {kinds}", flush=True)
+        LOAD_ERRORS[port] = kinds
     return sum(counts), sum(errors), time.perf_counter() - started
 
 
@@ -265,7 +272,7 @@ def main() -> None:
               ["client", "records", "seconds", "records/s", "target"],
               [["sickle ListRecords (oai_dc), every page", n, harvest_wall, n / harvest_wall,
                 ("all records: " + met(n == SIZE)) if not args.harvest_limit else "limited run"],
-               ["reference: bare walk (httpx-free http.client, token by regex, no XML parsing)", walked, walk_wall,
+               ["reference: bare walk of the first 20,000 (http.client, token cut out by regex, no XML parsing)", walked, walk_wall,
                 walked / walk_wall, "-"]])
     res.table(f"{args.clients} concurrent clients, {args.load_seconds:g} s each (ListRecords pages at random depths)",
               ["server", "requests", "requests/s", "records/s", "errors", "target"],
@@ -275,6 +282,9 @@ def main() -> None:
     res.note(f"Server start (imports, set-index check of {SIZE:,} records): {startup:.1f} s; the first request on "
              f"a fresh waitress thread took {cold * 1000:.0f} ms (its own SQLite connection runs the set-index "
              "staleness check once), so every thread is warmed before measuring.")
+    for where, kinds in LOAD_ERRORS.items():
+        res.note(f"Errors under load ({'static reference' if static and where == static.port else 'OAI server'}): "
+                 f"{kinds}")
     res.note(f"Deleted records seen by sickle: {deleted}. Complete: {complete}.")
     res.save()
 
