@@ -37,7 +37,9 @@ def utcnow() -> datetime:
 def to_db_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: glibc's %Y writes year 999 as "999", which sorts after "2024"
+    # as text (an OAI-PMH until=0999-12-31 would have matched every record).
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 _DB_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")

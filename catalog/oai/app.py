@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -47,16 +48,32 @@ def _accepts_gzip(header: str) -> bool:
     return False
 
 
+# host[:port] as a URL authority: a DNS name or IPv4 address, or a bracketed IPv6 address.
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
+
+
+def _usable_host(host: str) -> bool:
+    match = _HOST.fullmatch(host)
+    return match is not None and (match.group(1) is None or int(match.group(1)) <= 65535)
+
+
 def request_base_url(environ: dict[str, Any]) -> str:
-    """The URL this request reached /oai at (scheme, Host header, script name)."""
+    """The URL this request reached /oai at (scheme, Host header, script name).
+
+    A Host header that is not host[:port] (spaces, quotes, `@`, a path…) is not trusted into
+    baseURL and the request echo; the server's own name and port are used instead."""
     scheme = environ.get("wsgi.url_scheme", "http")
     host = environ.get("HTTP_HOST")
-    if not host:
+    if not host or not _usable_host(host):
         host = environ.get("SERVER_NAME", "localhost")
         port = environ.get("SERVER_PORT", "")
         if port and port != ("443" if scheme == "https" else "80"):
             host = f"{host}:{port}"
     return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{OAI_PATH}"
+
+
+def _is_head(environ: dict[str, Any]) -> bool:
+    return str(environ.get("REQUEST_METHOD", "")).upper() == "HEAD"
 
 
 class OaiApp:
@@ -76,12 +93,15 @@ class OaiApp:
                 [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "60"),
                  ("Content-Length", str(len(body)))],
             )
-            return [body]
+            return [b"" if _is_head(environ) else body]
 
-    def _plain(self, start_response: StartResponse, status: str, text: str, extra: list[tuple[str, str]] | None = None) -> list[bytes]:
+    def _plain(self, start_response: StartResponse, status: str, text: str, extra: list[tuple[str, str]] | None = None,
+               *, head: bool = False) -> list[bytes]:
         body = text.encode("utf-8")
         start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *(extra or [])])
-        return [body]
+        # waitress sends whatever the app returns, even for HEAD: a body after a HEAD answer
+        # would be read by a keep-alive client as the start of the next response.
+        return [b"" if head else body]
 
     def _respond(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -92,7 +112,8 @@ class OaiApp:
             start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(data)))])
             return [b"" if method == "HEAD" else data]
         if path != OAI_PATH:
-            return self._plain(start_response, "404 Not Found", f"Not found. The OAI-PMH endpoint is {OAI_PATH}.\n")
+            return self._plain(start_response, "404 Not Found", f"Not found. The OAI-PMH endpoint is {OAI_PATH}.\n",
+                               head=method == "HEAD")
         if method not in ("GET", "HEAD", "POST"):
             return self._plain(start_response, "405 Method Not Allowed", "Use GET or POST.\n", [("Allow", "GET, HEAD, POST")])
 

@@ -39,7 +39,9 @@ def parse_identifier(repository_identifier: str, identifier: str) -> int | None:
         return None
     local = identifier[len(prefix):]
     # Only the canonical form: "0175798" or "+1" would alias a record under a second name.
-    if not local.isascii() or not local.isdigit() or local.startswith("0"):
+    # At most 15 digits, as for harvested IDs: a longer one cannot be ours and would overflow
+    # SQLite's INTEGER in the lookup (a 40-digit identifier answered 503 instead of idDoesNotExist).
+    if not local.isascii() or not local.isdigit() or local.startswith("0") or len(local) > 15:
         return None
     return int(local)
 

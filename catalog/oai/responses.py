@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from lxml import etree
 from oaipmh.datestamp import datetime_to_datestamp
 
+from catalog.xmltext import xml_safe
+
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 OAI_XSD = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -47,7 +49,9 @@ def envelope(base_url: str, attrs: Mapping[str, str] | None) -> etree._Element:
 def error_document(base_url: str, code: str, message: str, attrs: Mapping[str, str] | None) -> etree._Element:
     root = envelope(base_url, attrs)
     el = etree.SubElement(root, q("error"), code=code)
-    el.text = message
+    # Messages may quote what the client sent (a repeated argument's name, say): characters
+    # XML cannot carry are dropped, or lxml would refuse the text and the request would fail.
+    el.text = xml_safe(message)
     return root
 
 
