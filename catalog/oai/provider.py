@@ -9,7 +9,7 @@ ListRecords and every error are built in `responses` (see docs/oai-pmh.md).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,10 @@ from catalog.store import to_db_time
 log = logging.getLogger(__name__)
 
 GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
+
+
+# The open end of a list whose request gave no until (store time text sorts below it).
+OPEN_END = "9999-12-31T23:59:59.999999Z"
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,8 @@ class OaiProvider:
             fmt = self.format_for(request.get("metadataPrefix") or "", base_url)
             # Freeze the upper bound at the first request (see tokens.py).
             now = to_db_time(datetime.now(UTC))
-            until = to_db_time(request.until.replace(tzinfo=UTC)) if request.until else now
+            limit = to_db_time(request.until.replace(tzinfo=UTC)) if request.until else None
+            until = limit or now
             state = tokens.TokenState(
                 verb=verb,
                 prefix=fmt.prefix,
@@ -214,6 +219,7 @@ class OaiProvider:
                 cursor=0,
                 total=0,
                 expires=0,
+                limit=limit,
             )
             if state.from_ is not None and state.from_ > state.until:
                 raise error.NoRecordsMatchError("from is later than until: no records match.")
@@ -225,6 +231,14 @@ class OaiProvider:
         rows = self.repo.page(
             state.set_spec, state.from_, state.until, state.after, size + 1, with_body=(verb == "ListRecords")
         )
+        if not rows and token is not None:
+            # Every record still to send changed during the harvest and moved past the frozen
+            # bound: go on past it (up to the request's own until) with their new versions,
+            # rather than fail a harvest that did nothing wrong (see tokens.py).
+            state = replace(state, until=state.limit or OPEN_END)
+            rows = self.repo.page(
+                state.set_spec, state.from_, state.until, state.after, size + 1, with_body=(verb == "ListRecords")
+            )
         if not rows:
             # Only a token can get here: its position is past the last record that is
             # still in the list (or it was minted past the end).

@@ -8,12 +8,17 @@ A token is `<payload>.<signature>`, both base64url without padding:
 
 `from`/`until` are the bounds of the original request in the store's sortable time
 text (`until` inclusive and *frozen*: the earlier of the request's until and the
-moment of the first request), `after` is the keyset position: the last
-(last_changed, record_id) sent, or the last setSpec for ListSets. Every page is
-therefore the same indexed range query "after this key, LIMIT n" (no OFFSET), and a
-record changed during the harvest moves past the frozen bound, so it is neither sent
-twice nor shifts the rest of the list; the next incremental harvest
-(from = this harvest's first responseDate) picks it up.
+moment of the first request), `limit` is the request's own `until` (None if it gave
+none), `after` is the keyset position: the last (last_changed, record_id) sent, or the
+last setSpec for ListSets. Every page is therefore the same indexed range query "after
+this key, LIMIT n" (no OFFSET), and a record changed during the harvest moves past the
+frozen bound, so it is neither sent twice nor shifts the rest of the list; the next
+incremental harvest (from = this harvest's first responseDate) picks it up.
+
+One exception: if every record still to send changed during the harvest, the frozen
+list is empty, and an OAI-PMH page cannot be empty. Rather than fail the harvest, the
+list then goes on past the frozen bound (up to `limit`) with those changed records, so
+the harvester receives their new versions instead of a badResumptionToken.
 
 Tokens are opaque to clients by contract, tamper-evident by the HMAC, and carry
 everything the server needs, so they survive restarts and need no server-side state.
@@ -32,7 +37,7 @@ from typing import Any
 
 from oaipmh import error
 
-VERSION = 1
+VERSION = 2  # 2 added `limit`; a version-1 token is refused as "from another version"
 _SIG_BYTES = 16
 
 
@@ -47,9 +52,13 @@ class TokenState:
     cursor: int  # items sent before the page this token asks for
     total: int  # completeListSize, counted on the first page
     expires: int  # Unix time (seconds)
+    limit: str | None = None  # the request's own until, inclusive (None: open-ended)
 
     def next(self, after: list[Any], sent: int, expires: int) -> TokenState:
-        return replace(self, after=after, cursor=self.cursor + sent, expires=expires)
+        # The list can outgrow the count made on its first page (see the module docstring),
+        # so the size always stays ahead of the cursor of a token that has more to send.
+        cursor = self.cursor + sent
+        return replace(self, after=after, cursor=cursor, total=max(self.total, cursor + 1), expires=expires)
 
 
 def _b64(data: bytes) -> str:
@@ -63,7 +72,7 @@ def _unb64(text: str) -> bytes:
 def encode(state: TokenState, key: bytes) -> str:
     body = json.dumps(
         [VERSION, state.verb, state.prefix, state.set_spec, state.from_, state.until,
-         state.after, state.cursor, state.total, state.expires],
+         state.after, state.cursor, state.total, state.expires, state.limit],
         separators=(",", ":"), ensure_ascii=True,
     ).encode("ascii")
     payload = _b64(body)
@@ -85,7 +94,7 @@ def decode(token: str, key: bytes, *, verb: str, now: float | None = None) -> To
         raise bad("The resumption token is not one this repository issued, or it was altered.")
     try:
         fields = json.loads(_unb64(payload))
-        version, t_verb, prefix, set_spec, from_, until, after, cursor, total, expires = fields
+        version, t_verb, prefix, set_spec, from_, until, after, cursor, total, expires, limit = fields
     except (binascii.Error, ValueError, TypeError) as exc:  # signed but unreadable: a key reused across versions
         raise bad("The resumption token cannot be read.") from exc
     if version != VERSION or not isinstance(cursor, int) or not isinstance(total, int) or not isinstance(expires, int):
@@ -96,4 +105,4 @@ def decode(token: str, key: bytes, *, verb: str, now: float | None = None) -> To
         raise bad("The resumption token has expired; start the list again.")
     if cursor < 0 or total < 0 or cursor >= max(total, 1) and after is not None:
         raise bad("The resumption token points past the end of the list.")
-    return TokenState(t_verb, prefix, set_spec, from_, until, after, cursor, total, expires)
+    return TokenState(t_verb, prefix, set_spec, from_, until, after, cursor, total, expires, limit)

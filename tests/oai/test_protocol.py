@@ -9,6 +9,7 @@ import requests
 from lxml import etree
 
 from catalog.oai import tokens
+from catalog.store import to_db_time, utcnow
 from tests.oai.catalog_builder import make_record
 from tests.oai.conftest import OAI, SECRET, Server, error_code
 
@@ -120,6 +121,39 @@ def test_records_changed_during_a_harvest_are_neither_skipped_nor_duplicated(fre
     nxt = {h.text for p in _walk(fresh_server, "ListIdentifiers", metadataPrefix="oai_dc", **{"from": response_date})
            for h in p.iterfind(".//oai:identifier", OAI)}
     assert changed <= nxt  # and the incremental harvest brings the three changes
+
+
+def test_a_list_whose_whole_tail_changed_mid_harvest_goes_on_instead_of_failing(fresh_server: Server) -> None:
+    """If every record still to send changed after the first page, the frozen list is empty;
+    the harvest then gets those records' new versions, not a badResumptionToken."""
+    first = fresh_server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc"})
+    sent = {h.text for h in first.iterfind(".//oai:header/oai:identifier", OAI)}
+    all_ids = fresh_server.store.record_ids()
+    time.sleep(1.1)  # second granularity: the changes must be later than the first page
+    for rid in all_ids:
+        ident = f"oai:digitalarchive.wilsoncenter.org:{rid}"
+        stored = fresh_server.store.get(rid)
+        if ident in sent:
+            continue
+        if stored.deleted:  # a tombstone "changes" too: deleted again with a new datestamp
+            with fresh_server.store.transaction() as conn:
+                conn.execute("UPDATE record SET last_changed = ? WHERE record_id = ?",
+                             (to_db_time(utcnow()), rid))
+        else:
+            record = stored.record.model_copy()
+            record.title = f"Changed mid-harvest {rid}"
+            fresh_server.store.upsert(record)
+    titles: dict[str, str | None] = {}
+    tok = _token(first).text
+    while tok:
+        page = fresh_server.oai({"verb": "ListRecords", "resumptionToken": tok})
+        assert page.find("oai:error", OAI) is None, etree.tostring(page)
+        for rec in page.iterfind(".//oai:record", OAI):
+            titles[rec.findtext("oai:header/oai:identifier", namespaces=OAI)] = rec.findtext(".//{http://purl.org/dc/elements/1.1/}title")
+        tok = _token(page).text
+    expected = {f"oai:digitalarchive.wilsoncenter.org:{rid}" for rid in all_ids} - sent
+    assert set(titles) == expected  # nothing skipped, nothing sent twice
+    assert all(t is None or t.startswith("Changed mid-harvest") for t in titles.values())
 
 
 def test_new_set_membership_written_without_the_hook_is_picked_up(fresh_server: Server) -> None:
