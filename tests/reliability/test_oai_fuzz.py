@@ -479,10 +479,10 @@ def _sign(fields: list[object], key: bytes) -> str:
 
 def _alterations(fields: list[object]) -> list[tuple[str, list[object]]]:
     """The token's fields changed one at a time: index -> replacement values."""
-    (version, verb, prefix, set_spec, from_, until, after, cursor, total, expires) = fields
+    (version, verb, prefix, set_spec, from_, until, after, cursor, total, expires, limit) = fields
     far = "9999-12-31T23:59:59.999999Z"
     changes: dict[int, list[object]] = {
-        0: [0, 2, "1", None],
+        0: [0, 1, 3, "2", None],
         1: ["ListIdentifiers", "ListSets", "Identify", None, "listrecords"],
         2: ["oai_qdc", None, "marc21", "", ["oai_dc"]],
         3: [None, "type", "type:letter", "language:rus", "", "type:cable:x", ["type:cable"]],
@@ -493,6 +493,7 @@ def _alterations(fields: list[object]) -> list[tuple[str, list[object]]]:
         7: [0, -1, cursor + 1, 10**18, "7", 7.0, None, True],
         8: [0, 10**9, -1, None],
         9: [int(time.time()) - 10, 2**62, 0, None, str(expires)],
+        10: [None, far, "2024-03-05T00:00:00.000000Z", "", 0, until],
     }
     out = []
     for index, values in changes.items():
