@@ -173,7 +173,10 @@ def harvest(
             return Outcome(record_id, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
 
     try:
-        with ThreadPoolExecutor(max_workers=settings.http.concurrency, thread_name_prefix="fetch") as pool:
+        # A replay answers from disk, so there is no latency for threads to overlap, and the
+        # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
+        workers = 1 if replayed else settings.http.concurrency
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = {pool.submit(work, rid): rid for rid in ids}
             for future in as_completed(futures):
                 # pop: a finished future holds its whole record; keeping them all made memory
