@@ -12,7 +12,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,12 +150,9 @@ def harvest(
         fetcher = Fetcher(settings, replay=index, on_exchange=on_exchange)
     stop = threading.Event()
 
-    def work(record_id: int) -> Outcome | CatalogRecord:
-        if stop.is_set():
-            return Outcome(record_id, "not_attempted", "the run stopped after a block")
+    def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
-            result = fetcher.get(fetcher.document_url(record_id))
-            return record_from_result(result, record_id, replayed=replayed)
+            return step()
         except Blocked as exc:
             stop.set()
             return Outcome(record_id, "blocked", str(exc))
@@ -172,27 +169,51 @@ def harvest(
         except Exception as exc:  # a bug (ours or a library's) fails this ID, not the whole run
             return Outcome(record_id, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
 
+    def work(record_id: int) -> Outcome | FetchResult:
+        if stop.is_set():
+            return Outcome(record_id, "not_attempted", "the run stopped after a block")
+        return guarded(record_id, lambda: fetcher.get(fetcher.document_url(record_id)))  # type: ignore[return-value]
+
     try:
         # A replay answers from disk, so there is no latency for threads to overlap, and the
         # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
         workers = 1 if replayed else settings.http.concurrency
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            futures = {pool.submit(work, rid): rid for rid in ids}
-            for future in as_completed(futures):
-                # pop: a finished future holds its whole record; keeping them all made memory
-                # grow with the number of IDs (~30 KB a document).
-                rid = futures.pop(future)
-                result = future.result()
-                if isinstance(result, CatalogRecord):
-                    status = store.upsert(result)
-                    outcome = Outcome(rid, status, problems=list(result.problems))
-                else:
-                    outcome = result
-                if outcome.status != "not_attempted":
-                    store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
-                summary.outcomes.append(outcome)
-                if progress is not None:
-                    progress(outcome)
+            # A bounded window of fetches in flight: the workers stay busy while this thread
+            # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
+            queue = iter(ids)
+            in_flight: dict[Future[Outcome | FetchResult], int] = {}
+
+            def refill() -> None:
+                while len(in_flight) < 2 * workers:
+                    rid = next(queue, None)
+                    if rid is None:
+                        return
+                    in_flight[pool.submit(work, rid)] = rid
+
+            refill()
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    rid = in_flight.pop(future)
+                    result: Outcome | FetchResult | CatalogRecord = future.result()
+                    if isinstance(result, FetchResult):
+                        # Parsed here, on the one writing thread, while the workers keep fetching:
+                        # the parse holds the GIL, and threads parsing at once only fight over it.
+                        fetched = result
+                        result = guarded(rid, lambda: record_from_result(fetched, rid, replayed=replayed))
+                    if isinstance(result, CatalogRecord):
+                        status = store.upsert(result)
+                        outcome = Outcome(rid, status, problems=list(result.problems))
+                    else:
+                        outcome = result
+                    if outcome.status != "not_attempted":
+                        store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems),
+                                        run_id=run_id)
+                    summary.outcomes.append(outcome)
+                    if progress is not None:
+                        progress(outcome)
+                refill()
     finally:
         summary.requests = fetcher.requests_made
         fetcher.close()
