@@ -161,8 +161,8 @@ def main() -> None:
                 "1x"]])
     res.table(f"Target: {ARCHIVE_PAGES:,} pages re-parsed in under {TARGET_SECONDS} s on {CORES} cores",
               ["projection", "seconds for 16,800 pages", "target"],
-              [["reparse as it runs today (one process; threads share the GIL)", full_one,
-                met(full_one < TARGET_SECONDS, "the parse is pure-Python bs4 work that holds the GIL, so one "
+              [["reparse as it runs today (one process: the parse holds the GIL, so one core)", full_one,
+                met(full_one < TARGET_SECONDS, "bs4 parsing costs ~10 ms of GIL-held CPU a page, so one "
                     "reparse uses one core; see 'where the time goes'")],
                [f"{CORES} cores fully used (per-core rate x {CORES}, e.g. the archive split over {CORES} processes)",
                 full_two, met(full_two < TARGET_SECONDS, "even with both cores the per-page CPU cost is too high")]])
