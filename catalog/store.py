@@ -12,12 +12,14 @@ queries and keyset paging use the index directly.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -28,6 +30,21 @@ from catalog.migrations import MIGRATIONS, Migration
 from catalog.model import CatalogRecord, StoredRecord
 
 UpsertOutcome = Literal["new", "changed", "unchanged", "restored"]
+
+
+def record_texts(record: CatalogRecord) -> tuple[str, str]:
+    """The two stored forms of `record`: (brief, body).
+
+    `body` is the whole record exactly as the jsonl export prints it
+    (`json.dumps(model_dump(mode="json"), ensure_ascii=False)`), so that export copies
+    it instead of rebuilding the model; `brief` is the record with every `texts[].text`
+    emptied, small enough that formats which never print the text read it instead.
+    """
+    data = record.model_dump(mode="json")
+    body = json.dumps(data, ensure_ascii=False)
+    if data["texts"]:
+        data["texts"] = [{**text, "text": ""} for text in data["texts"]]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")), body
 
 
 def utcnow() -> datetime:
@@ -179,7 +196,7 @@ class SQLiteStore:
         """Insert or update by Record ID. Only a real content change moves `last_changed`."""
         now_s = to_db_time(now or utcnow())
         digest = record.content_hash()
-        body = record.model_dump_json()
+        brief, body = record_texts(record)
         prov = record.provenance
         try:
             with self.transaction() as conn:
@@ -188,10 +205,10 @@ class SQLiteStore:
                 ).fetchone()
                 if row is None:
                     conn.execute(
-                        "INSERT INTO record (record_id, node_id, slug, url, body, content_hash, etag,"
+                        "INSERT INTO record (record_id, node_id, slug, url, brief, body, content_hash, etag,"
                         " last_modified, first_seen, last_changed, last_checked, deleted_at, missing_count)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
-                        (record.record_id, record.node_id, record.slug, record.url, body, digest,
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
+                        (record.record_id, record.node_id, record.slug, record.url, brief, body, digest,
                          prov.etag, prov.last_modified, now_s, now_s, now_s),
                     )
                     outcome: UpsertOutcome = "new"
@@ -206,10 +223,10 @@ class SQLiteStore:
                     outcome = "unchanged"
                 else:
                     conn.execute(
-                        "UPDATE record SET node_id = ?, slug = ?, url = ?, body = ?, content_hash = ?, etag = ?,"
+                        "UPDATE record SET node_id = ?, slug = ?, url = ?, brief = ?, body = ?, content_hash = ?, etag = ?,"
                         " last_modified = ?, last_changed = ?, last_checked = ?, deleted_at = NULL,"
                         " missing_count = 0 WHERE record_id = ?",
-                        (record.node_id, record.slug, record.url, body, digest, prov.etag, prov.last_modified,
+                        (record.node_id, record.slug, record.url, brief, body, digest, prov.etag, prov.last_modified,
                          now_s, now_s, record.record_id),
                     )
                     outcome = "restored" if row["deleted_at"] is not None else "changed"
@@ -237,14 +254,41 @@ class SQLiteStore:
         ids: Iterable[int] | None = None,
         changed_since: datetime | None = None,
         include_deleted: bool = True,
-        batch_size: int = 500,
+        batch_size: int | None = None,
     ) -> Iterator[StoredRecord]:
         """Stream records in Record ID order, a batch at a time, so memory stays flat."""
+        for raw in self.iter_raw(ids=ids, changed_since=changed_since, include_deleted=include_deleted,
+                                 batch_size=batch_size):
+            yield raw.stored()
+
+    def iter_raw(
+        self,
+        *,
+        ids: Iterable[int] | None = None,
+        changed_since: datetime | None = None,
+        include_deleted: bool = True,
+        batch_size: int | None = None,
+        brief: bool = False,
+    ) -> Iterator[RawRecord]:
+        """Like `iter_records`, but the rows as stored (`RawRecord`), for exports.
+
+        `brief=True` reads the record without its document texts' text (the `brief`
+        column): for formats that never print the text. Rows come as plain tuples, a
+        batch per query, keyset-paged on record_id so memory stays flat.
+        """
+        column = "brief" if brief else "body"
+        if batch_size is None:
+            # Fewer, larger queries are faster; full bodies are ~3x the size of brief ones.
+            batch_size = 2000 if brief else 1000
+        cols = f"record_id, {column}, content_hash, first_seen, last_changed, last_checked, deleted_at"
+        conn = self.connection
         if ids is not None:
             for record_id in ids:
-                stored = self.get(int(record_id))
-                if stored is not None and (include_deleted or not stored.deleted):
-                    yield stored
+                cur = conn.execute(f"SELECT {cols} FROM record WHERE record_id = ?", (int(record_id),))
+                cur.row_factory = None
+                row = cur.fetchone()
+                if row is not None and (include_deleted or row[6] is None):
+                    yield RawRecord(*row, brief=brief)
             return
         where = ["record_id > ?"]
         params: list[object] = []
@@ -253,15 +297,17 @@ class SQLiteStore:
             params.append(to_db_time(changed_since))
         if not include_deleted:
             where.append("deleted_at IS NULL")
-        sql = f"SELECT * FROM record WHERE {' AND '.join(where)} ORDER BY record_id LIMIT ?"
+        sql = f"SELECT {cols} FROM record WHERE {' AND '.join(where)} ORDER BY record_id LIMIT ?"
         last = 0
         while True:
-            rows = self.connection.execute(sql, (last, *params, batch_size)).fetchall()
+            cur = conn.execute(sql, (last, *params, batch_size))
+            cur.row_factory = None  # plain tuples: cheaper than sqlite3.Row, and read by position below
+            rows = cur.fetchall()
             if not rows:
                 return
             for row in rows:
-                yield self._stored(row)
-            last = rows[-1]["record_id"]
+                yield RawRecord(*row, brief=brief)
+            last = rows[-1][0]
 
     def record_ids(self, *, include_deleted: bool = True) -> list[int]:
         sql = "SELECT record_id FROM record" + ("" if include_deleted else " WHERE deleted_at IS NULL")
@@ -323,19 +369,48 @@ class SQLiteStore:
     # -- helpers -----------------------------------------------------------------
     @staticmethod
     def _stored(row: sqlite3.Row) -> StoredRecord:
+        return RawRecord(row["record_id"], row["body"], row["content_hash"], row["first_seen"], row["last_changed"],
+                         row["last_checked"], row["deleted_at"]).stored()
+
+
+class RawRecord:
+    """One catalog row as stored: the record's JSON text and the catalog timestamps as text.
+
+    Exports read these so a format can use the stored text directly (jsonl) and only
+    the others pay for the model. `json` is the full body, or the brief one (texts'
+    text emptied) when `brief` is True.
+    """
+
+    __slots__ = ("record_id", "json", "content_hash", "first_seen", "last_changed", "last_checked", "deleted_at",
+                 "brief")
+
+    def __init__(self, record_id: int, json: str, content_hash: str, first_seen: str, last_changed: str,
+                 last_checked: str, deleted_at: str | None, *, brief: bool = False) -> None:
+        self.record_id = record_id
+        self.json = json
+        self.content_hash = content_hash
+        self.first_seen = first_seen
+        self.last_changed = last_changed
+        self.last_checked = last_checked
+        self.deleted_at = deleted_at
+        self.brief = brief
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def stored(self) -> StoredRecord:
+        # One pass of pydantic's JSON parser over the record text with the catalog fields
+        # around it: a third cheaper than validating the record, then wrapping it.
+        q = encode_basestring
+        deleted_at = q(self.deleted_at) if self.deleted_at else "null"
+        text = (f'{{"record":{self.json},"content_hash":{q(self.content_hash)},"first_seen":{q(self.first_seen)},'
+                f'"last_changed":{q(self.last_changed)},"last_checked":{q(self.last_checked)},'
+                f'"deleted_at":{deleted_at}}}')
         try:
-            # Straight from the JSON text: pydantic's own parser, no intermediate dicts.
-            record = CatalogRecord.model_validate_json(row["body"])
+            return StoredRecord.model_validate_json(text)
         except (ValidationError, ValueError) as exc:
-            raise StoreError(f"record {row['record_id']} in the catalog is unreadable: {exc}") from exc
-        return StoredRecord(
-            record=record,
-            content_hash=row["content_hash"],
-            first_seen=from_db_time(row["first_seen"]),
-            last_changed=from_db_time(row["last_changed"]),
-            last_checked=from_db_time(row["last_checked"]),
-            deleted_at=from_db_time(row["deleted_at"]) if row["deleted_at"] else None,
-        )
+            raise StoreError(f"record {self.record_id} in the catalog is unreadable: {exc}") from exc
 
 
 def open_store(url_or_path: str | Path) -> SQLiteStore:

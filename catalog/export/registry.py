@@ -20,11 +20,12 @@ from catalog.errors import ExportError
 from catalog.export.bibtex import bib_text
 from catalog.export.csl_json import csl_item
 from catalog.export.csv_flat import csv_header, csv_line
-from catalog.export.jsonl import jsonl_line
+from catalog.export.jsonl import jsonl_line, jsonl_line_raw
 from catalog.export.oai_dc import oai_dc_element
 from catalog.export.qdc import qdc_element
 from catalog.export.ris import ris_text
 from catalog.model import StoredRecord
+from catalog.store import RawRecord
 
 # Wrapper for a file of many XML records: DCMI and oai_dc define one record, not a list.
 EXPORT_NS = "urn:x-wcda-harvester:export:1"
@@ -38,9 +39,19 @@ class Writer:
     on_skip: Skip = field(default=lambda stored, reason: None)
     written: int = 0
     skips_deleted: ClassVar[bool] = False  # citation formats cannot say "withdrawn"
+    # False only for formats that never print `texts[].text`: they are given the brief
+    # stored record (texts' text emptied), which is a third of the size to read and parse.
+    needs_text: ClassVar[bool] = True
 
     def header(self) -> str:
         return ""
+
+    def record_raw(self, raw: RawRecord) -> str:
+        """`record` for a row as stored (`SQLiteStore.iter_raw(brief=not self.needs_text)`)."""
+        if raw.deleted and self.skips_deleted:
+            self.on_skip(raw.stored(), "deleted (tombstone); this format cannot mark a record as withdrawn")
+            return ""
+        return self.record(raw.stored())
 
     def record(self, stored: StoredRecord) -> str:
         if stored.deleted and self.skips_deleted:
@@ -62,6 +73,8 @@ class Writer:
 
 
 class XmlWriter(Writer):
+    needs_text: ClassVar[bool] = False
+
     element = staticmethod(oai_dc_element)
 
     def header(self) -> str:
@@ -84,6 +97,7 @@ class QdcWriter(XmlWriter):
 
 
 class CslJsonWriter(Writer):
+    needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
 
     def header(self) -> str:
@@ -103,8 +117,18 @@ class JsonlWriter(Writer):
     def body(self, stored: StoredRecord) -> str:
         return jsonl_line(stored)
 
+    def record_raw(self, raw: RawRecord) -> str:
+        # The stored body is already the record as this line prints it: no model needed.
+        line = jsonl_line_raw(raw)
+        if line is None:
+            return self.record(raw.stored())
+        self.written += 1
+        return line
+
 
 class CsvWriter(Writer):
+    needs_text: ClassVar[bool] = False
+
     def header(self) -> str:
         return csv_header()
 
@@ -113,6 +137,7 @@ class CsvWriter(Writer):
 
 
 class RisWriter(Writer):
+    needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
 
     def body(self, stored: StoredRecord) -> str:
@@ -120,6 +145,7 @@ class RisWriter(Writer):
 
 
 class BibtexWriter(Writer):
+    needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
 
     def body(self, stored: StoredRecord) -> str:

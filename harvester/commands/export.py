@@ -10,7 +10,7 @@ from catalog.errors import HarvesterError
 from catalog.export.output import open_output
 from catalog.export.registry import FORMATS, writer_for
 from catalog.model import StoredRecord
-from catalog.store import open_store
+from catalog.store import from_db_time, open_store, to_db_time
 
 
 def parse_since(value: str) -> datetime:
@@ -46,14 +46,19 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
             click.echo(f"skipped {stored.record.record_id}: {reason}", err=True)
 
         writer = writer_for(fmt, on_skip=skipped)
-        records = store.iter_records(ids=list(ids) or None, changed_since=changed_since, include_deleted=True)
+        # Rows as stored: jsonl copies the stored body, the other formats read the brief one.
+        rows = store.iter_raw(ids=list(ids) or None, changed_since=changed_since, include_deleted=True,
+                              brief=not writer.needs_text)
+        since_db = to_db_time(changed_since) if changed_since else None
         with open_output(out, newline="" if fmt == "csv" else None) as handle:
-            handle.write(writer.header())
-            for stored in records:
-                if changed_since and stored.last_changed < changed_since:
-                    continue  # iter_records ignores changed_since when ids are given
-                handle.write(writer.record(stored))
-            handle.write(writer.footer())
+            write = handle.write
+            record = writer.record_raw
+            write(writer.header())
+            for raw in rows:
+                if since_db and ids and from_db_time(raw.last_changed) < changed_since:
+                    continue  # iter_raw ignores changed_since when ids are given
+                write(record(raw))
+            write(writer.footer())
     except HarvesterError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
