@@ -17,10 +17,10 @@ import bibtexparser
 from bibtexparser.model import Entry, Field
 from bibtexparser.library import Library
 
-from catalog.export.common import PUBLISHER, archival_reference, unique
+from catalog.export.common import PUBLISHER, archival_reference, cached_name, unique
 from catalog.export.csl_json import _UNCERTAIN, text_language
 from catalog.model import CatalogRecord
-from catalog.names import Institution, Name, parse_name
+from catalog.names import Institution, Name
 
 _TEX_SPECIAL = re.compile(r"([\\{}&%$#_^~])")
 _ESCAPES = {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
@@ -54,8 +54,8 @@ def bib_date(record: CatalogRecord) -> str | None:
 
 def bib_entry(record: CatalogRecord) -> Entry:
     fields: list[tuple[str, str | None]] = [
-        ("author", " and ".join(bib_name(parse_name(a)) for a in unique(record.authors)) or None),
-        ("translator", " and ".join(bib_name(parse_name(t)) for t in unique(record.translators)) or None),
+        ("author", " and ".join(bib_name(cached_name(a)) for a in unique(record.authors)) or None),
+        ("translator", " and ".join(bib_name(cached_name(t)) for t in unique(record.translators)) or None),
         # double braces keep the title's capitalisation ("Zhou Enlai", "Peking") in BibTeX styles
         ("title", "{" + tex_escape(record.title) + "}"),
         ("date", bib_date(record)),

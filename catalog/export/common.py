@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from iso639 import Language as IsoLanguage
 from iso639 import LanguageNotFoundError
 
 from catalog.model import CatalogRecord, Language
+from catalog.names import Name, parse_name
 
 PUBLISHER = "Wilson Center Digital Archive"
 DELETED_NOTE = "This record has been withdrawn from the Wilson Center Digital Archive."
@@ -52,7 +54,9 @@ def language_code_1(lang: Language) -> str | None:
     return (found.part1 or None) if found is not None else None
 
 
+@lru_cache(maxsize=4096)
 def _lookup(value: str) -> IsoLanguage | None:
+    # Language names are a small vocabulary repeated on every record; the ISO 639 match is not cheap.
     try:
         return IsoLanguage.match(value.strip())
     except (LanguageNotFoundError, ValueError):
@@ -67,3 +71,10 @@ def original_language_codes(record: CatalogRecord) -> list[str]:
 def unique(values: list[str]) -> list[str]:
     """Non-blank values, first occurrence kept, order preserved."""
     return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+@lru_cache(maxsize=16384)
+def cached_name(written: str) -> Name:
+    """`parse_name`, remembered: names (senders, translators) recur across a catalog, and
+    Name values are frozen, so one parse serves every record that shows the same name."""
+    return parse_name(written)

@@ -11,12 +11,21 @@ which no style prints; `note` is left empty because annotated styles print it.
 
 from __future__ import annotations
 
+import json
 import re
+from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses
 from typing import Any
 
-from catalog.export.common import PUBLISHER, archival_reference, language_code_1, original_language_codes, unique
+from catalog.export.common import (
+    PUBLISHER,
+    archival_reference,
+    cached_name,
+    language_code_1,
+    original_language_codes,
+    unique,
+)
 from catalog.model import CatalogRecord
-from catalog.names import Institution, Name, parse_name
+from catalog.names import Institution, Name
 
 CslItem = dict[str, Any]
 
@@ -68,10 +77,10 @@ def text_language(record: CatalogRecord) -> str | None:
 
 def csl_item(record: CatalogRecord) -> CslItem:
     item: CslItem = {"id": csl_id(record), "type": "document", "title": record.title}
-    authors = [csl_name(parse_name(a)) for a in unique(record.authors)]
+    authors = [csl_name(cached_name(a)) for a in unique(record.authors)]
     if authors:
         item["author"] = authors
-    translators = [csl_name(parse_name(t)) for t in unique(record.translators)]
+    translators = [csl_name(cached_name(t)) for t in unique(record.translators)]
     if translators:
         item["translator"] = translators
     issued = csl_date(record)
@@ -103,3 +112,47 @@ def csl_item(record: CatalogRecord) -> CslItem:
         custom["source_as_written"] = record.source
     item["custom"] = {k: v for k, v in custom.items() if v not in ([], None, "")}
     return item
+
+
+def _indented(value: Any, newline: str) -> str:
+    """`value` as json.dumps(ensure_ascii=False, indent=1) writes it at the depth whose
+    line start is `newline` ("\\n" plus one space per level)."""
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return int.__repr__(value)
+    inner = newline + " "
+    if type(value) is dict:
+        if not value:
+            return "{}"
+        parts = []
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError("non-string key")
+            # strings (most values) inline: a call per value was most of the cost
+            text = encode_basestring(item) if type(item) is str else _indented(item, inner)
+            parts.append(f"{encode_basestring(key)}: {text}")
+        return "{" + inner + ("," + inner).join(parts) + newline + "}"
+    if type(value) is list:
+        if not value:
+            return "[]"
+        items = [encode_basestring(item) if type(item) is str else _indented(item, inner) for item in value]
+        return "[" + inner + ("," + inner).join(items) + newline + "]"
+    raise TypeError(f"not written by the fast path: {type(value).__name__}")
+
+
+def csl_json_text(item: CslItem) -> str:
+    """`json.dumps(item, ensure_ascii=False, indent=1)`, the documented CSL-JSON layout,
+    written by a small emitter for the types a CSL item holds: the standard library
+    switches to its pure-Python encoder whenever `indent` is set, which cost half of a
+    csl-json export. Anything else (floats, tuples...) goes to json.dumps itself."""
+    try:
+        return _indented(item, "\n")
+    except TypeError:
+        return json.dumps(item, ensure_ascii=False, indent=1)

@@ -75,3 +75,33 @@ def oai_dc_element(record: CatalogRecord, *, deleted: bool = False) -> etree._El
         if text:  # an element that lost all its text to cleaning says nothing
             etree.SubElement(root, f"{{{DC_NS}}}{name}").text = text
     return root
+
+
+def xml_text(text: str) -> str:
+    """Element content escaped exactly as lxml serializes it (&, <, > and CR as &#13;)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    return text
+
+
+_DC_OPEN = (f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" xmlns:xsi="{XSI_NS}"'
+            f' xsi:schemaLocation="{OAI_DC_NS} {OAI_DC_SCHEMA}">')
+
+
+def oai_dc_xml(record: CatalogRecord, *, deleted: bool = False) -> str:
+    """`etree.tostring(oai_dc_element(record, deleted=deleted))` as it prints inside an
+    element with another default namespace (the export's `record` wrapper), built as
+    text: the same bytes without a tree of lxml elements per record."""
+    parts = [_DC_OPEN]
+    for name, value in dc_values(record, deleted=deleted):
+        text = xml_safe(value).strip()
+        if text:
+            parts.append(f"<dc:{name}>{xml_text(text)}</dc:{name}>")
+    parts.append("</oai_dc:dc>")
+    return "".join(parts)

