@@ -26,7 +26,7 @@ from lxml import etree
 
 from catalog.export.common import DELETED_NOTE, PUBLISHER, archival_reference, original_language_codes, unique
 from catalog.model import CatalogRecord
-from catalog.xmltext import xml_safe
+from catalog.xmltext import has_forbidden, xml_safe
 
 OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -94,14 +94,25 @@ _DC_OPEN = (f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" xmlns:xsi
             f' xsi:schemaLocation="{OAI_DC_NS} {OAI_DC_SCHEMA}">')
 
 
+def clean_texts(values: list[str]) -> list[str]:
+    """[xml_text(xml_safe(v).strip()) for v in values], with the regex and the escaping
+    run once over all of a record's values in the usual case where none needs them."""
+    joined = "".join(values)
+    if has_forbidden(joined):
+        values = [xml_safe(v) for v in values]
+    if "&" in joined or "<" in joined or ">" in joined or "\r" in joined:
+        return [xml_text(v.strip()) for v in values]
+    return [v.strip() for v in values]
+
+
 def oai_dc_xml(record: CatalogRecord, *, deleted: bool = False) -> str:
     """`etree.tostring(oai_dc_element(record, deleted=deleted))` as it prints inside an
     element with another default namespace (the export's `record` wrapper), built as
     text: the same bytes without a tree of lxml elements per record."""
+    pairs = dc_values(record, deleted=deleted)
     parts = [_DC_OPEN]
-    for name, value in dc_values(record, deleted=deleted):
-        text = xml_safe(value).strip()
-        if text:
-            parts.append(f"<dc:{name}>{xml_text(text)}</dc:{name}>")
+    for (name, _), text in zip(pairs, clean_texts([v for _, v in pairs])):
+        if text:  # an element that lost all its text to cleaning says nothing
+            parts.append(f"<dc:{name}>{text}</dc:{name}>")
     parts.append("</oai_dc:dc>")
     return "".join(parts)

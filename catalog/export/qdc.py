@@ -14,7 +14,7 @@ from __future__ import annotations
 from lxml import etree
 
 from catalog.export.common import DELETED_NOTE, PUBLISHER, archival_reference, original_language_codes, unique
-from catalog.export.oai_dc import xml_text
+from catalog.export.oai_dc import clean_texts
 from catalog.model import CatalogRecord
 from catalog.xmltext import xml_safe
 
@@ -87,14 +87,14 @@ _QDC_OPEN = (f'<qdc:qualifieddc xmlns:qdc="{QDC_NS}" xmlns:dcterms="{DCTERMS_NS}
 def qdc_xml(record: CatalogRecord, *, deleted: bool = False) -> str:
     """`etree.tostring(qdc_element(record, deleted=deleted))` as it prints inside the
     export's `record` wrapper, built as text (same bytes, no lxml tree per record)."""
+    terms = qdc_terms(record, deleted=deleted)
     parts = [_QDC_OPEN]
-    for name, value, scheme in qdc_terms(record, deleted=deleted):
-        text = xml_safe(value).strip()
+    for (name, _, scheme), text in zip(terms, clean_texts([v for _, v, _ in terms])):
         if not text:
             continue
         if scheme:
-            parts.append(f'<dcterms:{name} xsi:type="dcterms:{scheme}">{xml_text(text)}</dcterms:{name}>')
+            parts.append(f'<dcterms:{name} xsi:type="dcterms:{scheme}">{text}</dcterms:{name}>')
         else:
-            parts.append(f"<dcterms:{name}>{xml_text(text)}</dcterms:{name}>")
+            parts.append(f"<dcterms:{name}>{text}</dcterms:{name}>")
     parts.append("</qdc:qualifieddc>")
     return "".join(parts)
