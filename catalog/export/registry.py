@@ -56,10 +56,17 @@ class Writer:
         if stored.deleted and self.skips_deleted:
             self.on_skip(stored, "deleted (tombstone); this format cannot mark a record as withdrawn")
             return ""
-        text = self.body(stored)
+        return self.emit(self.body(stored))
+
+    def emit(self, text: str) -> str:
+        """A record's `body` text as it goes into the stream (separator, count)."""
         prefix = self.between() if self.written else ""
         self.written += 1
         return prefix + text
+
+    # Whether formatting may run in worker processes (catalog.export.parallel): worth it
+    # only where formatting costs more than handing a row to a worker and back.
+    parallel: ClassVar[bool] = True
 
     def between(self) -> str:
         return ""
@@ -123,6 +130,8 @@ class CslJsonWriter(Writer):
 
 
 class JsonlWriter(Writer):
+    parallel: ClassVar[bool] = False  # a copy of the stored body: nothing to share out
+
     def body(self, stored: StoredRecord) -> str:
         return jsonl_line(stored)
 

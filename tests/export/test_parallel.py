@@ -1,0 +1,71 @@
+"""Formatting in worker processes must write exactly what the serial export writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from catalog.export.parallel import BATCH, formatted
+from catalog.export.registry import FORMATS, writer_for
+from catalog.store import SQLiteStore
+from tests.export.records import fixture_records, hard_record
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> SQLiteStore:
+    base = [*fixture_records(), hard_record()]
+    store = SQLiteStore(tmp_path_factory.mktemp("par") / "c.db")
+    with store.transaction():
+        for i in range(BATCH * 3 + 7):  # several batches and a partial one
+            rec = base[i % len(base)].model_copy(update={"record_id": 500_000 + i})
+            store.upsert(rec, now=T0 + timedelta(seconds=i))
+    for i in (3, BATCH, BATCH * 2 + 1):
+        store.tombstone(500_000 + i, now=T0)
+    yield store
+    store.close()
+
+
+def export(store: SQLiteStore, fmt: str, jobs: int) -> tuple[str, list[int]]:
+    skipped: list[int] = []
+    writer = writer_for(fmt, on_skip=lambda stored, reason: skipped.append(stored.record.record_id))
+    rows = store.iter_raw(brief=not writer.needs_text)
+    text = writer.header() + "".join(formatted(fmt, writer, rows, jobs=jobs)) + writer.footer()
+    return text, skipped
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_workers_write_what_the_serial_export_writes(catalog: SQLiteStore, fmt: str) -> None:
+    serial, serial_skips = export(catalog, fmt, 1)
+    parallel, parallel_skips = export(catalog, fmt, 2)
+    assert parallel == serial
+    assert parallel_skips == serial_skips
+    if writer_for(fmt).skips_deleted:
+        assert serial_skips == [500_003, 500_000 + BATCH, 500_000 + BATCH * 2 + 1]
+
+
+def test_small_exports_stay_in_process(catalog: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda *a: pytest.fail("a pool for a small export"))
+    writer = writer_for("oai_dc")
+    rows = catalog.iter_raw(ids=[500_001, 500_002], brief=True)
+    assert len(list(formatted("oai_dc", writer, rows, jobs=2))) == 2
+
+
+def test_cli_jobs_option(catalog: SQLiteStore, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from harvester.cli import cli
+
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.json"
+        result = CliRunner().invoke(cli, ["--db", str(catalog.path), "export", "csl-json", "--jobs", jobs,
+                                          "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
