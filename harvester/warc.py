@@ -6,7 +6,9 @@ can be replaced by a live recording without changing a line of code.
 
 Writing: each request/response pair is two WARC records (linked by
 WARC-Concurrent-To), redirects included, each record its own gzip member and flushed
-at once, so a killed run leaves only whole records behind.
+at once, so a killed run leaves only whole records behind; the pair is then synced to
+disk together (one fsync an exchange, not one a record: harvest threads share one
+writer, so every fsync is waited for by all of them).
 
 Reading: `WarcIndex` scans files once, remembers where each response record sits
 (by target URI; the latest recording of a URL wins) and reads a body only when asked.
@@ -98,10 +100,11 @@ class WarcWriter:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return cls(Path(directory) / f"{prefix}-{stamp}-{os.getpid()}.warc.gz", software=software, operator=operator)
 
-    def _write(self, record: object) -> None:
+    def _write(self, record: object, *, sync: bool = True) -> None:
         self._writer.write_record(record)
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if sync:
+            os.fsync(self._fh.fileno())
 
     def write_exchange(self, request: RecordedRequest, response: RecordedResponse) -> str:
         """Write the response and its request; returns the response's WARC-Record-ID."""
@@ -121,8 +124,8 @@ class WarcWriter:
             request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )
-        self._write(resp)
-        self._write(req)
+        self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
+        self._write(req)  # flushed, and both synced
         response.warc_file = self.path.name
         response.warc_record_id = record_id
         return record_id
