@@ -3,12 +3,16 @@
 The project figure is a real `harvester.pipeline.reparse` (WARC replay, parse,
 normalize, pydantic validation, upsert, record history) over a synthetic archive of
 the 21 fixture pages cloned under new Record IDs (each with its redirect, like the
-site). Per core = pages / CPU seconds of the process. The reference, measured in the
-same run, is lxml alone parsing the same bytes (`lxml.html.document_fromstring`):
-the bare cost of reading the HTML. A breakdown (parse_page, build_record) shows where
-the time goes. Target: the archive's 16,800 pages re-parsed in under a minute on 2 cores.
+site): 80 copies, 1,680 documents, a tenth of the real archive. It runs twice: as it
+runs by default at this size (worker processes parse, the main process stores) and
+forced into one process. Per core = pages / CPU seconds of every process involved
+(the main process, the fork server and the workers, read from /proc). The reference,
+measured in the same run, is lxml alone parsing the same bytes
+(`lxml.html.document_fromstring`): the bare cost of reading the HTML. A breakdown
+(parse_page, build_record) shows where the time goes. Target: the archive's 16,800
+pages re-parsed in under a minute on 2 cores.
 
-    python bench/parse.py [--copies 24]
+    python bench/parse.py [--copies 80]
 """
 
 from __future__ import annotations
@@ -31,6 +35,31 @@ CORES = 2
 def cpu() -> float:
     u = resource.getrusage(resource.RUSAGE_SELF)
     return u.ru_utime + u.ru_stime
+
+
+def descendants_cpu() -> float:
+    """CPU seconds of every live process under this one (a pool's fork server and workers are
+    not our waited-for children, so RUSAGE_CHILDREN never sees them): read from /proc."""
+    import os
+
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    found, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
+        found |= frontier
+    return sum(times[pid] for pid in found)
 
 
 def fixture_pages() -> list:
@@ -91,7 +120,7 @@ def synthetic_archive(copies: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--copies", type=int, default=24)
+    parser.add_argument("--copies", type=int, default=80)
     parser.add_argument("--rounds", type=int, default=20, help="rounds over the fixture pages for the loops")
     args = parser.parse_args()
 
@@ -101,7 +130,7 @@ def main() -> None:
     from harvester.http import FetchResult
     from harvester.normalize import build_record
     from harvester.parse import parse_page
-    from harvester.pipeline import provenance_for, reparse
+    from harvester.pipeline import ids_in_archive, provenance_for, reparse
 
     res = Results("parse", "1. Parse: reparse pages per second per core")
     pages = fixture_pages()
@@ -132,40 +161,80 @@ def main() -> None:
 
     b_wall, b_cpu, b_n = loop(do_build)
 
-    # The project: a real reparse of the synthetic archive into a fresh catalog.
-    with tempfile.TemporaryDirectory(prefix="bench-parse-") as tmp:
-        settings = settings_for(Path(tmp), storage={"warc_dir": str(archive)})
-        store = SQLiteStore(Path(tmp) / "catalog.db")
-        w0, c0 = time.perf_counter(), cpu()
-        summary = reparse(settings=settings, store=store, source=archive)
-        r_wall, r_cpu = time.perf_counter() - w0, cpu() - c0
-        store.close()
+    # The project: a real reparse of the synthetic archive into a fresh catalog, as it runs by
+    # default (a pool at this size) and forced into one process.
+    from harvester.pipeline import POOL_MIN_IDS
+
+    def run_reparse(processes: bool | None) -> dict:
+        with tempfile.TemporaryDirectory(prefix="bench-parse-") as tmp:
+            settings = settings_for(Path(tmp), storage={"warc_dir": str(archive)})
+            store = SQLiteStore(Path(tmp) / "catalog.db")
+            marks: dict[str, float] = {}
+            done = [0]
+            total = len(synthetic_ids)
+
+            def progress(outcome) -> None:
+                done[0] += 1
+                if done[0] == 1:
+                    marks["first"] = time.perf_counter()
+                if done[0] == total:  # the pool's processes are still alive: count their CPU
+                    marks["tree_cpu"] = descendants_cpu()
+
+            d0 = descendants_cpu()
+            w0, c0 = time.perf_counter(), cpu()
+            summary = reparse(settings=settings, store=store, source=archive, progress=progress,
+                              processes=processes)
+            wall, main_cpu = time.perf_counter() - w0, cpu() - c0
+            store.close()
+        return {"summary": summary, "wall": wall, "main_cpu": main_cpu,
+                "cpu": main_cpu + marks.get("tree_cpu", d0) - d0, "first": marks["first"] - w0}
+
+    from harvester.warc import WarcIndex
+
+    synthetic_ids = ids_in_archive(WarcIndex(archive))
+    pooled = run_reparse(None)
+    single = run_reparse(False)
+    summary = pooled["summary"]
     counts = summary.counts
     docs = len(summary.outcomes)
     ok = counts["new"] + counts["changed"] + counts["unchanged"] + counts["restored"]
+    assert [(o.record_id, o.status) for o in single["summary"].outcomes] == \
+        [(o.record_id, o.status) for o in summary.outcomes]
 
-    per_core = docs / r_cpu
-    throughput = docs / r_wall
     lx_rate = lx_n / lx_cpu
-    full_one = ARCHIVE_PAGES / throughput
-    full_two = ARCHIVE_PAGES / (per_core * CORES)
-    res.table("Pages per second (CPU-time based per core; wall-clock for the run)",
+    rows = []
+    for label, fig in ((f"reparse, default at this size: 2 worker processes parse, the main one stores "
+                        f"(a pool from {POOL_MIN_IDS} IDs up)", pooled),
+                       ("reparse in one process (as below the pool threshold)", single)):
+        rate = docs / fig["cpu"]
+        rows.append([label, docs, rate, docs / fig["wall"], 1000 * fig["cpu"] / docs, f"{lx_rate / rate:.0f}x slower"])
+    res.table("Pages per second (CPU-time based per core, every process counted; wall-clock for the run)",
               ["what", "pages", "pages/s per core", "wall pages/s", "ms per page (CPU)", "vs lxml alone"],
-              [["reparse (fetch from WARC, parse, normalize, validate, store)", docs, per_core, throughput,
-                1000 * r_cpu / docs, f"{lx_rate / per_core:.0f}x slower"],
-               ["  parse_page (bs4 + soupsieve)", p_n, p_n / p_cpu, p_n / p_wall, 1000 * p_cpu / p_n,
+              rows + [
+               ["  parse_page (bs4 + soupsieve), in-process loop", p_n, p_n / p_cpu, p_n / p_wall, 1000 * p_cpu / p_n,
                 f"{lx_rate / (p_n / p_cpu):.0f}x slower"],
                ["  build_record (normalize + pydantic validation)", b_n, b_n / b_cpu, b_n / b_wall,
                 1000 * b_cpu / b_n, "-"],
                ["reference: lxml.html.document_fromstring alone", lx_n, lx_rate, lx_n / lx_wall, 1000 * lx_cpu / lx_n,
                 "1x"]])
+    # The pooled run's start-up (fork server + workers + the first page) is paid once per run:
+    # project the steady rate after it, plus the start-up once.
+    steady = (docs - 1) / (pooled["wall"] - pooled["first"])
+    full_pool = pooled["first"] + (ARCHIVE_PAGES - 1) / steady
+    full_one = ARCHIVE_PAGES / (docs / single["wall"])
+    per_page_cpu = 1000 * pooled["cpu"] / docs
     res.table(f"Target: {ARCHIVE_PAGES:,} pages re-parsed in under {TARGET_SECONDS} s on {CORES} cores",
               ["projection", "seconds for 16,800 pages", "target"],
-              [["reparse as it runs today (one process: the parse holds the GIL, so one core)", full_one,
-                met(full_one < TARGET_SECONDS, "bs4 parsing costs ~10 ms of GIL-held CPU a page, so one "
-                    "reparse uses one core; see 'where the time goes'")],
-               [f"{CORES} cores fully used (per-core rate x {CORES}, e.g. the archive split over {CORES} processes)",
-                full_two, met(full_two < TARGET_SECONDS, "even with both cores the per-page CPU cost is too high")]])
+              [[f"reparse as it runs by default (pool start-up {pooled['first']:.2f} s once, then "
+                f"{steady:.0f} pages/s)", full_pool,
+                met(full_pool < TARGET_SECONDS, f"{per_page_cpu:.1f} ms of CPU a page over all processes; "
+                    f"{CORES} cores need <= {1000 * CORES * TARGET_SECONDS / ARCHIVE_PAGES:.1f}; see 'where "
+                    "the time goes'")],
+               ["reparse in one process (one core)", full_one,
+                met(full_one < TARGET_SECONDS, "one core")]])
+    res.note(f"Main process (stores, one transaction per record): {1000 * pooled['main_cpu'] / docs:.2f} ms CPU a "
+             f"page in the pooled run; the rest is the workers (WARC replay, parse, normalize, validate) and the "
+             f"fork server's one-off import.")
     res.note(f"reparse outcomes: {dict(counts)} ({ok} of {docs} stored); each document is 2 WARC responses "
              f"(the /document/<ID> redirect and the page).")
     res.note(f"Fixture pages: {len(pages)}, {sum(len(r.body) for _, r in pages) // len(pages):,} bytes on average; "
