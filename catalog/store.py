@@ -223,7 +223,8 @@ class SQLiteStore:
                     outcome = "unchanged"
                 else:
                     conn.execute(
-                        "UPDATE record SET node_id = ?, slug = ?, url = ?, brief = ?, body = ?, content_hash = ?, etag = ?,"
+                        "UPDATE record SET node_id = ?, slug = ?, url = ?, brief = ?, body = ?, content_hash = ?,"
+                        " etag = ?,"
                         " last_modified = ?, last_changed = ?, last_checked = ?, deleted_at = NULL,"
                         " missing_count = 0 WHERE record_id = ?",
                         (record.node_id, record.slug, record.url, brief, body, digest, prov.etag, prov.last_modified,
