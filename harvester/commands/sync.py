@@ -9,7 +9,6 @@ import click
 
 from catalog.runs import Runs, SyncLocked
 from catalog.store import open_store
-from harvester.sync import build_report, due_count, exit_code, run_sync
 
 EXIT_FATAL = 2
 
@@ -32,6 +31,8 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     `harvester sync`. Exit codes: 0 ok, 1 some items failed or a quality alarm, 2 blocked,
     locked or fatal.
     """
+    from harvester.sync import run_sync  # imported here: keeps the CLI's start-up light
+
     settings = ctx.obj.settings(archive={"contact": contact},
                                 sync={"max_requests": max_requests, "max_minutes": max_minutes})
     progress = (lambda line: click.echo(line, err=True)) if verbose else None
@@ -63,6 +64,8 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
 @click.pass_context
 def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_runs: bool) -> None:
     """What a sync run did (the latest, or RUN): counts, failures, field quality, alarms."""
+    from harvester.sync import build_report
+
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
         runs = Runs(store)
@@ -91,6 +94,8 @@ def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_ru
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Catalog size, deleted count, last run, records due for revalidation, any running sync."""
+    from harvester.sync import build_report, due_count
+
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
         runs = Runs(store)
