@@ -37,7 +37,6 @@ What this module does about each:
 from __future__ import annotations
 
 import copy
-import io
 import re
 import warnings
 from functools import cache

@@ -29,7 +29,7 @@ def language(name: str) -> Language:
     lookup = _ALIASES.get(shown.lower(), shown)
     try:
         lang = IsoLanguage.match(lookup)
-    except LanguageNotFoundError:
+    except (LanguageNotFoundError, ValueError):
         return Language(name=shown)
     return Language(
         name=shown,

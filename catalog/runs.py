@@ -21,8 +21,6 @@ from catalog.errors import HarvesterError
 from catalog.store import SQLiteStore, from_db_time, to_db_time, utcnow
 
 LOCK_NAME = "sync"
-# Item outcomes, grouped for the report.
-UNCHANGED = ("unchanged", "not_modified")
 
 
 class SyncLocked(HarvesterError):

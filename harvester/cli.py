@@ -15,10 +15,9 @@ import click
 
 from catalog.errors import HarvesterError
 from harvester import __version__, commands
+from harvester.commands import EXIT_FATAL
 from harvester.config import Settings, load_settings
 
-# Exit codes shared by every command: 0 all good, 1 some items failed, 2 blocked or fatal.
-EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL = 0, 1, 2
 
 
 class AppContext:

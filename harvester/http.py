@@ -104,6 +104,19 @@ class RateLimiter:
             self._next = max(self._next, when)
 
 
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP-date (RFC 9110) as an aware UTC datetime; None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Retry-After in either form: delta-seconds ("120") or an HTTP-date. None if unreadable."""
     if value is None:
@@ -111,14 +124,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
+    when = parse_http_date(value)
     if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
@@ -385,14 +393,7 @@ def _origin(url: str) -> tuple[str, str, int | None, bool] | None:
 def _server_time(headers: list[tuple[str, str]]) -> datetime | None:
     """The response's own Date: an HTTP-date Retry-After is measured against the server's
     clock, so our clock's skew (or a replayed recording's age) cannot distort the wait."""
-    value = _header(headers, "Date")
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return parse_http_date(_header(headers, "Date"))
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -33,7 +33,6 @@ from harvester.selectors import (
     SECTION_HEADINGS,
     SECTION_PREFIXES,
     SELECTORS,
-    TEXT_KINDS,
 )
 
 # Bump when a change to the parser can change records: `reparse` after a bump

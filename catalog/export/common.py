@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from iso639 import Language as IsoLanguage
-from iso639 import LanguageNotFoundError
 
+from catalog.languages import language
 from catalog.model import CatalogRecord, Language
 from catalog.names import Name, parse_name
 
@@ -39,28 +38,17 @@ def archival_reference(record: CatalogRecord) -> str | None:
 
 
 def language_code_3(lang: Language) -> str | None:
-    """ISO 639-3 (= 639-2/T for individual languages) code, looked up by name if missing."""
+    """ISO 639-3 (= 639-2/T for individual languages) code, looked up by name if missing (cached there)."""
     if lang.iso639_3:
         return lang.iso639_3
-    found = _lookup(lang.name)
-    return found.part3 if found is not None else None
+    return language(lang.name).iso639_3
 
 
 def language_code_1(lang: Language) -> str | None:
     """Two-letter ISO 639-1 code (what CSL's `language` wants), if the language has one."""
     if lang.iso639_1:
         return lang.iso639_1
-    found = _lookup(lang.iso639_3 or lang.name)
-    return (found.part1 or None) if found is not None else None
-
-
-@lru_cache(maxsize=4096)
-def _lookup(value: str) -> IsoLanguage | None:
-    # Language names are a small vocabulary repeated on every record; the ISO 639 match is not cheap.
-    try:
-        return IsoLanguage.match(value.strip())
-    except (LanguageNotFoundError, ValueError):
-        return None
+    return language(lang.iso639_3 or lang.name).iso639_1
 
 
 def original_language_codes(record: CatalogRecord) -> list[str]:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from lxml import etree
 
 from catalog.errors import ExportError
 from catalog.export.bibtex import bib_text
@@ -82,7 +81,7 @@ class XmlWriter(Writer):
     needs_text: ClassVar[bool] = False
 
     element = staticmethod(oai_dc_element)
-    # The same element as text: what `body` writes (tests/export checks both agree).
+    # The same element as text: what `body` writes (tests/export/test_xml_text.py checks both agree).
     element_xml = staticmethod(oai_dc_xml)
 
     def header(self) -> str:
@@ -93,15 +92,6 @@ class XmlWriter(Writer):
         status = ' status="deleted"' if stored.deleted else ""
         return (f'<record xmlns="{EXPORT_NS}" id="{stored.record.record_id}"{status}>'
                 f"{self.element_xml(stored.record, deleted=stored.deleted)}</record>\n")
-
-    def body_lxml(self, stored: StoredRecord) -> str:
-        """`body` through lxml, as it was written before; kept as the reference for tests."""
-        wrapper = etree.Element(f"{{{EXPORT_NS}}}record", nsmap={None: EXPORT_NS})
-        wrapper.set("id", str(stored.record.record_id))
-        if stored.deleted:
-            wrapper.set("status", "deleted")
-        wrapper.append(self.element(stored.record, deleted=stored.deleted))
-        return etree.tostring(wrapper, encoding="unicode") + "\n"
 
     def footer(self) -> str:
         return "</records>\n"

@@ -24,7 +24,6 @@ from catalog.oai.identifiers import is_identifier_syntax
 from catalog.xmltext import has_forbidden
 
 VERBS = ("Identify", "ListMetadataFormats", "ListSets", "GetRecord", "ListIdentifiers", "ListRecords")
-LIST_VERBS = ("ListIdentifiers", "ListRecords")
 
 # From OAI-PMH.xsd: metadataPrefixType and setSpecType.
 PREFIX_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$")

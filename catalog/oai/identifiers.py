@@ -15,9 +15,6 @@ OAI_IDENTIFIER_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
 OAI_IDENTIFIER_XSD = "http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
-# From oai-identifier.xsd: a domain name whose labels start with a letter.
-REPOSITORY_IDENTIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
-
 # What we accept as the *syntax* of an identifier argument (xs:anyURI in OAI-PMH.xsd):
 # a URI scheme, a colon and printable ASCII without the characters RFC 3986 excludes.
 # Anything else is badArgument; a well-formed identifier we do not hold is idDoesNotExist.

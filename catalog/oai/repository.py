@@ -22,7 +22,6 @@ from lxml import etree
 
 from catalog.export.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, oai_dc_element
 from catalog.model import CatalogRecord
-from catalog.oai import identifiers
 from catalog.oai.sets import OaiSet, ensure_current
 from catalog.store import SQLiteStore, from_db_time
 
@@ -186,6 +185,3 @@ class CatalogRepository:
 def record_from_body(body: str) -> CatalogRecord:
     return CatalogRecord.model_validate_json(body)
 
-
-def identifier_for(repository_identifier: str, record_id: int) -> str:
-    return identifiers.oai_identifier(repository_identifier, record_id)

@@ -125,6 +125,9 @@ def record(ctx: click.Context, ids: tuple[str, ...], out: str, contact: str | No
     ctx.exit(summary.exit_code)
 
 
+_HISTORY = 10  # how many of a record's latest harvest events `show` prints
+
+
 def _human(stored: StoredRecord) -> str:
     r = stored.record
     lines = [r.title, "=" * min(len(r.title), 78)]
@@ -174,13 +177,23 @@ def _human(stored: StoredRecord) -> str:
 @click.option("--json", "as_json", is_flag=True, help="The full catalog record as JSON.")
 @click.pass_context
 def show(ctx: click.Context, record_id: int, as_json: bool) -> None:
-    """Show one record of the catalog."""
+    """Show one record of the catalog, with its harvest history (failures included)."""
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
         stored = store.get(record_id)
+        events = store.events(record_id)
+    history = [f"  {row['at'][:19]}Z  {row['outcome']}" + (f": {row['detail']}" if row["detail"] else "")
+               for row in events[-_HISTORY:]]
     if stored is None:
-        raise click.ClickException(f"record {record_id} is not in the catalog {settings.storage.database}")
-    click.echo(stored.record.model_dump_json(indent=2) if as_json else _human(stored))
+        # An ID that was tried and never stored still has its reasons on record.
+        detail = "\nHistory:\n" + "\n".join(history) if history else ""
+        raise click.ClickException(f"record {record_id} is not in the catalog {settings.storage.database}{detail}")
+    if as_json:
+        click.echo(stored.record.model_dump_json(indent=2))
+        return
+    click.echo(_human(stored))
+    if history:
+        click.echo("\nHistory (latest last):\n" + "\n".join(history))
 
 
 @click.command(name="list")

@@ -9,8 +9,7 @@ import click
 
 from catalog.runs import Runs, SyncLocked
 from catalog.store import open_store
-
-EXIT_FATAL = 2
+from harvester.commands import EXIT_FATAL
 
 
 @click.command()

@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from catalog.model import CatalogRecord, DocumentDate, Language, Provenance, TextVersion
+from catalog.model import CatalogRecord, DocumentDate, Language, Provenance, StoredRecord, TextVersion
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ROOT / "fixtures" / "expected"
@@ -85,9 +85,8 @@ def fixture_records() -> list[CatalogRecord]:
     return [records[k] for k in sorted(records)]
 
 
-def stored(record: CatalogRecord, *, deleted: bool = False) -> "StoredRecord":
+def stored(record: CatalogRecord, *, deleted: bool = False) -> StoredRecord:
     """A StoredRecord with fixed catalog timestamps, for golden output."""
-    from catalog.model import StoredRecord
 
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     return StoredRecord(

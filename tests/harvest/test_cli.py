@@ -82,7 +82,18 @@ def test_exit_code_two_when_blocked_and_rest_not_attempted(runner: CliRunner, tm
 
 def test_show_unknown_record_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     result = invoke(runner, tmp_path, "show", "12345")
-    assert result.exit_code == 1 and "not in the catalog" in result.output
+    assert result.exit_code == 1 and "not in the catalog" in result.output and "History" not in result.output
+
+
+def test_show_prints_the_history_and_the_reason_of_a_failed_id(runner: CliRunner, tmp_path: Path) -> None:
+    invoke(runner, tmp_path, "harvest", "999206", "--replay", str(warc_for(999206)))
+    failed = invoke(runner, tmp_path, "show", "999206")
+    assert failed.exit_code == 1 and "History:" in failed.output and "failed: truncated body" in failed.output
+    for _ in range(2):
+        invoke(runner, tmp_path, "harvest", "175798", "--replay", str(warc_for(175798)))
+    shown = invoke(runner, tmp_path, "show", "175798")
+    history = shown.output.split("History (latest last):")[1].split()
+    assert [w for w in history if w in {"new", "unchanged"}] == ["new", "unchanged"]
 
 
 def test_list_and_problems(runner: CliRunner, tmp_path: Path) -> None:

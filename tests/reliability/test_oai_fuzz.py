@@ -32,7 +32,6 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import httpx

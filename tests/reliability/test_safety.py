@@ -20,7 +20,7 @@ from harvester.cli import cli
 from harvester.config import Settings, load_settings
 from harvester.http import Fetcher
 from harvester.parse import parse_page
-from harvester.warc import WarcIndex, WarcWriter, warc_files
+from harvester.warc import WarcWriter, warc_files
 from tests.support.archive_server import Answer, ArchiveServer
 from tests.support.faulty_server import fixture_pages
 
