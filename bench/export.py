@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Results, met, synthetic_catalog  # noqa: E402
+from common import ROOT, Results, met, synthetic_catalog
 
 HARVESTER = [sys.executable, "-c", "from harvester.cli import main; main()"]
 FORMATS = ["jsonl", "csl-json", "oai_dc", "qdc", "csv", "ris", "bibtex"]

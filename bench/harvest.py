@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Results, met, run_child, settings_for  # noqa: E402
+from common import ROOT, Results, met, run_child, settings_for
 
 FIRST_ID = 3_000_000
 SERVER_LIFETIME = 600  # seconds: the server process stops by itself even if we die
@@ -37,6 +37,7 @@ def serve(count: int, latency: float) -> None:
 
     sys.path.insert(0, str(ROOT))
     from parse import fixture_pages
+
     from tests.support.archive_server import Answer, ArchiveServer
 
     pages = [r.body for _, r in fixture_pages()]
@@ -84,9 +85,10 @@ def cpu() -> float:
 
 def harvest_child(base_url: str, count: int, concurrency: int) -> None:
     """Child: one live harvest of `count` documents; prints a JSON line."""
+    from parse import descendants_cpu
+
     from catalog.store import SQLiteStore
     from harvester.pipeline import harvest
-    from parse import descendants_cpu
 
     with tempfile.TemporaryDirectory(prefix="bench-harvest-") as tmp:
         settings = settings_for(Path(tmp), archive={"base_url": base_url, "contact": "mailto:bench@example.org"},

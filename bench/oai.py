@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Results, met, synthetic_catalog  # noqa: E402
+from common import ROOT, Results, met, synthetic_catalog
 
 SECRET = "bench-token-secret"
 SIZE = 100_000

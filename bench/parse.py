@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, FIXTURE_WARC, Results, met, settings_for  # noqa: E402
+from common import CACHE, FIXTURE_WARC, Results, met, settings_for
 
 ARCHIVE_PAGES = 16_800
 TARGET_SECONDS = 60

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Results, met, run_child, settings_for, synthetic_catalog  # noqa: E402
+from common import ROOT, Results, met, run_child, settings_for, synthetic_catalog
 
 SERVER_LIFETIME = 600
 

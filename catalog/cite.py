@@ -202,7 +202,7 @@ def cite(record: CatalogRecord, style: str = "wcda", *, fmt: OutputFormat = "tex
             out = _render(path, item, fmt, note)
         except StyleCannotRender:
             raise
-        except Exception as exc:  # noqa: BLE001 - any processor crash is a refusal, not a traceback
+        except Exception as exc:
             raise StyleCannotRender(
                 f"record {record.record_id}: citeproc-py cannot render style {style!r}: {type(exc).__name__}: {exc}"
             ) from exc

@@ -206,7 +206,7 @@ _OVERRIDES: dict[str, type] = {
 class SubstitutingStyle(CitationStylesStyle):
     """citeproc-py's CitationStylesStyle, parsed with the element classes above."""
 
-    def __init__(self, data: bytes, locale: str | None = None) -> None:  # noqa: D107
+    def __init__(self, data: bytes, locale: str | None = None) -> None:
         lookup = etree.ElementNamespaceClassLookup()
         namespace = lookup.get_namespace(CSL_NS)
         namespace[None] = CitationStylesElement

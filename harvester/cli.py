@@ -19,7 +19,6 @@ from harvester.commands import EXIT_FATAL
 from harvester.config import Settings, load_settings
 
 
-
 class AppContext:
     """What every command gets: the settings, loaded lazily so `--help` never needs a config."""
 

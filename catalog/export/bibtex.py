@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 import bibtexparser
-from bibtexparser.model import Entry, Field
 from bibtexparser.library import Library
+from bibtexparser.model import Entry, Field
 
 from catalog.export.common import PUBLISHER, archival_reference, cached_name, unique
 from catalog.export.csl_json import _UNCERTAIN, text_language

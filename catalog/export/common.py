@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-
 from catalog.languages import language
 from catalog.model import CatalogRecord, Language
 from catalog.names import Name, parse_name

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-
 from catalog.errors import ExportError
 from catalog.export.bibtex import bib_text
 from catalog.export.csl_json import csl_item, csl_json_text

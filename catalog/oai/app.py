@@ -85,7 +85,7 @@ class OaiApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             return self._respond(environ, start_response)
-        except Exception:  # noqa: BLE001 - the one place that turns any failure into 503, never 500
+        except Exception:
             log.exception("OAI-PMH request failed")
             body = b"The repository is temporarily unable to answer; please retry.\n"
             start_response(

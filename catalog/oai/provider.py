@@ -72,12 +72,12 @@ class _OaipmhBackend:
         ident.add_description(identifiers.identifier_description(s.repository_identifier))
         return ident
 
-    def listMetadataFormats(self, identifier: str | None = None) -> list[tuple[str, str, str]]:  # noqa: N802
+    def listMetadataFormats(self, identifier: str | None = None) -> list[tuple[str, str, str]]:
         if identifier is not None:
             self.p.row_for(identifier)  # idDoesNotExist if unknown; deleted records keep their formats
         return [(f.prefix, f.schema, f.namespace) for f in self.p.formats(self.base_url)]
 
-    def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[Any, Any, None]:  # noqa: N802, N803
+    def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[Any, Any, None]:
         fmt = self.p.format_for(metadataPrefix, self.base_url)
         row = self.p.row_for(identifier)
         specs = self.p.repo.set_specs([row.record_id])[row.record_id]

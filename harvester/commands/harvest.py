@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -32,13 +31,13 @@ def _progress_printer(total: int, quiet: bool):  # type: ignore[no-untyped-def]
     bar = click.progressbar(length=total, label="harvesting", file=sys.stderr)
     bar.__enter__()
 
-    def step(_: "Outcome") -> None:
+    def step(_: Outcome) -> None:
         bar.update(1)
 
     return step, bar
 
 
-def _report(summary: "HarvestSummary", quiet: bool) -> None:
+def _report(summary: HarvestSummary, quiet: bool) -> None:
     for outcome in summary.outcomes:
         if outcome.status in _FAILED:
             click.echo(f"{outcome.record_id}: {outcome.status}: {outcome.detail}", err=True)

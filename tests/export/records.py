@@ -8,7 +8,7 @@ those too (with a fixed provenance, since the expected files leave it out).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from catalog.model import CatalogRecord, DocumentDate, Language, Provenance, StoredRecord, TextVersion
@@ -28,7 +28,7 @@ def provenance(url: str) -> Provenance:
         request_url=url,
         final_url=url,
         http_status=200,
-        fetched_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
         sha256="0" * 64,
         tool_version="test",
         parser_version="test",
@@ -88,7 +88,7 @@ def fixture_records() -> list[CatalogRecord]:
 def stored(record: CatalogRecord, *, deleted: bool = False) -> StoredRecord:
     """A StoredRecord with fixed catalog timestamps, for golden output."""
 
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return StoredRecord(
         record=record,
         content_hash=record.content_hash(),

@@ -12,8 +12,8 @@ import pytest
 import rispy
 from lxml import etree
 
-from catalog.export.csv_flat import COLUMNS, LIST_SEPARATOR
 from catalog.export.csl_json import csl_item
+from catalog.export.csv_flat import COLUMNS, LIST_SEPARATOR
 from catalog.export.registry import EXPORT_NS, FORMATS, writer_for
 from catalog.model import CatalogRecord, StoredRecord
 from tests.export.records import hard_record, stored

@@ -9,7 +9,7 @@ the model path prints.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,8 @@ from catalog.model import CatalogRecord
 from catalog.store import SQLiteStore
 from tests.export.records import fixture_records, hard_record
 
-T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-T1 = datetime(2026, 2, 3, 4, 5, 6, 120000, tzinfo=timezone.utc)  # microseconds that pydantic prints
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+T1 = datetime(2026, 2, 3, 4, 5, 6, 120000, tzinfo=UTC)  # microseconds that pydantic prints
 
 
 def records() -> list[CatalogRecord]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lxml import etree
 
 from catalog.export.registry import EXPORT_NS, QdcWriter, XmlWriter

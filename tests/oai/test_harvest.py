@@ -10,8 +10,8 @@ from oaipmh.client import Client
 from oaipmh.metadata import MetadataRegistry, oai_dc_reader
 from sickle import Sickle
 
-from catalog.oai.repository import QDC_NS
 from catalog.export.qdc import qdc_element
+from catalog.oai.repository import QDC_NS
 from tests.oai.conftest import Server
 from tests.oai.expected import expected_catalog
 

@@ -157,8 +157,8 @@ def test_a_list_whose_whole_tail_changed_mid_harvest_goes_on_instead_of_failing(
 
 
 def test_new_set_membership_written_without_the_hook_is_picked_up(fresh_server: Server) -> None:
-    from catalog.store import SQLiteStore
     from catalog.oai.sets import write_hook
+    from catalog.store import SQLiteStore
 
     rec = make_record(700)
     rec.types = ["Brand-new Type"]

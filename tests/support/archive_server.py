@@ -48,7 +48,7 @@ class ArchiveServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
                 with server._lock:
                     server.seen.append(seen)

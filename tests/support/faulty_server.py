@@ -27,8 +27,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -432,7 +432,7 @@ class FaultyServer:
             self._send(conn, 301, headers=[("Location", case.page_path)])
         return False
 
-    def _answer_page(self, conn: socket.socket, case: Case, attempt: int) -> bool:  # noqa: C901 - one branch a fault
+    def _answer_page(self, conn: socket.socket, case: Case, attempt: int) -> bool:
         kind, body = case.kind, case.body()
         headers = [("ETag", f'"{case.record_id}"'), ("Last-Modified", "Tue, 03 Oct 2023 14:30:00 GMT")]
         if kind == "delay":
