@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Results, met, run_child, settings_for
@@ -48,11 +49,11 @@ def serve(count: int, latency: float) -> None:
     server.route("/robots.txt", Answer(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
     # http.server sends headers and body in separate writes; without TCP_NODELAY, Nagle plus the
     # client's delayed ACK add ~40 ms to every answer (the reference then tops out near 84 pages/s).
-    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True
+    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
     with server:
         print(server.base_url, flush=True)
         done = threading.Event()
-        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()  # type: ignore[func-returns-value]
         done.wait(SERVER_LIFETIME)
 
 
@@ -98,7 +99,7 @@ def harvest_child(base_url: str, count: int, concurrency: int) -> None:
         marks: dict[str, float] = {}
         done = [0]
 
-        def progress(outcome) -> None:
+        def progress(outcome: Any) -> None:
             done[0] += 1
             if done[0] == count:  # the parse pool's processes are still alive: count their CPU
                 marks["tree_cpu"] = descendants_cpu()

@@ -14,14 +14,25 @@ import dataclasses
 import multiprocessing
 import os
 import re
+import signal
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from catalog.errors import Blocked, FetchError, Gone, HarvesterError, NotFound, ParseError, RecordValidationError
+from catalog.errors import (
+    Blocked,
+    FetchError,
+    Gone,
+    HarvesterError,
+    NotFound,
+    ParseError,
+    RecordValidationError,
+    TransportError,
+)
 from catalog.model import CatalogRecord, Provenance
 from catalog.store import SQLiteStore
 from harvester import __version__
@@ -29,7 +40,7 @@ from harvester.config import Settings
 from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
-from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files
+from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files, warcinfo_text
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
@@ -44,6 +55,13 @@ class Outcome:
     detail: str = ""
     problems: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    connect_failed: bool = False  # the archive could not be reached at all (no connection)
+
+
+# A live run stops after this many IDs in a row could not even connect: the archive (or our
+# network) is down, and every further ID would only spend its retries to fail the same way.
+UNREACHABLE_AFTER = 3
+_CONNECT_FAILURE = re.compile(r"ConnectError|ConnectTimeout|timeout \(ConnectTimeout\)")
 
 
 @dataclass
@@ -51,6 +69,9 @@ class HarvestSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     requests: int = 0
     warc_file: str | None = None
+    interrupted: bool = False  # stopped by the user (Ctrl-C): what was done is kept
+    skipped: int = 0  # reparse: catalog records with no recorded page, left as they are
+    unreachable: str | None = None  # why the run stopped early because the archive could not be reached
 
     @property
     def counts(self) -> Counter[str]:
@@ -62,8 +83,10 @@ class HarvestSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good, 1 some IDs failed, 2 blocked."""
-        if self.blocked:
+        """0 all good, 1 some IDs failed, 2 blocked or the archive unreachable, 130 interrupted."""
+        if self.interrupted:
+            return 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
+        if self.blocked or self.unreachable:
             return 2
         if any(o.status in {"failed", "not_attempted"} for o in self.outcomes):
             return 1
@@ -127,7 +150,8 @@ def outcome_for(record_id: int, exc: BaseException) -> Outcome:
     if isinstance(exc, Gone):
         return Outcome(record_id, "gone", str(exc))
     if isinstance(exc, FetchError):
-        return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after)
+        connect = isinstance(exc, TransportError) and bool(_CONNECT_FAILURE.search(str(exc)))
+        return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after, connect_failed=connect)
     if isinstance(exc, (ParseError, RecordValidationError, HarvesterError)):  # ours: reported, never a crash
         return Outcome(record_id, "failed", str(exc))
     # a bug (ours or a library's) fails this ID, not the whole run
@@ -168,6 +192,9 @@ def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, rep
 
 
 def _init_worker(settings: Settings, index: WarcIndex | None, replayed: bool) -> None:
+    # Ctrl-C reaches the whole process group: the parent winds the run down, the workers
+    # must not die mid-task (a broken pool would fail every ID still in it).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["replayed"] = replayed
     if index is not None:
         _WORKER["fetcher"] = Fetcher(settings, replay=index)
@@ -233,8 +260,14 @@ def harvest(
     fetcher: Fetcher | None = None,
     run_id: str | None = None,
     processes: bool | None = None,
+    cancel: threading.Event | None = None,
+    log_failures: bool = True,
 ) -> HarvestSummary:
     """Fetch, keep, parse, normalize and store each ID. Never raises for one bad ID.
+
+    `cancel`: set it (from a signal handler) to stop starting IDs; what was done is kept and
+    the rest is `not_attempted`. `log_failures=False` keeps failed outcomes out of the
+    records' histories (reparse: a recording that cannot be read says nothing about a record).
 
     `processes`: parse in worker processes (True), on the calling thread (False), or
     decide (None: a pool from POOL_MIN_IDS IDs up on a multi-core machine, for a replay
@@ -250,7 +283,8 @@ def harvest(
         index = replay if isinstance(replay, WarcIndex) else WarcIndex(replay) if replay is not None else None
         on_exchange = None
         if index is None:
-            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="harvest", software=f"wcda-harvester/{__version__}",
+            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="harvest",
+                                             software=f"wcda-harvester/{__version__}",
                                              operator=settings.archive.contact)
             summary.warc_file = str(writer.path)
             on_exchange = _LockedWriter(writer)
@@ -258,10 +292,13 @@ def harvest(
     if processes is None:
         processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))
-    stop = threading.Event()
+    stop = cancel if cancel is not None else threading.Event()
+    stop_reason = ["the run stopped after a block"]
+    connect_streak = [0]
     extra_requests = 0
 
-    def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
+    def guarded(record_id: int,
+                step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
             return step()
         except Exception as exc:
@@ -272,8 +309,12 @@ def harvest(
 
     def work(record_id: int) -> Outcome | FetchResult:
         if stop.is_set():
-            return Outcome(record_id, "not_attempted", "the run stopped after a block")
+            return Outcome(record_id, "not_attempted", _stop_reason())
         return guarded(record_id, lambda: fetcher.get(fetcher.document_url(record_id)))  # type: ignore[return-value]
+
+    def _stop_reason() -> str:
+        return "interrupted (Ctrl-C)" if cancel is not None and cancel.is_set() and not summary.blocked \
+            and not summary.unreachable else stop_reason[0]
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
@@ -285,7 +326,17 @@ def harvest(
             outcome = result
             if outcome.status == "blocked":
                 stop.set()
-        if outcome.status != "not_attempted":
+        if outcome.connect_failed and not replayed:
+            connect_streak[0] += 1
+            if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
+                summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
+                                       f"{settings.archive.base_url} ({outcome.detail})")
+                stop_reason[0] = "the run stopped: archive unreachable"
+                stop.set()
+        elif outcome.status != "not_attempted":
+            connect_streak[0] = 0
+        stored = outcome.status in {"new", "changed", "unchanged", "restored"}
+        if outcome.status != "not_attempted" and (log_failures or stored):
             store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
         summary.outcomes.append(outcome)
         if progress is not None:
@@ -321,7 +372,7 @@ def harvest(
                     finish(rid, result)
                     refill_replay()
                 for rid in queue:  # after a block
-                    finish(rid, Outcome(rid, "not_attempted", "the run stopped after a block"))
+                    finish(rid, Outcome(rid, "not_attempted", _stop_reason()))
         elif processes:
             # Live: threads fetch (and write every exchange to the WARC), worker processes parse,
             # this thread stores. Bounded: at most 2 x concurrency pages fetched or waiting for
@@ -340,10 +391,10 @@ def harvest(
                         rid, fetched = waiting.popleft()
                         parsing[parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
                     while len(fetching) + len(waiting) < 2 * workers:
-                        rid = next(queue, None)
-                        if rid is None:
+                        next_id = next(queue, None)
+                        if next_id is None:
                             return
-                        fetching[fetch_pool.submit(work, rid)] = rid
+                        fetching[fetch_pool.submit(work, next_id)] = next_id
 
                 refill_live()
                 while fetching or parsing or waiting:
@@ -364,7 +415,7 @@ def harvest(
             # A replay answers from disk, so there is no latency for threads to overlap, and the
             # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
             workers = 1 if replayed else settings.http.concurrency
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as thread_pool:
                 # A bounded window of fetches in flight: the workers stay busy while this thread
                 # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
                 queue = iter(ids)
@@ -375,26 +426,33 @@ def harvest(
                         rid = next(queue, None)
                         if rid is None:
                             return
-                        in_flight[pool.submit(work, rid)] = rid
+                        in_flight[thread_pool.submit(work, rid)] = rid
 
                 refill()
                 while in_flight:
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         rid = in_flight.pop(future)
-                        result: Outcome | FetchResult | CatalogRecord = future.result()
-                        if isinstance(result, FetchResult):
+                        got_one: Outcome | FetchResult | CatalogRecord = future.result()
+                        if isinstance(got_one, FetchResult):
                             # Parsed here, on the one writing thread, while the workers keep fetching:
                             # the parse holds the GIL, and threads parsing at once only fight over it.
-                            fetched = result
-                            result = guarded(rid, lambda: record_from_result(fetched, rid, replayed=replayed))
-                        finish(rid, result)
+                            got_one = guarded(rid, partial(record_from_result, got_one, rid, replayed=replayed))
+                        finish(rid, got_one)
                     refill()
     finally:
         summary.requests = fetcher.requests_made + extra_requests
         fetcher.close()
         if writer is not None:
             writer.close()
+            if writer.exchanges == 0:  # nothing was received: no file that only says "warcinfo"
+                writer.path.unlink(missing_ok=True)
+                summary.warc_file = None
+    summary.interrupted = cancel is not None and cancel.is_set() and not summary.blocked and not summary.unreachable
+    finished = {o.record_id for o in summary.outcomes}
+    for rid in ids:  # IDs a stop left in the queue (the windows above stop refilling)
+        if rid not in finished:
+            summary.outcomes.append(Outcome(rid, "not_attempted", _stop_reason()))
     position = {rid: i for i, rid in enumerate(ids)}
     summary.outcomes.sort(key=lambda o: position[o.record_id])
     return summary
@@ -411,22 +469,59 @@ def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
     return sorted(found)
 
 
+def reparse_sources(settings: Settings, store: SQLiteStore) -> list[Path]:
+    """Where `reparse` reads by default: storage.warc_dir (live harvests), and every recording
+    that records were replayed from (their provenance names the file), wherever it is."""
+    sources: list[Path] = []
+    warc_dir = Path(settings.storage.warc_dir)
+    if warc_dir.exists():
+        sources.append(warc_dir)
+    for stored in store.iter_records():
+        prov = stored.record.provenance
+        if prov.replayed and prov.warc_file and Path(prov.warc_file).is_absolute():
+            path = Path(prov.warc_file)
+            if path.is_file() and path not in sources and not path.is_relative_to(warc_dir.resolve()):
+                sources.append(path)
+    return sources
+
+
 def reparse(*, settings: Settings, store: SQLiteStore, source: str | Path | None = None,
-            progress: Callable[[Outcome], None] | None = None, processes: bool | None = None) -> HarvestSummary:
-    """Rebuild every record from the raw archive, with no network: a harvest replayed from our own WARC."""
-    archive = Path(source or settings.storage.warc_dir)
-    if not warc_files(archive):
-        raise FileNotFoundError(f"no WARC files under {archive}")
+            progress: Callable[[Outcome], None] | None = None, processes: bool | None = None,
+            cancel: threading.Event | None = None) -> HarvestSummary:
+    """Rebuild records from the raw archive, with no network: a harvest replayed from our own WARC.
+
+    Only IDs whose page is in the recordings are rebuilt; the others are left as they are and
+    counted in `skipped`. A failure is reported, never written into a record's history.
+    """
+    sources: list[Path] = [Path(source)] if source else reparse_sources(settings, store)
+    if not warc_files(sources):
+        where = source or f"{settings.storage.warc_dir} (storage.warc_dir) or the recordings records came from"
+        raise FileNotFoundError(f"no WARC files in {where}; name a recording with --replay")
     # One scan of the archive serves both the ID list and the replay (scanning is ~1 ms a page).
-    index = WarcIndex(archive)
-    ids = sorted(set(store.record_ids()) | set(ids_in_archive(index)))
-    return harvest(ids, settings=settings, store=store, replay=index, progress=progress, processes=processes)
+    index = WarcIndex(sources)
+    recorded = set(ids_in_archive(index))
+    ids = sorted(recorded)
+    summary = harvest(ids, settings=settings, store=store, replay=index, progress=progress, processes=processes,
+                      cancel=cancel, log_failures=False)
+    summary.skipped = len(set(store.record_ids()) - recorded)
+    return summary
 
 
-def record(ids: list[int], *, settings: Settings, out: str | Path) -> HarvestSummary:
-    """Record live responses (redirects included) into one WARC file, for fixtures. Catalog untouched."""
-    summary = HarvestSummary(warc_file=str(out))
-    with WarcWriter(out, software=f"wcda-harvester/{__version__}", operator=settings.archive.contact) as writer:
+def record(ids: list[int], *, settings: Settings, out: str | Path, append: bool = False) -> HarvestSummary:
+    """Record live responses (redirects included) into one WARC file, for fixtures. Catalog untouched.
+
+    The file is replaced (written beside it, renamed at the end, so a failed recording leaves
+    the old one), or with `append=True` added to; a reconstructed fixture is never appended
+    to, so its "reconstructed" warcinfo never heads live responses.
+    """
+    target = Path(out)
+    summary = HarvestSummary(warc_file=str(target))
+    if append and target.exists() and "reconstructed" in warcinfo_text(target).lower():
+        raise FileExistsError(f"{target} is a reconstructed fixture, not a recording: replace it "
+                              "(leave out --append) rather than add live responses to it")
+    path = target if append else target.with_name(f".{target.name}.part")
+    with WarcWriter(path, software=f"wcda-harvester/{__version__}", operator=settings.archive.contact,
+                    replace=not append) as writer:
         fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer))
         try:
             for rid in ids:
@@ -442,4 +537,10 @@ def record(ids: list[int], *, settings: Settings, out: str | Path) -> HarvestSum
         finally:
             summary.requests = fetcher.requests_made
             fetcher.close()
+    if not append:
+        if writer.exchanges:
+            os.replace(path, target)
+        else:  # nothing recorded: keep what was there
+            path.unlink(missing_ok=True)
+            summary.warc_file = None
     return summary

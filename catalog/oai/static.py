@@ -53,7 +53,8 @@ def _sr(name: str) -> str:
     return f"{{{SR_NS}}}{name}"
 
 
-def _identify(*, name: str, base_url: str, admin_email: str, earliest: str, repository_identifier: str) -> etree._Element:
+def _identify(*, name: str, base_url: str, admin_email: str, earliest: str,
+              repository_identifier: str) -> etree._Element:
     el = etree.Element(_sr("Identify"), nsmap={None: SR_NS, "oai": OAI_NS})
     for tag, text in (
         ("repositoryName", name),

@@ -28,7 +28,8 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], style: str, fmt: str,
     try:
         style_path(style)
         if note and style_class(style) != "note":
-            raise click.BadParameter(f"{style!r} is an in-text style; only note styles have a --note form", param_hint="--note")
+            raise click.BadParameter(f"{style!r} is an in-text style; only note styles have a --note form",
+                                     param_hint="--note")
     except ExportError as exc:
         raise click.BadParameter(str(exc), param_hint="--style") from None
     store = open_store(ctx.obj.settings().storage.database)

@@ -11,7 +11,7 @@ from catalog.export.output import open_output
 from catalog.export.parallel import default_jobs, formatted
 from catalog.export.registry import FORMATS, writer_for
 from catalog.model import StoredRecord
-from catalog.store import from_db_time, open_store, to_db_time
+from catalog.store import from_db_time, open_store
 
 
 def parse_since(value: str) -> datetime:
@@ -53,12 +53,12 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
         # Rows as stored: jsonl copies the stored body, the other formats read the brief one.
         rows = store.iter_raw(ids=list(ids) or None, changed_since=changed_since, include_deleted=True,
                               brief=not writer.needs_text)
-        since_db = to_db_time(changed_since) if changed_since else None
         with open_output(out, newline="" if fmt == "csv" else None) as handle:
             write = handle.write
             write(writer.header())
-            if since_db and ids:  # iter_raw ignores changed_since when ids are given
-                rows = (raw for raw in rows if from_db_time(raw.last_changed) >= changed_since)
+            if changed_since is not None and ids:  # iter_raw ignores changed_since when ids are given
+                floor = changed_since
+                rows = (raw for raw in rows if from_db_time(raw.last_changed) >= floor)
             for text in formatted(fmt, writer, rows, jobs=jobs or default_jobs()):
                 write(text)
             write(writer.footer())

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from typing import TYPE_CHECKING
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from catalog.model import StoredRecord
 from catalog.store import open_store
+from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
+from harvester.commands.options import politeness_options, quiet_option
 
 if TYPE_CHECKING:
+    from catalog.store import SQLiteStore
     from harvester.pipeline import HarvestSummary, Outcome
 
 
@@ -22,85 +30,182 @@ def _pipeline():  # type: ignore[no-untyped-def]
     return pipeline
 
 _FAILED = {"failed", "blocked", "not_found", "gone", "not_attempted"}
+_MISSING = {"not_found", "gone"}
 
 
-def _progress_printer(total: int, quiet: bool):  # type: ignore[no-untyped-def]
-    """A progress bar on a terminal; nothing in cron (stderr not a TTY) or with --quiet."""
-    if quiet or not sys.stderr.isatty() or total < 2:
-        return None, None
-    bar = click.progressbar(length=total, label="harvesting", file=sys.stderr)
-    bar.__enter__()
+class _Progress:
+    """One status line on a terminal: done/total, new/changed/failed, rate, the latest ID.
 
-    def step(_: Outcome) -> None:
-        bar.update(1)
+    Nothing at all when stderr is not a terminal (cron, a pipe) or with --quiet."""
 
-    return step, bar
+    def __init__(self, total: int, quiet: bool, label: str) -> None:
+        self.total, self.label = total, label
+        self.on = not quiet and sys.stderr.isatty() and total > 1
+        self.done = 0
+        self.counts: dict[str, int] = {}
+        self.began = time.monotonic()
+        self._last_draw = 0.0
+
+    def step(self, outcome: Outcome) -> None:
+        self.done += 1
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        now = time.monotonic()
+        if self.on and (now - self._last_draw > 0.1 or self.done == self.total):
+            self._last_draw = now
+            click.echo("\r\x1b[2K" + self.line(outcome.record_id), err=True, nl=False)
+
+    def line(self, current: int | None = None) -> str:
+        c = self.counts
+        elapsed = max(time.monotonic() - self.began, 1e-6)
+        failed = sum(c.get(k, 0) for k in ("failed", "blocked", "not_found", "gone"))
+        text = (f"{self.label} {self.done}/{self.total}: new {c.get('new', 0)}, changed {c.get('changed', 0)}, "
+                f"unchanged {c.get('unchanged', 0)}, failed {failed}; {self.done / elapsed:.1f}/s")
+        return text + (f"; latest {current}" if current is not None else "")
+
+    def close(self) -> None:
+        if self.on and self.done:
+            click.echo("", err=True)  # keep the last status line, end it
 
 
-def _report(summary: HarvestSummary, quiet: bool) -> None:
+@contextmanager
+def _ctrl_c_stops(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C asks the run to stop after the IDs in flight (their results are kept);
+    a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        click.echo("\nstopping after the IDs in flight (Ctrl-C again to stop at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _report(summary: HarvestSummary, quiet: bool, *, allow_missing: bool = True) -> int:
+    """Print the outcome of a run; returns its exit code."""
     for outcome in summary.outcomes:
+        if outcome.status == "not_attempted" and (summary.interrupted or summary.unreachable):
+            continue  # one line below says why, not one per ID
         if outcome.status in _FAILED:
             click.echo(f"{outcome.record_id}: {outcome.status}: {outcome.detail}", err=True)
         elif outcome.problems and not quiet:
             click.echo(f"{outcome.record_id}: {outcome.status}, problems: {'; '.join(outcome.problems)}", err=True)
     click.echo(summary.line())
+    if getattr(summary, "skipped", 0):
+        click.echo(f"{summary.skipped} catalog record(s) have no recorded page and were left as they are", err=True)
     if summary.warc_file:
         click.echo(f"raw responses kept in {summary.warc_file}", err=quiet)
     if summary.blocked:
         click.echo("the archive answered with a bot-protection challenge; the run stopped. "
                    "Try again later, slower (http.rate_limit), and do not work around it.", err=True)
+    if summary.unreachable:
+        click.echo(f"error: archive unreachable: {summary.unreachable}; the run stopped. Check the network "
+                   "and archive.base_url, then run it again.", err=True)
+    if summary.interrupted:
+        left = summary.counts["not_attempted"]
+        click.echo(f"interrupted: {left} ID(s) not attempted; what was done is kept in the catalog", err=True)
+        return EXIT_INTERRUPTED
+    code = summary.exit_code
+    missing = [o.record_id for o in summary.outcomes if o.status in _MISSING]
+    if code == EXIT_OK and missing and not allow_missing:
+        click.echo(f"not in the archive: {', '.join(map(str, missing))} (--allow-missing accepts that)", err=True)
+        code = EXIT_SOME_FAILED
+    return code
 
 
-def _run(ctx: click.Context, fn, quiet: bool, total: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    step, bar = _progress_printer(total, quiet)
-    try:
-        summary = fn(progress=step, **kwargs)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-    _report(summary, quiet)
-    ctx.exit(summary.exit_code)
+def _run(ctx: click.Context, fn: Callable[..., HarvestSummary], quiet: bool, total: int, *, label: str = "harvesting",
+         allow_missing: bool = True, **kwargs: Any) -> None:
+    progress = _Progress(total, quiet, label)
+    cancel = threading.Event()
+    with _ctrl_c_stops(cancel):
+        try:
+            summary = fn(progress=progress.step, cancel=cancel, **kwargs)
+        finally:
+            progress.close()
+    ctx.exit(_report(summary, quiet, allow_missing=allow_missing))
+
+
+def _slug_lookup(store: SQLiteStore) -> Callable[[str], int | None]:
+    """Slug -> Record ID from the catalog, read once and only if a slug is given."""
+    table: dict[str, int] = {}
+
+    def lookup(slug: str) -> int | None:
+        if not table:
+            import json
+
+            for raw in store.iter_raw(brief=True):
+                found = json.loads(raw.json).get("slug")
+                if found:
+                    table[found] = raw.record_id
+            table.setdefault("", 0)  # read once, even for an empty catalog
+        return table.get(slug)
+
+    return lookup
 
 
 @click.command()
 @click.argument("ids", nargs=-1)
-@click.option("--ids-file", type=click.File("r", encoding="utf-8"), help="File with one Record ID a line.")
+@click.option("--ids-file", type=click.Path(dir_okay=False),
+              help="File with one Record ID a line (document URLs and catalog slugs too; # comments).")
 @click.option("--replay", type=click.Path(exists=True),
               help="Serve responses from recorded WARC (a file or folder) instead of the network. "
                    "With no IDs, harvests every document in the recording.")
-@click.option("--contact", help="Contact e-mail or URL for the User-Agent (overrides archive.contact).")
-@click.option("--rate-limit", type=float, help="Requests per second (overrides http.rate_limit).")
-@click.option("--concurrency", type=int, help="Parallel requests (overrides http.concurrency).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the summary and failures.")
+@click.option("--allow-missing", is_flag=True,
+              help="A requested ID that the archive does not have (404/410) is not a failure (exit 0).")
+@politeness_options
+@quiet_option
 @click.pass_context
-def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file, replay: str | None, contact: str | None,
-            rate_limit: float | None, concurrency: int | None, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file: str | None, replay: str | None, allow_missing: bool,
+            contact: str | None, rate_limit: float | None, concurrency: int | None, quiet: bool) -> None:
     """Harvest documents by Record ID into the catalog, keeping the raw pages as WARC."""
-    settings = ctx.obj.settings(archive={"contact": contact}, http={"rate_limit": rate_limit, "concurrency": concurrency})
-    try:
-        wanted = _pipeline().parse_ids(list(ids) + (ids_file.read().splitlines() if ids_file else []))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="IDS") from exc
-    if not wanted:
-        if replay is None:
-            raise click.UsageError("give Record IDs, --ids-file, or --replay with a recording")
-        wanted = _pipeline().ids_in_archive(replay)
+    from harvester import idlist
+
+    settings = ctx.obj.settings(archive={"contact": contact},
+                                http={"rate_limit": rate_limit, "concurrency": concurrency})
     with open_store(settings.storage.database) as store:
-        _run(ctx, _pipeline().harvest, quiet, len(wanted), ids=wanted, settings=settings, store=store, replay=replay)
+        try:
+            entries = idlist.entries_from_args(ids)
+            if ids_file is not None:
+                listed = idlist.entries_from_file(ids_file)
+                if not listed and not entries:
+                    click.echo(f"nothing to do: {ids_file} lists no Record IDs", err=True)
+                    ctx.exit(EXIT_OK)
+                entries += listed
+            wanted = idlist.resolve(entries, _slug_lookup(store))
+        except idlist.IdListError as exc:
+            raise click.BadParameter(str(exc), param_hint="IDS" if ids_file is None else "IDS / --ids-file") from None
+        if not wanted:
+            if replay is None:
+                raise click.UsageError("give Record IDs, --ids-file, or --replay with a recording")
+            wanted = _pipeline().ids_in_archive(replay)
+        _run(ctx, _pipeline().harvest, quiet, len(wanted), allow_missing=allow_missing, ids=wanted,
+             settings=settings, store=store, replay=replay)
 
 
 @click.command()
-@click.option("--from", "source", type=click.Path(exists=True),
-              help="WARC file or folder to rebuild from (default: storage.warc_dir).")
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("--replay", "--from", "source", type=click.Path(exists=True),
+              help="WARC file or folder to rebuild from (default: storage.warc_dir and the recordings "
+                   "the records were replayed from). --from is the old name.")
+@quiet_option
 @click.pass_context
 def reparse(ctx: click.Context, source: str | None, quiet: bool) -> None:
-    """Rebuild every record from the stored WARC files, without the network (after a parser fix)."""
+    """Rebuild records from the stored WARC files, without the network (after a parser fix).
+
+    A record whose page is in no recording is left as it is; a failed reparse writes nothing
+    into the records' histories.
+    """
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
         try:
-            _run(ctx, _pipeline().reparse, quiet, store.count(include_deleted=True), settings=settings, store=store,
-                 source=source)
+            _run(ctx, _pipeline().reparse, quiet, store.count(include_deleted=True), label="reparsing",
+                 settings=settings, store=store, source=source)
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -108,19 +213,36 @@ def reparse(ctx: click.Context, source: str | None, quiet: bool) -> None:
 @click.command()
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="WARC file to write (.warc.gz).")
-@click.option("--contact", help="Contact e-mail or URL for the User-Agent.")
+@click.option("--append", is_flag=True, help="Add to an existing recording instead of replacing it.")
+@politeness_options
 @click.pass_context
-def record(ctx: click.Context, ids: tuple[str, ...], out: str, contact: str | None) -> None:
-    """Record live responses (with redirects) as a WARC fixture; the catalog is not touched."""
-    settings = ctx.obj.settings(archive={"contact": contact})
+def record(ctx: click.Context, ids: tuple[str, ...], out: str, append: bool, contact: str | None,
+           rate_limit: float | None, concurrency: int | None) -> None:
+    """Record live responses (with redirects) as a WARC fixture; the catalog is not touched.
+
+    OUT is replaced when the recording is done (a failed one leaves it as it was), unless
+    --append is given.
+    """
+    from harvester import idlist
+
+    settings = ctx.obj.settings(archive={"contact": contact},
+                                http={"rate_limit": rate_limit, "concurrency": concurrency})
     try:
-        wanted = _pipeline().parse_ids(ids)
-    except ValueError as exc:
+        wanted = idlist.resolve(idlist.entries_from_args(ids))
+    except idlist.IdListError as exc:
         raise click.BadParameter(str(exc), param_hint="IDS") from exc
-    summary = _pipeline().record(wanted, settings=settings, out=out)
+    try:
+        summary = _pipeline().record(wanted, settings=settings, out=out, append=append)
+    except FileExistsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_FATAL)
+        return
     for outcome in summary.outcomes:
         click.echo(f"{outcome.record_id}: {outcome.status}: {outcome.detail}")
-    click.echo(f"{summary.requests} requests recorded in {out}")
+    if summary.warc_file:
+        click.echo(f"{summary.requests} requests recorded in {out}" + ("" if append else " (replaced)"))
+    else:
+        click.echo(f"nothing was recorded; {out} is unchanged", err=True)
     ctx.exit(summary.exit_code)
 
 
@@ -140,7 +262,8 @@ def _human(stored: StoredRecord) -> str:
 
     add("Record ID", r.record_id)
     add("Status", "DELETED (tombstone)" if stored.deleted else None)
-    date = f"{r.date.normalized} ({r.date.precision}), shown as {r.date.display!r}" if r.date.normalized else r.date.display
+    date = (f"{r.date.normalized} ({r.date.precision}), shown as {r.date.display!r}" if r.date.normalized
+            else r.date.display)
     add("Date", date or "none shown")
     add("URL", r.url)
     add("Authors", r.authors)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from catalog.store import open_store
 from harvester.config import Settings
 
+if TYPE_CHECKING:
+    from catalog.oai.provider import ProviderSettings
+    from harvester.cli import AppContext
 
-def _provider_settings(settings: Settings):  # -> ProviderSettings (imported lazily: keeps --help fast)
+
+def _provider_settings(settings: Settings) -> ProviderSettings:  # imported lazily: keeps --help fast
     from catalog.oai.provider import ProviderSettings
 
     oai = settings.oai
@@ -27,7 +33,7 @@ def _provider_settings(settings: Settings):  # -> ProviderSettings (imported laz
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: oai.port, 8080).")
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Worker threads.")
 @click.pass_obj
-def serve(obj, host: str | None, port: int | None, threads: int) -> None:
+def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> None:
     """Serve the catalog as an OAI-PMH 2.0 repository at /oai (waitress)."""
     import waitress
 
@@ -41,17 +47,19 @@ def serve(obj, host: str | None, port: int | None, threads: int) -> None:
     shown = settings.oai.base_url or f"http://{host}:{port}/oai"
     click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); Ctrl-C stops.")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester", clear_untrusted_proxy_headers=True)
+        waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester",
+                       clear_untrusted_proxy_headers=True)
     finally:
         store.close()
 
 
 @click.command("feed")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The Static Repository file to write.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The Static Repository file to write.")
 @click.option("--base-url", default=None,
               help="Identify baseURL: the gateway URL followed by the file's URL (default: oai.static_base_url).")
 @click.pass_obj
-def feed(obj, out: str, base_url: str | None) -> None:
+def feed(obj: AppContext, out: str, base_url: str | None) -> None:
     """Write the catalog as an OAI-PMH Static Repository (one XML file, oai_dc)."""
     from pathlib import Path
 

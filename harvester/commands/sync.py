@@ -69,9 +69,9 @@ def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_ru
     with open_store(settings.storage.database) as store:
         runs = Runs(store)
         if list_runs:
-            for info in runs.list():
-                click.echo(f"{info.run_id}  {info.status:<9} started {info.started_at:%Y-%m-%d %H:%M:%S}Z  "
-                           f"{info.requests} requests, {info.attempts} attempt(s)")
+            for run in runs.recent():
+                click.echo(f"{run.run_id}  {run.status:<9} started {run.started_at:%Y-%m-%d %H:%M:%S}Z  "
+                           f"{run.requests} requests, {run.attempts} attempt(s)")
             return
         info = runs.get(run_id)
         if info is None:
@@ -126,7 +126,8 @@ def _counts_line(data: dict[str, Any]) -> str:
 
 
 def _human(data: dict[str, Any]) -> str:
-    lines = [f"run {data['run_id']}: {data['status']}" + (f" ({data['stop_reason']})" if data.get("stop_reason") else ""),
+    lines = [f"run {data['run_id']}: {data['status']}"
+             + (f" ({data['stop_reason']})" if data.get("stop_reason") else ""),
              f"  started {data['started_at']}, " + (f"took {data['seconds']:.1f} s" if data.get("finished_at")
                                                      else f"running for {data['seconds']:.1f} s")
              + f", {data['attempts']} attempt(s), {data['listing_pages']} listing page(s)",

@@ -56,7 +56,8 @@ def test_cite_no_author_record(db: str) -> None:
     assert result.exit_code == 0, result.output
     first, second = result.stdout.splitlines()
     assert first.startswith("Stalin, J., & Zhou, E. (1950, October 11).")
-    assert second.startswith("Cable No. 4785, Filippov [Stalin] and Zhou Enlai to the Soviet Ambassador in Peking (G. Goldberg, Trans.). (1950, October 11). Wilson")
+    assert second.startswith("Cable No. 4785, Filippov [Stalin] and Zhou Enlai to the Soviet Ambassador in Peking "
+                             "(G. Goldberg, Trans.). (1950, October 11). Wilson")
 
 
 def test_cite_refuses_what_citeproc_py_gets_wrong(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +90,8 @@ def test_export_all_to_file(db: str, tmp_path: Path) -> None:
     result = run(db, "export", "jsonl", "--out", str(out))
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [(x["record"]["record_id"], x["deleted"]) for x in lines] == [(5, False), (7, True), (175798, False), (888001, False)]
+    assert [(x["record"]["record_id"], x["deleted"]) for x in lines] == [(5, False), (7, True), (175798, False),
+                                                                         (888001, False)]
 
 
 def test_export_ids_and_citation_formats_skip_tombstones(db: str) -> None:

@@ -124,4 +124,4 @@ def test_serve_command_starts_waitress_on_loopback(tmp_path: Path) -> None:
         oai_pmh_schema().validate(doc)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reads and closes the pipe (an open one is a ResourceWarning)
