@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from catalog.model import StoredRecord
+from catalog.model import CatalogRecord, StoredRecord
 from catalog.store import open_store
 from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
 from harvester.commands.options import politeness_options, quiet_option
@@ -132,6 +132,18 @@ def _run(ctx: click.Context, fn: Callable[..., HarvestSummary], quiet: bool, tot
     ctx.exit(_report(summary, quiet, allow_missing=allow_missing))
 
 
+def _require_live(ctx: click.Context, settings: Any) -> None:
+    """Refuse a live run that cannot start (no contact address) before it writes anything."""
+    from catalog.errors import ConfigError
+    from harvester.config import require_live
+
+    try:
+        require_live(settings)
+    except ConfigError as exc:
+        click.echo(f"error: config: {exc}", err=True)
+        ctx.exit(EXIT_FATAL)
+
+
 def _slug_lookup(store: SQLiteStore) -> Callable[[str], int | None]:
     """Slug -> Record ID from the catalog, read once and only if a slug is given."""
     table: dict[str, int] = {}
@@ -185,6 +197,8 @@ def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file: str | None, repl
             if replay is None:
                 raise click.UsageError("give Record IDs, --ids-file, or --replay with a recording")
             wanted = _pipeline().ids_in_archive(replay)
+        if replay is None:
+            _require_live(ctx, settings)
         _run(ctx, _pipeline().harvest, quiet, len(wanted), allow_missing=allow_missing, ids=wanted,
              settings=settings, store=store, replay=replay)
 
@@ -231,6 +245,7 @@ def record(ctx: click.Context, ids: tuple[str, ...], out: str, append: bool, con
         wanted = idlist.resolve(idlist.entries_from_args(ids))
     except idlist.IdListError as exc:
         raise click.BadParameter(str(exc), param_hint="IDS") from exc
+    _require_live(ctx, settings)
     try:
         summary = _pipeline().record(wanted, settings=settings, out=out, append=append)
     except FileExistsError as exc:
@@ -296,9 +311,10 @@ def _human(stored: StoredRecord) -> str:
 
 @click.command()
 @click.argument("record_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="The full catalog record as JSON.")
+@click.option("--json", "as_json", is_flag=False, flag_value="-", default=None,
+              help="The full catalog record as JSON (to a file, or stdout with --json alone).")
 @click.pass_context
-def show(ctx: click.Context, record_id: int, as_json: bool) -> None:
+def show(ctx: click.Context, record_id: int, as_json: str | None) -> None:
     """Show one record of the catalog, with its harvest history (failures included)."""
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
@@ -310,34 +326,103 @@ def show(ctx: click.Context, record_id: int, as_json: bool) -> None:
         # An ID that was tried and never stored still has its reasons on record.
         detail = "\nHistory:\n" + "\n".join(history) if history else ""
         raise click.ClickException(f"record {record_id} is not in the catalog {settings.storage.database}{detail}")
-    if as_json:
+    if as_json == "-":
         click.echo(stored.record.model_dump_json(indent=2))
+        return
+    if as_json:
+        from catalog.export.output import open_output
+
+        with open_output(as_json) as fh:
+            fh.write(stored.record.model_dump_json(indent=2) + "\n")
         return
     click.echo(_human(stored))
     if history:
         click.echo("\nHistory (latest last):\n" + "\n".join(history))
 
 
+def _list_row(r: CatalogRecord, deleted: bool) -> dict[str, Any]:
+    return {"record_id": r.record_id, "date": r.date.normalized, "title": r.title, "types": r.types,
+            "languages": [lang.iso639_3 or lang.name for lang in r.original_languages], "deleted": deleted,
+            "problems": r.problems}
+
+
+def _wanted(r: CatalogRecord, problems: bool, doc_type: str | None, language: str | None) -> bool:
+    if problems and not r.problems:
+        return False
+    if doc_type and doc_type.casefold() not in {t.casefold() for t in r.types}:
+        return False
+    if language:
+        names = {v.casefold() for lang in r.original_languages
+                 for v in (lang.name, lang.iso639_3, lang.iso639_2b, lang.iso639_1) if v}
+        if language.casefold() not in names:
+            return False
+    return True
+
+
 @click.command(name="list")
 @click.option("--problems", is_flag=True, help="Only records with problems, and list them.")
+@click.option("--type", "doc_type", help="Only records of this type (as shown: Cable, Memorandum, ...).")
+@click.option("--language", help="Only records in this original language (name or ISO 639 code: Russian, rus, ru).")
+@click.option("--changed-since", help="Only records changed since this date (ISO 8601).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="text for reading; json (an array) or csv for other tools.")
 @click.pass_context
-def list_records(ctx: click.Context, problems: bool) -> None:
-    """List the catalog: Record ID, date, title."""
+def list_records(ctx: click.Context, problems: bool, doc_type: str | None, language: str | None,
+                 changed_since: str | None, fmt: str) -> None:
+    """List the catalog: Record ID, date, title.
+
+    A record that cannot be read (a damaged row) is listed as unreadable and the rest still
+    are; the command then exits 1.
+    """
+    import csv
+    import json
+
+    from pydantic import ValidationError
+
+    from harvester.commands.export import parse_since
+
+    since = parse_since(changed_since) if changed_since else None
     settings = ctx.obj.settings()
+    shown, unreadable = 0, []
+    columns = ["record_id", "date", "title", "types", "languages", "deleted", "problems"]
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\r\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    if fmt == "json":
+        click.echo("[", nl=False)
     with open_store(settings.storage.database) as store:
-        shown = 0
-        for stored in store.iter_records():
-            r = stored.record
-            if problems and not r.problems:
+        for raw in store.iter_raw(changed_since=since, brief=True):
+            try:
+                r = CatalogRecord.model_validate_json(raw.json)
+            except (ValidationError, ValueError) as exc:
+                first = str(exc).splitlines()[1:2] or [str(exc)]
+                unreadable.append(raw.record_id)
+                click.echo(f"{raw.record_id:>8}  unreadable record: {first[0].strip()}", err=True)
                 continue
-            flag = " [deleted]" if stored.deleted else ""
-            title = r.title if len(r.title) <= 80 else r.title[:79] + "…"
-            click.echo(f"{r.record_id:>8}  {(r.date.normalized or '—'):<10}  {title}{flag}")
-            if problems:
-                for p in r.problems:
-                    click.echo(f"{'':>10}- {p}")
+            if not _wanted(r, problems, doc_type, language):
+                continue
+            deleted = raw.deleted_at is not None
+            if fmt == "json":
+                click.echo(("," if shown else "") + "\n" + json.dumps(_list_row(r, deleted), ensure_ascii=False),
+                           nl=False)
+            elif writer is not None:
+                row = _list_row(r, deleted)
+                writer.writerow({**row, "types": "; ".join(row["types"]), "languages": "; ".join(row["languages"]),
+                                 "problems": "; ".join(row["problems"]), "date": row["date"] or ""})
+            else:
+                flag = " [deleted]" if deleted else ""
+                title = r.title if len(r.title) <= 80 else r.title[:79] + "…"
+                click.echo(f"{r.record_id:>8}  {(r.date.normalized or '—'):<10}  {title}{flag}")
+                if problems:
+                    for p in r.problems:
+                        click.echo(f"{'':>10}- {p}")
             shown += 1
-        click.echo(f"{shown} records", err=True)
+    if fmt == "json":
+        click.echo("\n]")
+    click.echo(f"{shown} records" + (f"; {len(unreadable)} unreadable: {', '.join(map(str, unreadable))}"
+                                     if unreadable else ""), err=True)
+    if unreadable:
+        ctx.exit(EXIT_SOME_FAILED)
 
 
 COMMANDS = [harvest, show, list_records, reparse, record]

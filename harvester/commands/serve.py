@@ -45,10 +45,27 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     store = open_store(settings.storage.database)
     app = create_app(store, _provider_settings(settings), token_secret=settings.oai.token_secret)
     shown = settings.oai.base_url or f"http://{host}:{port}/oai"
-    click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); Ctrl-C stops.")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester",
-                       clear_untrusted_proxy_headers=True)
+        try:
+            server = waitress.create_server(app, host=host, port=port, threads=threads, ident="wcda-harvester",
+                                            clear_untrusted_proxy_headers=True)
+        except OSError as exc:  # bind failed: one line, not waitress's traceback
+            import errno
+
+            why = ("is already in use (another server is listening there)" if exc.errno == errno.EADDRINUSE
+                   else f"cannot be opened: {exc.strerror or exc}")
+            raise click.ClickException(f"port {port} on {host} {why}; choose another with --port "
+                                       "(or oai.port in config.toml)") from None
+        click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); Ctrl-C stops.")
+        import logging
+
+        logging.basicConfig()  # as waitress.serve does: its warnings (queue depth, ...) reach stderr
+        try:
+            server.run()
+        except KeyboardInterrupt:  # the way to stop a server: not an error
+            click.echo("stopped", err=True)
+        finally:
+            server.close()
     finally:
         store.close()
 
