@@ -21,6 +21,7 @@ the other way round.
     ├── ParseError                  not a document page (names the ID)
     ├── RecordValidationError       the parsed values do not make a valid record
     ├── StoreError                  the catalog database failed
+    ├── RecordingError              a WARC file that cannot be read (names the file)
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
 """
@@ -93,6 +94,10 @@ class UnexpectedStatus(FetchError):
 
 class NotInRecording(FetchError):
     reason = "not in the recording"
+
+
+class RecordingError(HarvesterError):
+    """A WARC file that cannot be read (damaged, or not WARC at all)."""
 
 
 class ParseError(HarvesterError):

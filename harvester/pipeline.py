@@ -500,6 +500,8 @@ def reparse(*, settings: Settings, store: SQLiteStore, source: str | Path | None
     # One scan of the archive serves both the ID list and the replay (scanning is ~1 ms a page).
     index = WarcIndex(sources)
     recorded = set(ids_in_archive(index))
+    if not recorded:
+        raise FileNotFoundError(f"no document pages in the WARC files of {source or 'storage.warc_dir'}")
     ids = sorted(recorded)
     summary = harvest(ids, settings=settings, store=store, replay=index, progress=progress, processes=processes,
                       cancel=cancel, log_failures=False)
@@ -519,7 +521,8 @@ def record(ids: list[int], *, settings: Settings, out: str | Path, append: bool 
     if append and target.exists() and "reconstructed" in warcinfo_text(target).lower():
         raise FileExistsError(f"{target} is a reconstructed fixture, not a recording: replace it "
                               "(leave out --append) rather than add live responses to it")
-    path = target if append else target.with_name(f".{target.name}.part")
+    # The temporary name keeps the target's suffix: .gz decides whether the writer compresses.
+    path = target if append else target.with_name(f".part-{target.name}")
     with WarcWriter(path, software=f"wcda-harvester/{__version__}", operator=settings.archive.contact,
                     replace=not append) as writer:
         fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer))

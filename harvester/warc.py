@@ -26,10 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from catalog.errors import NotInRecording
+from catalog.errors import NotInRecording, RecordingError
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -219,12 +220,17 @@ class WarcIndex:
         self.files = warc_files(path)
         self._where: dict[str, tuple[Path, int]] = {}
         for file in self.files:
-            with open(file, "rb") as fh:
-                it = ArchiveIterator(fh)
-                for record in it:
-                    if record.rec_type == "response":
+            try:
+                with open(file, "rb") as fh:
+                    it = ArchiveIterator(fh)
+                    for record in it:
                         url = record.rec_headers.get_header("WARC-Target-URI")
-                        self._where[_normalize_url(url)] = (file, it.get_record_offset())
+                        if record.rec_type == "response" and url:
+                            self._where[_normalize_url(url)] = (file, it.get_record_offset())
+            # warcio raises AttributeError / ValueError of its own for records that lack headers.
+            except (ArchiveLoadFailed, AttributeError, ValueError, EOFError, OSError) as exc:
+                why = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
+                raise RecordingError(f"{file}: not a readable WARC file ({why})") from None
 
     def __contains__(self, url: str) -> bool:
         return _normalize_url(url) in self._where

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from catalog.errors import HarvesterError
 from catalog.model import CatalogRecord, StoredRecord
 from catalog.store import open_store
 from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
@@ -193,14 +194,17 @@ def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file: str | None, repl
             wanted = idlist.resolve(entries, _slug_lookup(store))
         except idlist.IdListError as exc:
             raise click.BadParameter(str(exc), param_hint="IDS" if ids_file is None else "IDS / --ids-file") from None
-        if not wanted:
-            if replay is None:
-                raise click.UsageError("give Record IDs, --ids-file, or --replay with a recording")
-            wanted = _pipeline().ids_in_archive(replay)
         if replay is None:
+            if not wanted:
+                raise click.UsageError("give Record IDs, --ids-file, or --replay with a recording")
             _require_live(ctx, settings)
-        _run(ctx, _pipeline().harvest, quiet, len(wanted), allow_missing=allow_missing, ids=wanted,
-             settings=settings, store=store, replay=replay)
+        try:
+            if not wanted:
+                wanted = _pipeline().ids_in_archive(replay)
+            _run(ctx, _pipeline().harvest, quiet, len(wanted), allow_missing=allow_missing, ids=wanted,
+                 settings=settings, store=store, replay=replay)
+        except HarvesterError as exc:  # e.g. a recording that is not WARC: one line, no traceback
+            raise click.ClickException(str(exc)) from exc
 
 
 @click.command()
@@ -220,7 +224,7 @@ def reparse(ctx: click.Context, source: str | None, quiet: bool) -> None:
         try:
             _run(ctx, _pipeline().reparse, quiet, store.count(include_deleted=True), label="reparsing",
                  settings=settings, store=store, source=source)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, HarvesterError) as exc:
             raise click.ClickException(str(exc)) from exc
 
 

@@ -28,6 +28,16 @@ def _provider_settings(settings: Settings) -> ProviderSettings:  # imported lazi
     )
 
 
+def _check_port(host: str, port: int) -> None:
+    """Bind and release host:port as waitress will (SO_REUSEADDR); OSError if it cannot."""
+    import socket
+
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Interface to listen on (default: oai.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: oai.port, 8080).")
@@ -47,6 +57,8 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     shown = settings.oai.base_url or f"http://{host}:{port}/oai"
     try:
         try:
+            # Tried first on a socket of our own: a failed bind inside waitress leaks its sockets.
+            _check_port(host, port)
             server = waitress.create_server(app, host=host, port=port, threads=threads, ident="wcda-harvester",
                                             clear_untrusted_proxy_headers=True)
         except OSError as exc:  # bind failed: one line, not waitress's traceback
