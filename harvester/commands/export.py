@@ -27,7 +27,7 @@ def parse_since(value: str) -> datetime:
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(list(FORMATS)))
 @click.argument("ids", nargs=-1, type=click.IntRange(min=1))
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
-@click.option("--since", "since", help="Only records changed since this date (ISO 8601).")
+@click.option("--since", "--changed-since", "since", help="Only records changed since this date (ISO 8601).")
 @click.option("--jobs", "jobs", type=click.IntRange(min=1), default=None,
               help="Processes that format records (default: one per CPU; 1 = no worker processes).")
 @click.option("--excel", is_flag=True,

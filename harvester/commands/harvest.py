@@ -367,7 +367,7 @@ def _wanted(r: CatalogRecord, problems: bool, doc_type: str | None, language: st
 @click.option("--problems", is_flag=True, help="Only records with problems, and list them.")
 @click.option("--type", "doc_type", help="Only records of this type (as shown: Cable, Memorandum, ...).")
 @click.option("--language", help="Only records in this original language (name or ISO 639 code: Russian, rus, ru).")
-@click.option("--changed-since", help="Only records changed since this date (ISO 8601).")
+@click.option("--since", "--changed-since", "changed_since", help="Only records changed since this date (ISO 8601).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
               help="text for reading; json (an array) or csv for other tools.")
 @click.pass_context
