@@ -54,13 +54,24 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     port = settings.oai.port if port is None else port
     store = open_store(settings.storage.database)
     app = create_app(store, _provider_settings(settings), token_secret=settings.oai.token_secret)
-    shown = settings.oai.base_url or f"http://{host}:{port}/oai"
     try:
-        try:
+        shown = settings.oai.base_url or f"http://{host}:{port}/oai"
+
+        def make_server(wsgi_app: object, **kw: object) -> object:
             # Tried first on a socket of our own: a failed bind inside waitress leaks its sockets.
             _check_port(host, port)
-            server = waitress.create_server(app, host=host, port=port, threads=threads, ident="wcda-harvester",
-                                            clear_untrusted_proxy_headers=True)
+            server = waitress.create_server(wsgi_app, **kw)
+            click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); "
+                       "Ctrl-C stops.")
+            return server
+
+        import logging
+
+        logging.basicConfig()  # as waitress.serve does unless quiet: its warnings (queue depth, ...) go to stderr
+        try:
+            # waitress.serve runs the server and returns on Ctrl-C (its way to stop: exit 0).
+            waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester",
+                           clear_untrusted_proxy_headers=True, _server=make_server, _quiet=True)
         except OSError as exc:  # bind failed: one line, not waitress's traceback
             import errno
 
@@ -68,16 +79,6 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
                    else f"cannot be opened: {exc.strerror or exc}")
             raise click.ClickException(f"port {port} on {host} {why}; choose another with --port "
                                        "(or oai.port in config.toml)") from None
-        click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); Ctrl-C stops.")
-        import logging
-
-        logging.basicConfig()  # as waitress.serve does: its warnings (queue depth, ...) reach stderr
-        try:
-            server.run()
-        except KeyboardInterrupt:  # the way to stop a server: not an error
-            click.echo("stopped", err=True)
-        finally:
-            server.close()
     finally:
         store.close()
 
