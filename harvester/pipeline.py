@@ -11,6 +11,7 @@ started are reported as not attempted.
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import re
@@ -476,12 +477,19 @@ def reparse_sources(settings: Settings, store: SQLiteStore) -> list[Path]:
     warc_dir = Path(settings.storage.warc_dir)
     if warc_dir.exists():
         sources.append(warc_dir)
-    for stored in store.iter_records():
-        prov = stored.record.provenance
-        if prov.replayed and prov.warc_file and Path(prov.warc_file).is_absolute():
-            path = Path(prov.warc_file)
-            if path.is_file() and path not in sources and not path.is_relative_to(warc_dir.resolve()):
-                sources.append(path)
+    seen: set[str] = set()
+    for raw in store.iter_raw(brief=True):  # the stored JSON: no model to build, a damaged row is skipped
+        try:
+            prov = json.loads(raw.json).get("provenance") or {}
+        except ValueError:
+            continue
+        name = prov.get("warc_file")
+        if not prov.get("replayed") or not isinstance(name, str) or name in seen or not Path(name).is_absolute():
+            continue
+        seen.add(name)
+        path = Path(name)
+        if path.is_file() and not path.is_relative_to(warc_dir.resolve()):
+            sources.append(path)
     return sources
 
 

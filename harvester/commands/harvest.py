@@ -199,8 +199,9 @@ def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file: str | None, repl
                 raise click.UsageError("give Record IDs, --ids-file, or --replay with a recording")
             _require_live(ctx, settings)
         try:
-            if not wanted:
+            if not wanted:  # every document of the recording: none was asked for, so none is "missing"
                 wanted = _pipeline().ids_in_archive(replay)
+                allow_missing = True
             _run(ctx, _pipeline().harvest, quiet, len(wanted), allow_missing=allow_missing, ids=wanted,
                  settings=settings, store=store, replay=replay)
         except HarvesterError as exc:  # e.g. a recording that is not WARC: one line, no traceback
