@@ -114,6 +114,8 @@ def test_requested_id_not_in_the_archive_fails_unless_allowed(tmp_path: Path) ->
     allowed = invoke(tmp_path, "harvest", "999404", "--replay", str(warc_for(999404)), "--allow-missing")
     assert allowed.exit_code == 0, allowed.output
     assert "not found 1" in allowed.output
+    whole = invoke(tmp_path, "harvest", "--replay", str(warc_for(999404)))  # no ID asked for: none missing
+    assert whole.exit_code == 0 and "not found 1" in whole.output
 
 
 def _free_port() -> int:
