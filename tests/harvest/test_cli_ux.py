@@ -143,6 +143,7 @@ def test_unreachable_archive_stops_after_a_few_ids(tmp_path: Path) -> None:
     assert result.output.count("not_attempted") == 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_prints_the_partial_summary_and_exits_130(tmp_path: Path) -> None:
     with ArchiveServer() as site:
         for rid in range(1, 41):
@@ -285,6 +286,7 @@ def test_list_goes_on_past_an_unreadable_record(tmp_path: Path) -> None:
 
 
 # -- progress, file modes, Excel ------------------------------------------------------------
+@pytest.mark.slow
 def test_progress_on_a_terminal_and_quiet_in_cron(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WCDA_STORAGE__WARC_DIR": str(tmp_path / "warc")}
     cmd = [sys.executable, "-m", "harvester", "--db", str(tmp_path / "c.db"), "harvest", "--replay", str(FIXTURES)]
