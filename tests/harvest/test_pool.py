@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from catalog.store import SQLiteStore
 from harvester import pipeline
 from harvester.config import load_settings
