@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from catalog.model import StoredRecord
-from catalog.store import open_store
+from harvester.commands import open_store
 
 if TYPE_CHECKING:
+    from catalog.model import StoredRecord
     from harvester.pipeline import HarvestSummary, Outcome
 
 
@@ -203,17 +203,28 @@ def list_records(ctx: click.Context, problems: bool) -> None:
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
         shown = 0
-        for stored in store.iter_records():
-            r = stored.record
-            if problems and not r.problems:
+        lines: list[str] = []
+        # Only the printed fields, read from the stored JSON without building the record model
+        # (store.list_rows), and printed a batch of lines at a time.
+        for row in store.list_rows():
+            if row.fields is None:
+                lines.append(f"{row.record_id:>8}  {'?':<10}  [unreadable: the stored record is damaged]")
+                shown += 1
                 continue
-            flag = " [deleted]" if stored.deleted else ""
-            title = r.title if len(r.title) <= 80 else r.title[:79] + "…"
-            click.echo(f"{r.record_id:>8}  {(r.date.normalized or '—'):<10}  {title}{flag}")
+            title, date, record_problems = row.fields
+            if problems and not record_problems:
+                continue
+            flag = " [deleted]" if row.deleted else ""
+            title = title if len(title) <= 80 else title[:79] + "…"
+            lines.append(f"{row.record_id:>8}  {(date or '—'):<10}  {title}{flag}")
             if problems:
-                for p in r.problems:
-                    click.echo(f"{'':>10}- {p}")
+                lines.extend(f"{'':>10}- {p}" for p in record_problems)
             shown += 1
+            if len(lines) >= 2000:
+                click.echo("\n".join(lines))
+                lines.clear()
+        if lines:
+            click.echo("\n".join(lines))
         click.echo(f"{shown} records", err=True)
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from catalog.store import open_store
-from harvester.config import Settings
+from harvester.commands import open_store
+
+if TYPE_CHECKING:
+    from harvester.config import Settings
 
 
 def _provider_settings(settings: Settings):  # -> ProviderSettings (imported lazily: keeps --help fast)

@@ -7,9 +7,7 @@ from typing import Any
 
 import click
 
-from catalog.runs import Runs, SyncLocked
-from catalog.store import open_store
-from harvester.commands import EXIT_FATAL
+from harvester.commands import EXIT_FATAL, open_store
 
 
 @click.command()
@@ -30,6 +28,7 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     `harvester sync`. Exit codes: 0 ok, 1 some items failed or a quality alarm, 2 blocked,
     locked or fatal.
     """
+    from catalog.runs import SyncLocked
     from harvester.sync import run_sync  # imported here: keeps the CLI's start-up light
 
     settings = ctx.obj.settings(archive={"contact": contact},
@@ -63,6 +62,7 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
 @click.pass_context
 def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_runs: bool) -> None:
     """What a sync run did (the latest, or RUN): counts, failures, field quality, alarms."""
+    from catalog.runs import Runs
     from harvester.sync import build_report
 
     settings = ctx.obj.settings()
@@ -93,6 +93,7 @@ def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_ru
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Catalog size, deleted count, last run, records due for revalidation, any running sync."""
+    from catalog.runs import Runs
     from harvester.sync import build_report, due_count
 
     settings = ctx.obj.settings()
