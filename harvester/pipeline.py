@@ -17,7 +17,7 @@ import re
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files
+from harvester.workers import SupervisedPool
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
@@ -159,12 +160,13 @@ def _pool_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool) -> ProcessPoolExecutor:
+def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool) -> SupervisedPool:
+    # Supervised (harvester/workers.py): a killed worker is replaced and its page retried,
+    # and no worker outlives the harvest (a SIGKILLed harvest leaves no process behind).
     context = multiprocessing.get_context(POOL_START_METHOD)
     if POOL_START_METHOD == "forkserver":
         context.set_forkserver_preload(["harvester.pipeline"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(settings, index, replayed))
+    return SupervisedPool(workers, context, initializer=_init_worker, initargs=(settings, index, replayed))
 
 
 def _init_worker(settings: Settings, index: WarcIndex | None, replayed: bool) -> None:
@@ -207,7 +209,7 @@ def _for_worker(result: FetchResult) -> FetchResult:
 def _future_result(record_id: int, future: Future) -> object:
     try:
         return future.result()
-    except Exception as exc:  # the worker process died (BrokenProcessPool) or could not pickle
+    except Exception as exc:  # the worker process died on every attempt (WorkerDied), or could not pickle
         return outcome_for(record_id, exc)
 
 
