@@ -132,19 +132,19 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_no_worker_outlives_a_killed_main_process() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        below = _descendants(proc.pid)
-        assert len(below) >= 3  # the fork server and two workers (and the resource tracker)
-        proc.kill()
-        proc.wait(timeout=30)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(_alive(p) for p in below):
-            time.sleep(0.1)
-        assert [p for p in below if _alive(p)] == []
-    finally:
-        if proc.poll() is None:
+    with subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            below = _descendants(proc.pid)
+            assert len(below) >= 3  # the fork server and two workers (and the resource tracker)
             proc.kill()
-            proc.wait()
+            proc.wait(timeout=30)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and any(_alive(p) for p in below):
+                time.sleep(0.1)
+            # None left holding the stdout pipe (as `harvester ... | tee` needs to finish).
+            assert [p for p in below if _alive(p)] == []
+        finally:
+            if proc.poll() is None:
+                proc.kill()
