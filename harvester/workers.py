@@ -106,6 +106,7 @@ class _Worker:
         self.process.start()
         child.close()  # only the worker holds its end now: its EOF means we are gone, and ours means it is
         self.task: _Task | None = None
+        self.answered = 0  # tasks this worker finished
 
 
 class SupervisedPool:
@@ -124,6 +125,8 @@ class SupervisedPool:
         self._alive_r, self._alive_w = context.Pipe(duplex=False)
         self._workers = [self._start_worker() for _ in range(max(1, workers))]
         self.replaced = 0  # workers that died and were replaced (for reports and tests)
+        self._barren = 0  # workers in a row that died before answering anything
+        self._broken: str | None = None  # why the pool stopped replacing workers
         self._thread = threading.Thread(target=self._supervise, name="parse-pool", daemon=True)
         self._thread.start()
 
@@ -133,6 +136,9 @@ class SupervisedPool:
         with self._lock:
             if self._closing:
                 raise RuntimeError("the pool is shut down")
+            if self._broken:
+                future.set_exception(WorkerDied(self._broken))
+                return future
             self._pending.append(_Task(fn, args, future))
         self._wake()
         return future
@@ -189,6 +195,14 @@ class SupervisedPool:
         dead.conn.close()
         self.replaced += 1
         task = dead.task
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        # A worker that cannot even start (its initializer fails) would be replaced for ever:
+        # after a few in a row that never answered, the pool fails what it holds instead.
+        self._barren = 0 if dead.answered else self._barren + 1
+        if self._barren > len(self._workers) + ATTEMPTS:
+            self._broken = f"parse worker processes die before doing any work ({how})"
+            self._fail_all(task)
+            return
         self._workers[index] = self._start_worker()
         if task is None:
             return
@@ -196,9 +210,19 @@ class SupervisedPool:
             with self._lock:
                 self._pending.appendleft(task)
             return
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         task.future.set_exception(WorkerDied(f"the parse worker process died ({how}) on each of {task.attempts} "
                                              "attempts"))
+
+    def _fail_all(self, task: _Task | None) -> None:
+        with self._lock:
+            held = [task] if task is not None else []
+            held += [w.task for w in self._workers if w.task is not None] + list(self._pending)
+            self._pending.clear()
+            for w in self._workers:
+                w.task = None
+        for t in held:
+            if not t.future.done():
+                t.future.set_exception(WorkerDied(self._broken or "the pool broke"))
 
     def _supervise(self) -> None:
         try:
@@ -210,7 +234,7 @@ class SupervisedPool:
                 if closing and not busy and not self._pending:
                     return
                 waits: list[Any] = [self._wake_r]
-                for w in self._workers:
+                for w in self._workers if not self._broken else ():  # broken: only wait to be shut down
                     waits.append(w.process.sentinel)
                     if w.task is not None:
                         waits.append(w.conn)
@@ -226,6 +250,7 @@ class SupervisedPool:
                             self._replace(i)  # died while answering
                             continue
                         task, w.task = w.task, None
+                        w.answered += 1
                         if ok:
                             task.future.set_result(value)
                         else:

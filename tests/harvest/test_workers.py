@@ -60,6 +60,20 @@ def test_a_task_error_is_the_task_s_alone() -> None:
         assert good.result(timeout=60) == 8 and pool.replaced == 0
 
 
+def test_workers_that_cannot_start_fail_the_tasks_instead_of_restarting_for_ever() -> None:
+    pool = SupervisedPool(2, multiprocessing.get_context("forkserver"), initializer=pool_tasks.broken_initializer)
+    with pool:
+        with pytest.raises(WorkerDied, match="exit code 1"):
+            pool.submit(pool_tasks.double, 1).result(timeout=120)
+        # The pool gives up replacing them after a few, and fails whatever it is given.
+        deadline = time.monotonic() + 60
+        while "die before doing any work" not in str(pool.submit(pool_tasks.double, 2).exception(timeout=120)):
+            assert time.monotonic() < deadline, "the pool kept restarting workers that cannot start"
+        replaced = pool.replaced
+        time.sleep(1)
+        assert pool.replaced == replaced <= 8
+
+
 def test_a_harvest_survives_a_killed_parse_worker(tmp_path: Path) -> None:
     """Every ID is reported and stored, as without the kill (no traceback, nothing lost)."""
     archive = tmp_path / "archive"

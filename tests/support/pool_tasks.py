@@ -33,3 +33,7 @@ def fails(value: int) -> int:
 def sleep(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
+
+
+def broken_initializer() -> None:
+    raise RuntimeError("cannot start")
