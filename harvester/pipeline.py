@@ -19,6 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from catalog.errors import Blocked, FetchError, Gone, HarvesterError, NotFound, ParseError, RecordValidationError
@@ -252,7 +253,8 @@ def harvest(
         index = replay if isinstance(replay, WarcIndex) else WarcIndex(replay) if replay is not None else None
         on_exchange = None
         if index is None:
-            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="harvest", software=f"wcda-harvester/{__version__}",
+            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="harvest",
+                                             software=f"wcda-harvester/{__version__}",
                                              operator=settings.archive.contact)
             summary.warc_file = str(writer.path)
             on_exchange = _LockedWriter(writer)
@@ -263,7 +265,8 @@ def harvest(
     stop = threading.Event()
     extra_requests = 0
 
-    def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
+    def guarded(record_id: int,
+                step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
             return step()
         except Exception as exc:
@@ -347,10 +350,10 @@ def harvest(
                         rid, fetched = waiting.popleft()
                         parsing[parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
                     while len(fetching) + len(waiting) < 2 * workers:
-                        rid = next(queue, None)
-                        if rid is None:
+                        next_id = next(queue, None)
+                        if next_id is None:
                             return
-                        fetching[fetch_pool.submit(work, rid)] = rid
+                        fetching[fetch_pool.submit(work, next_id)] = next_id
 
                 refill_live()
                 while fetching or parsing or waiting:
@@ -371,7 +374,7 @@ def harvest(
             # A replay answers from disk, so there is no latency for threads to overlap, and the
             # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
             workers = 1 if replayed else settings.http.concurrency
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_threads:
                 # A bounded window of fetches in flight: the workers stay busy while this thread
                 # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
                 queue = iter(ids)
@@ -382,20 +385,20 @@ def harvest(
                         rid = next(queue, None)
                         if rid is None:
                             return
-                        in_flight[pool.submit(work, rid)] = rid
+                        in_flight[fetch_threads.submit(work, rid)] = rid
 
                 refill()
                 while in_flight:
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         rid = in_flight.pop(future)
-                        result: Outcome | FetchResult | CatalogRecord = future.result()
-                        if isinstance(result, FetchResult):
+                        fetched = future.result()
+                        if isinstance(fetched, FetchResult):
                             # Parsed here, on the one writing thread, while the workers keep fetching:
                             # the parse holds the GIL, and threads parsing at once only fight over it.
-                            fetched = result
-                            result = guarded(rid, lambda: record_from_result(fetched, rid, replayed=replayed))
-                        finish(rid, result)
+                            finish(rid, guarded(rid, partial(record_from_result, fetched, rid, replayed=replayed)))
+                        else:
+                            finish(rid, fetched)
                     refill()
     finally:
         summary.requests = fetcher.requests_made + extra_requests
