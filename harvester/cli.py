@@ -10,13 +10,20 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from catalog.errors import HarvesterError
 from harvester import __version__, commands
 from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED
-from harvester.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from harvester.config import Settings
+
+# Start-up: this module and every command module import only click and light modules;
+# the heavy ones (pydantic models, the pipeline, httpx, citeproc, lxml) are imported by
+# the command that runs. tests/harvest/test_startup.py checks `--help` imports none of them.
 
 
 class AppContext:
@@ -29,6 +36,8 @@ class AppContext:
 
     def settings(self, **overrides: dict[str, object]) -> Settings:
         if self._settings is None or overrides:
+            from harvester.config import load_settings  # pydantic: only for commands that need settings
+
             layers: dict[str, dict[str, object]] = {k: dict(v) for k, v in overrides.items()}
             if self.db:
                 layers.setdefault("storage", {})["database"] = self.db

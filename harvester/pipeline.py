@@ -19,7 +19,7 @@ import signal
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -42,6 +42,7 @@ from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files, warcinfo_text
+from harvester.workers import SupervisedPool
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
@@ -184,12 +185,13 @@ def _pool_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool) -> ProcessPoolExecutor:
+def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool) -> SupervisedPool:
+    # Supervised (harvester/workers.py): a killed worker is replaced and its page retried,
+    # and no worker outlives the harvest (a SIGKILLed harvest leaves no process behind).
     context = multiprocessing.get_context(POOL_START_METHOD)
     if POOL_START_METHOD == "forkserver":
         context.set_forkserver_preload(["harvester.pipeline"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(settings, index, replayed))
+    return SupervisedPool(workers, context, initializer=_init_worker, initargs=(settings, index, replayed))
 
 
 def _init_worker(settings: Settings, index: WarcIndex | None, replayed: bool) -> None:
@@ -235,7 +237,7 @@ def _for_worker(result: FetchResult) -> FetchResult:
 def _future_result(record_id: int, future: Future) -> object:
     try:
         return future.result()
-    except Exception as exc:  # the worker process died (BrokenProcessPool) or could not pickle
+    except Exception as exc:  # the worker process died on every attempt (WorkerDied), or could not pickle
         return outcome_for(record_id, exc)
 
 
@@ -319,26 +321,28 @@ def harvest(
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
-        if isinstance(result, CatalogRecord):
-            status = store.upsert(result)
-            outcome = Outcome(rid, status, problems=list(result.problems))
-        else:
-            assert isinstance(result, Outcome)
-            outcome = result
-            if outcome.status == "blocked":
-                stop.set()
-        if outcome.connect_failed and not replayed:
-            connect_streak[0] += 1
-            if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
-                summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
-                                       f"{settings.archive.base_url} ({outcome.detail})")
-                stop_reason[0] = "the run stopped: archive unreachable"
-                stop.set()
-        elif outcome.status != "not_attempted":
-            connect_streak[0] = 0
-        stored = outcome.status in {"new", "changed", "unchanged", "restored"}
-        if outcome.status != "not_attempted" and (log_failures or stored):
-            store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
+        # The record and its history event in one transaction: one commit a page, not two.
+        with store.transaction():
+            if isinstance(result, CatalogRecord):
+                status = store.upsert(result)
+                outcome = Outcome(rid, status, problems=list(result.problems))
+            else:
+                assert isinstance(result, Outcome)
+                outcome = result
+                if outcome.status == "blocked":
+                    stop.set()
+            if outcome.connect_failed and not replayed:
+                connect_streak[0] += 1
+                if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
+                    summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
+                                           f"{settings.archive.base_url} ({outcome.detail})")
+                    stop_reason[0] = "the run stopped: archive unreachable"
+                    stop.set()
+            elif outcome.status != "not_attempted":
+                connect_streak[0] = 0
+            stored = outcome.status in {"new", "changed", "unchanged", "restored"}
+            if outcome.status != "not_attempted" and (log_failures or stored):
+                store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -379,7 +383,10 @@ def harvest(
             # this thread stores. Bounded: at most 2 x concurrency pages fetched or waiting for
             # a parser, and 2 per worker process being parsed.
             workers = settings.http.concurrency
-            procs = _pool_workers()
+            # One core fewer than a replay: here this process is busy too (fetching, WARC,
+            # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
+            # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
+            procs = max(1, _pool_workers() - 1)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_pool, \
                     _process_pool(procs, settings, None, replayed) as parse_pool:
                 queue = iter(ids)
@@ -416,7 +423,7 @@ def harvest(
             # A replay answers from disk, so there is no latency for threads to overlap, and the
             # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
             workers = 1 if replayed else settings.http.concurrency
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as thread_pool:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_threads:
                 # A bounded window of fetches in flight: the workers stay busy while this thread
                 # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
                 queue = iter(ids)
@@ -427,19 +434,20 @@ def harvest(
                         rid = next(queue, None)
                         if rid is None:
                             return
-                        in_flight[thread_pool.submit(work, rid)] = rid
+                        in_flight[fetch_threads.submit(work, rid)] = rid
 
                 refill()
                 while in_flight:
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         rid = in_flight.pop(future)
-                        got_one: Outcome | FetchResult | CatalogRecord = future.result()
-                        if isinstance(got_one, FetchResult):
+                        fetched = future.result()
+                        if isinstance(fetched, FetchResult):
                             # Parsed here, on the one writing thread, while the workers keep fetching:
                             # the parse holds the GIL, and threads parsing at once only fight over it.
-                            got_one = guarded(rid, partial(record_from_result, got_one, rid, replayed=replayed))
-                        finish(rid, got_one)
+                            finish(rid, guarded(rid, partial(record_from_result, fetched, rid, replayed=replayed)))
+                        else:
+                            finish(rid, fetched)
                     refill()
     finally:
         summary.requests = fetcher.requests_made + extra_requests

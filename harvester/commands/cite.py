@@ -6,15 +6,19 @@ import sys
 
 import click
 
-from catalog.cite import STYLES, cite, style_class, style_path
 from catalog.errors import ExportError, HarvesterError, StyleCannotRender
-from catalog.store import open_store
+from harvester.commands import open_store
+
+# The shipped style names, written out so that `--help` does not import citeproc
+# (tests/harvest/test_startup.py checks this list against catalog.cite.STYLES).
+STYLE_NAMES = ("apa", "chicago", "chicago-author-date", "chicago-notes-bibliography", "mla",
+               "modern-language-association", "wcda")
 
 
 @click.command("cite")
 @click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1))
 @click.option("--style", "style", default="wcda", show_default=True,
-              help=f"One of {', '.join(sorted(STYLES))}, or a path to a .csl file.")
+              help=f"One of {', '.join(STYLE_NAMES)}, or a path to a .csl file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True,
               help="Plain text, or HTML with the style's italics and quotes.")
 @click.option("--note", is_flag=True, help="The footnote form (note styles only) instead of the bibliography entry.")
@@ -25,6 +29,8 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], style: str, fmt: str,
     A record the style cannot render correctly is reported on stderr (exit code 1)
     instead of printing a wrong entry; withdrawn records are skipped with a note.
     """
+    from catalog.cite import cite, style_class, style_path
+
     try:
         style_path(style)
         if note and style_class(style) != "note":

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from catalog.errors import HarvesterError
-from catalog.export.output import open_output
-from catalog.export.parallel import default_jobs, formatted
-from catalog.export.registry import FORMATS, writer_for
-from catalog.model import StoredRecord
-from catalog.store import from_db_time, open_store
+from catalog.export import FORMAT_NAMES
+from harvester.commands import open_store
+
+if TYPE_CHECKING:
+    from catalog.model import StoredRecord
 
 
 def parse_since(value: str) -> datetime:
@@ -24,7 +25,7 @@ def parse_since(value: str) -> datetime:
 
 
 @click.command("export")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(list(FORMATS)))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(list(FORMAT_NAMES)))
 @click.argument("ids", nargs=-1, type=click.IntRange(min=1))
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
 @click.option("--since", "--changed-since", "since", help="Only records changed since this date (ISO 8601).")
@@ -42,6 +43,11 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
     """
     if excel and fmt != "csv":
         raise click.BadParameter("--excel is for the csv format only", param_hint="--excel")
+    from catalog.export.output import open_output
+    from catalog.export.parallel import default_jobs, formatted
+    from catalog.export.registry import writer_for
+    from catalog.store import from_db_time
+
     changed_since = parse_since(since) if since else None
     store = open_store(ctx.obj.settings().storage.database)
     try:

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from catalog.errors import HarvesterError
-from catalog.model import CatalogRecord, StoredRecord
-from catalog.store import open_store
-from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
+from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, open_store
 from harvester.commands.options import politeness_options, quiet_option
 
 if TYPE_CHECKING:
+    from catalog.model import CatalogRecord, StoredRecord
     from catalog.store import SQLiteStore
     from harvester.pipeline import HarvestSummary, Outcome
 
@@ -382,13 +381,11 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
     import csv
     import json
 
-    from pydantic import ValidationError
-
     from harvester.commands.export import parse_since
 
     since = parse_since(changed_since) if changed_since else None
     settings = ctx.obj.settings()
-    shown, unreadable = 0, []
+    shown, unreadable = 0, list[int]()
     columns = ["record_id", "date", "title", "types", "languages", "deleted", "problems"]
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\r\n") if fmt == "csv" else None
     if writer is not None:
@@ -396,7 +393,38 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
     if fmt == "json":
         click.echo("[", nl=False)
     with open_store(settings.storage.database) as store:
-        for raw in store.iter_raw(changed_since=since, brief=True):
+        if fmt == "text" and not (doc_type or language or since):
+            # Only the printed fields, read from the stored JSON without building the record model
+            # (store.list_rows), and printed a batch of lines at a time.
+            lines: list[str] = []
+            for row in store.list_rows():
+                fields = row.fields
+                if fields is None or not isinstance(fields[0], str) or not isinstance(fields[2], list):
+                    unreadable.append(row.record_id)
+                    click.echo(f"{row.record_id:>8}  unreadable record: the stored record is damaged", err=True)
+                    continue
+                title, date, record_problems = fields
+                if problems and not record_problems:
+                    continue
+                flag = " [deleted]" if row.deleted else ""
+                title = title if len(title) <= 80 else title[:79] + "…"
+                lines.append(f"{row.record_id:>8}  {(date or '—'):<10}  {title}{flag}")
+                if problems:
+                    lines.extend(f"{'':>10}- {p}" for p in record_problems)
+                shown += 1
+                if len(lines) >= 2000:
+                    click.echo("\n".join(lines))
+                    lines.clear()
+            if lines:
+                click.echo("\n".join(lines))
+            rows_done = True
+        else:
+            # Filters and the json/csv forms need the whole record (types, languages): the model.
+            from pydantic import ValidationError
+
+            from catalog.model import CatalogRecord
+            rows_done = False
+        for raw in () if rows_done else store.iter_raw(changed_since=since, brief=True):
             try:
                 r = CatalogRecord.model_validate_json(raw.json)
             except (ValidationError, ValueError) as exc:
@@ -411,9 +439,10 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
                 click.echo(("," if shown else "") + "\n" + json.dumps(_list_row(r, deleted), ensure_ascii=False),
                            nl=False)
             elif writer is not None:
-                row = _list_row(r, deleted)
-                writer.writerow({**row, "types": "; ".join(row["types"]), "languages": "; ".join(row["languages"]),
-                                 "problems": "; ".join(row["problems"]), "date": row["date"] or ""})
+                row_out = _list_row(r, deleted)
+                writer.writerow({**row_out, "types": "; ".join(row_out["types"]),
+                                 "languages": "; ".join(row_out["languages"]),
+                                 "problems": "; ".join(row_out["problems"]), "date": row_out["date"] or ""})
             else:
                 flag = " [deleted]" if deleted else ""
                 title = r.title if len(r.title) <= 80 else r.title[:79] + "…"

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from catalog.store import open_store
-from harvester.config import Settings
+from harvester.commands import open_store
+
+if TYPE_CHECKING:
+    from harvester.config import Settings
 
 if TYPE_CHECKING:
     from catalog.oai.provider import ProviderSettings

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from catalog.runs import Runs, SyncLocked
-from catalog.store import open_store
-from harvester.commands import EXIT_FATAL
+from harvester.commands import EXIT_FATAL, open_store
 from harvester.commands.options import politeness_options
+
+if TYPE_CHECKING:
+    from catalog.runs import Runs
 
 
 def _json_target(json_out: str | None) -> None:
@@ -89,6 +90,7 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     locked or fatal, 130 interrupted.
     """
     from catalog.errors import ConfigError
+    from catalog.runs import SyncLocked
     from harvester.config import require_live
     from harvester.sync import run_sync  # imported here: keeps the CLI's start-up light
 
@@ -139,6 +141,7 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
 def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_runs: bool, records: bool,
            verbose: bool) -> None:
     """What a sync run did (the latest, or RUN): counts, failures, field quality, alarms."""
+    from catalog.runs import Runs
     from harvester.sync import build_report
 
     settings = ctx.obj.settings()
@@ -188,6 +191,7 @@ def _touched_records(store: Any, runs: Runs, run_id: str) -> dict[str, list[dict
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Catalog size, deleted count, last run, records due for revalidation, any running sync."""
+    from catalog.runs import Runs
     from harvester.sync import build_report, due_count
 
     settings = ctx.obj.settings()
