@@ -13,6 +13,8 @@ the other way round.
     │   ├── RateLimited             429 after the retries ran out
     │   ├── ServerError             5xx after the retries ran out
     │   ├── Blocked                 bot challenge / protection page: stops the run
+    │   ├── AskedToWait             Retry-After longer than http.backoff_max: stops the run
+    │   ├── OutOfTime               the run's time budget ends before the request could
     │   ├── TransportError          connection, timeout, truncated body
     │   ├── ResponseTooLarge        body over the configured cap
     │   ├── OffHostRedirect         a redirect that leaves the archive's host
@@ -21,6 +23,7 @@ the other way round.
     ├── ParseError                  not a document page (names the ID)
     ├── RecordValidationError       the parsed values do not make a valid record
     ├── StoreError                  the catalog database failed
+    ├── ArchiveWriteError           the raw archive (WARC) could not be written: stops the run
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
 """
@@ -75,6 +78,18 @@ class Blocked(FetchError):
     reason = "blocked by bot protection"
 
 
+class AskedToWait(FetchError):
+    """The archive asked us (Retry-After) to wait longer than http.backoff_max: the whole run stops asking."""
+
+    reason = "the archive asked us to wait"
+
+
+class OutOfTime(FetchError):
+    """The run's time budget (sync --max-minutes) ends before this request could be made or finish."""
+
+    reason = "the run's time budget is used up"
+
+
 class TransportError(FetchError):
     reason = "transport error"
 
@@ -112,6 +127,10 @@ class RecordValidationError(HarvesterError):
 
 class StoreError(HarvesterError):
     pass
+
+
+class ArchiveWriteError(HarvesterError):
+    """A WARC file could not be written (a full disk, a file size limit): no record may be stored without it."""
 
 
 class ExportError(HarvesterError):

@@ -108,6 +108,10 @@ class SyncSettings(_Section):
     max_requests: int | None = Field(None, ge=1)
     max_minutes: float | None = Field(None, gt=0)
     respect_robots: bool = True
+    # A robots.txt Crawl-delay over this stops the run with a message instead of crawling at
+    # that pace (Crawl-delay: 100000 would take a day a request); every wait is also bounded
+    # by max_minutes.
+    max_crawl_delay: float = Field(60.0, gt=0, description="seconds; the longest Crawl-delay obeyed")
     # The lock row expires this long after its last heartbeat (sent every third of it), so a
     # crashed sync on another host cannot hold the catalog for ever; on this host a dead
     # owner pid frees it at once.

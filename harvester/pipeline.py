@@ -4,8 +4,10 @@ Worker threads fetch in parallel (bounded by the HTTP concurrency setting, and s
 by the shared rate limiter); parsing is CPU work that holds the GIL, so for a large job
 it runs in a pool of worker processes (one per core), and for a small one on the calling
 thread. The calling thread alone writes to the catalog, so the store sees one writer
-and each record is one transaction. A blocked response stops the run: IDs not yet
-started are reported as not attempted.
+and each record is one transaction. A blocked response, a Retry-After longer than we may
+wait, and a catalog or raw archive that cannot be written (a full disk) stop the run: IDs
+not yet started are reported as not attempted. A record is stored only after its raw
+response is in the WARC file.
 """
 
 from __future__ import annotations
@@ -21,15 +23,27 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, Thr
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog.errors import Blocked, FetchError, Gone, HarvesterError, NotFound, ParseError, RecordValidationError
+from catalog.errors import (
+    ArchiveWriteError,
+    AskedToWait,
+    Blocked,
+    FetchError,
+    Gone,
+    HarvesterError,
+    NotFound,
+    ParseError,
+    RecordValidationError,
+    StoreError,
+)
 from catalog.model import CatalogRecord, Provenance
 from catalog.store import SQLiteStore
 from harvester import __version__
+from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
 from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
-from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files
+from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
@@ -51,6 +65,12 @@ class HarvestSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     requests: int = 0
     warc_file: str | None = None
+    # Set when the run had to stop: the catalog or the WARC could not be written (one line).
+    fatal: str | None = None
+    # Seconds the archive asked us to wait (Retry-After over http.backoff_max), if it did.
+    asked_to_wait: float | None = None
+    # Files of a replay folder that were not read, and why (junk, symlinks).
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[str]:
@@ -62,9 +82,11 @@ class HarvestSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good, 1 some IDs failed, 2 blocked."""
-        if self.blocked:
+        """0 all good, 1 some IDs failed, 2 blocked or fatal, 75 (EXIT_WAIT) the archive asked us to wait."""
+        if self.blocked or self.fatal:
             return 2
+        if self.asked_to_wait is not None:
+            return EXIT_WAIT
         if any(o.status in {"failed", "not_attempted"} for o in self.outcomes):
             return 1
         return 0
@@ -258,35 +280,58 @@ def harvest(
     if processes is None:
         processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))
+    if index is not None:
+        summary.skipped_files = [(str(path), why) for path, why in index.skipped]
     stop = threading.Event()
+    stopped_because = ["the run stopped after a block"]
     extra_requests = 0
+
+    def halt(why: str) -> None:
+        stopped_because[0] = why
+        stop.set()
 
     def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
             return step()
         except Exception as exc:
             outcome = outcome_for(record_id, exc)
-            if outcome.status == "blocked":
+            if isinstance(exc, AskedToWait):
+                # Every worker stops asking: the fetcher refuses the requests already queued.
+                summary.asked_to_wait = exc.retry_after
+                halt(f"the run stopped: {exc.detail}")
+            elif isinstance(exc, ArchiveWriteError):
+                summary.fatal = summary.fatal or str(exc)
+                halt("the run stopped: the raw archive could not be written")
+            elif outcome.status == "blocked":
                 stop.set()
             return outcome
 
     def work(record_id: int) -> Outcome | FetchResult:
         if stop.is_set():
-            return Outcome(record_id, "not_attempted", "the run stopped after a block")
+            return Outcome(record_id, "not_attempted", stopped_because[0])
         return guarded(record_id, lambda: fetcher.get(fetcher.document_url(record_id)))  # type: ignore[return-value]
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
-        if isinstance(result, CatalogRecord):
-            status = store.upsert(result)
-            outcome = Outcome(rid, status, problems=list(result.problems))
-        else:
-            assert isinstance(result, Outcome)
-            outcome = result
-            if outcome.status == "blocked":
-                stop.set()
-        if outcome.status != "not_attempted":
-            store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
+        if summary.fatal and isinstance(result, CatalogRecord):
+            result = Outcome(rid, "not_attempted", stopped_because[0])  # fetched, but nothing more is written
+        try:
+            if isinstance(result, CatalogRecord):
+                status = store.upsert(result)
+                outcome = Outcome(rid, status, problems=list(result.problems))
+            else:
+                assert isinstance(result, Outcome)
+                outcome = result
+                if outcome.status == "blocked":
+                    stop.set()
+            if outcome.status != "not_attempted":
+                store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
+        except StoreError as exc:
+            # The catalog cannot be written (a full disk): nothing half-written (each write is
+            # one transaction), and the run stops with one line instead of a traceback.
+            summary.fatal = summary.fatal or str(exc)
+            halt("the run stopped: the catalog could not be written")
+            outcome = Outcome(rid, "failed", f"not stored: {exc}")
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -321,7 +366,7 @@ def harvest(
                     finish(rid, result)
                     refill_replay()
                 for rid in queue:  # after a block
-                    finish(rid, Outcome(rid, "not_attempted", "the run stopped after a block"))
+                    finish(rid, Outcome(rid, "not_attempted", stopped_because[0]))
         elif processes:
             # Live: threads fetch (and write every exchange to the WARC), worker processes parse,
             # this thread stores. Bounded: at most 2 x concurrency pages fetched or waiting for
@@ -415,10 +460,12 @@ def reparse(*, settings: Settings, store: SQLiteStore, source: str | Path | None
             progress: Callable[[Outcome], None] | None = None, processes: bool | None = None) -> HarvestSummary:
     """Rebuild every record from the raw archive, with no network: a harvest replayed from our own WARC."""
     archive = Path(source or settings.storage.warc_dir)
-    if not warc_files(archive):
-        raise FileNotFoundError(f"no WARC files under {archive}")
     # One scan of the archive serves both the ID list and the replay (scanning is ~1 ms a page).
     index = WarcIndex(archive)
+    bad = {path for path, _ in index.skipped}
+    if not [f for f in index.files if f not in bad]:
+        skipped = "; ".join(f"{path.name}: {why}" for path, why in index.skipped)
+        raise FileNotFoundError(f"no readable WARC files under {archive}" + (f" ({skipped})" if skipped else ""))
     ids = sorted(set(store.record_ids()) | set(ids_in_archive(index)))
     return harvest(ids, settings=settings, store=store, replay=index, progress=progress, processes=processes)
 

@@ -10,8 +10,14 @@ at once, so a killed run leaves only whole records behind; the pair is then sync
 disk together (one fsync an exchange, not one a record: harvest threads share one
 writer, so every fsync is waited for by all of them).
 
+If a write fails (a full disk, a file size limit) the file is cut back to its last whole
+record and ArchiveWriteError is raised: the caller must not store a record whose raw
+response is not kept.
+
 Reading: `WarcIndex` scans files once, remembers where each response record sits
-(by target URI; the latest recording of a URL wins) and reads a body only when asked.
+(by target URI; the latest recording of a URL wins) and reads a body only when asked,
+decoding at most `max_body` bytes of it (a compression bomb in a recording stops there).
+A file that is not a readable WARC, or a symlink, is skipped and named in `skipped`.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from catalog.errors import NotInRecording
+from catalog.errors import ArchiveWriteError, NotInRecording, ResponseTooLarge
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# The most a replayed body may decode to when nobody says less (the fetcher sets its own cap,
+# http.max_response_bytes); config.py allows at most 50 MB there.
+MAX_BODY = 50_000_000
 
 
 @dataclass
@@ -106,6 +115,15 @@ class WarcWriter:
         if sync:
             os.fsync(self._fh.fileno())
 
+    def _failed(self, start: int, exc: OSError) -> ArchiveWriteError:
+        """Cut the file back to its last whole record, and say what went wrong in one line."""
+        try:
+            self._fh.truncate(start)
+            self._fh.seek(start)
+        except OSError:
+            pass
+        return ArchiveWriteError(f"cannot write the raw archive {self.path}: {exc.strerror or exc}")
+
     def write_exchange(self, request: RecordedRequest, response: RecordedResponse) -> str:
         """Write the response and its request; returns the response's WARC-Record-ID."""
         date = _warc_date(response.fetched_at)
@@ -124,8 +142,12 @@ class WarcWriter:
             request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )
-        self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
-        self._write(req)  # flushed, and both synced
+        start = self._fh.tell()
+        try:
+            self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
+            self._write(req)  # flushed, and both synced
+        except OSError as exc:  # ENOSPC, EFBIG, EIO: no half exchange stays behind
+            raise self._failed(start, exc) from exc
         response.warc_file = self.path.name
         response.warc_record_id = record_id
         return record_id
@@ -140,11 +162,24 @@ class WarcWriter:
         self.close()
 
 
-def warc_files(path: str | Path) -> list[Path]:
-    """A WARC file, or every WARC file under a folder, in name order."""
+def warc_files(path: str | Path, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """A WARC file, or every WARC file under a folder, in name order.
+
+    Symlinks under a folder are left out (and added to `skipped`): a recording is read from
+    the folder itself, never from wherever a link points.
+    """
     p = Path(path)
     if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(WARC_SUFFIXES))
+        found = []
+        for f in sorted(p.rglob("*")):
+            if not f.name.endswith(WARC_SUFFIXES):
+                continue
+            if f.is_symlink():
+                if skipped is not None:
+                    skipped.append((f, "a symlink, not a file of the recording"))
+            elif f.is_file():
+                found.append(f)
+        return found
     if p.is_file():
         return [p]
     raise FileNotFoundError(f"no WARC file or folder at {p}")
@@ -158,13 +193,17 @@ def _parse_warc_date(value: str | None) -> datetime:
     return datetime.strptime(value, fmt).replace(tzinfo=UTC)
 
 
-def _to_response(record: object, warc_file: str) -> RecordedResponse:
+def _to_response(record: object, warc_file: str, max_body: int = MAX_BODY) -> RecordedResponse:
     rec_headers = record.rec_headers  # type: ignore[attr-defined]
     http = record.http_headers  # type: ignore[attr-defined]
     status_line = http.get_statuscode() or "0"
     reason = http.statusline.split(" ", 1)[1] if " " in http.statusline else ""
-    # content_stream() undoes Content-Encoding (gzip, br) and chunking, as a client would.
-    body = record.content_stream().read()  # type: ignore[attr-defined]
+    # content_stream() undoes Content-Encoding (gzip, br) and chunking, as a client would,
+    # a block at a time: reading one byte past the cap stops a compression bomb there.
+    body = record.content_stream().read(max_body + 1)  # type: ignore[attr-defined]
+    if len(body) > max_body:
+        raise ResponseTooLarge(rec_headers.get_header("WARC-Target-URI") or "",
+                               f"recorded body decodes to over {max_body} bytes ({warc_file})")
     # The body is handed back decoded, so the headers that describe the encoded form go;
     # Content-Length stays only when it described these very bytes (truncation checks use it).
     encoded = http.get_header("Content-Encoding") not in (None, "", "identity")
@@ -194,16 +233,24 @@ def iter_responses(paths: Iterable[Path]) -> Iterator[RecordedResponse]:
 class WarcIndex:
     """Responses in recorded WARC files, looked up by request URL. Never touches the network."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.files = warc_files(path)
+    def __init__(self, path: str | Path, *, max_body: int = MAX_BODY) -> None:
+        self.max_body = max_body
+        # Files left out, with why: symlinks, and files that are not readable WARC (a junk
+        # .warc.gz, a cut-off gzip member). Whole records read before the damage still count.
+        self.skipped: list[tuple[Path, str]] = []
+        self.files = warc_files(path, self.skipped)
         self._where: dict[str, tuple[Path, int]] = {}
         for file in self.files:
-            with open(file, "rb") as fh:
-                it = ArchiveIterator(fh)
-                for record in it:
-                    if record.rec_type == "response":
-                        url = record.rec_headers.get_header("WARC-Target-URI")
-                        self._where[_normalize_url(url)] = (file, it.get_record_offset())
+            try:
+                with open(file, "rb") as fh:
+                    it = ArchiveIterator(fh)
+                    for record in it:
+                        if record.rec_type == "response":
+                            url = record.rec_headers.get_header("WARC-Target-URI")
+                            if url:
+                                self._where[_normalize_url(url)] = (file, it.get_record_offset())
+            except Exception as exc:  # warcio raises ArchiveLoadFailed, zlib/EOF/OSError/ValueError
+                self.skipped.append((file, f"not a readable WARC file ({type(exc).__name__}: {exc})"[:300]))
 
     def __contains__(self, url: str) -> bool:
         return _normalize_url(url) in self._where
@@ -222,7 +269,7 @@ class WarcIndex:
         with open(file, "rb") as fh:
             fh.seek(offset)
             record = next(iter(ArchiveIterator(fh)))
-            return _to_response(record, file.name)
+            return _to_response(record, file.name, self.max_body)
 
 
 def _normalize_url(url: str) -> str:

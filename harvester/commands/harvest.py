@@ -38,14 +38,23 @@ def _progress_printer(total: int, quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def _report(summary: HarvestSummary, quiet: bool) -> None:
+    for name, why in summary.skipped_files:
+        click.echo(f"skipped {name}: {why}", err=True)
     for outcome in summary.outcomes:
         if outcome.status in _FAILED:
             click.echo(f"{outcome.record_id}: {outcome.status}: {outcome.detail}", err=True)
         elif outcome.problems and not quiet:
             click.echo(f"{outcome.record_id}: {outcome.status}, problems: {'; '.join(outcome.problems)}", err=True)
     click.echo(summary.line())
-    if summary.warc_file:
+    if summary.fatal:
+        # One line; every record stored has its raw response, nothing is half-written, and
+        # the next run (with room on the disk) goes on from here.
+        click.echo(f"error: {summary.fatal}; the run stopped", err=True)
+    elif summary.warc_file:
         click.echo(f"raw responses kept in {summary.warc_file}", err=quiet)
+    if summary.asked_to_wait is not None:
+        click.echo(f"the archive asked us to wait {summary.asked_to_wait:.0f} s (Retry-After, longer than "
+                   "http.backoff_max); the run stopped asking. Run again after that.", err=True)
     if summary.blocked:
         click.echo("the archive answered with a bot-protection challenge; the run stopped. "
                    "Try again later, slower (http.rate_limit), and do not work around it.", err=True)
@@ -203,6 +212,7 @@ def list_records(ctx: click.Context, problems: bool) -> None:
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
         shown = 0
+        conflicts = store.events_with_outcome("conflict") if problems else []
         for stored in store.iter_records():
             r = stored.record
             if problems and not r.problems:
@@ -214,7 +224,9 @@ def list_records(ctx: click.Context, problems: bool) -> None:
                 for p in r.problems:
                     click.echo(f"{'':>10}- {p}")
             shown += 1
-        click.echo(f"{shown} records", err=True)
+        for event in conflicts:  # pages that claimed a stored record's ID and were not stored
+            click.echo(f"{event['record_id']:>8}  {event['at'][:10]:<10}  conflict: {event['detail']}")
+        click.echo(f"{shown} records" + (f", {len(conflicts)} Record ID conflicts" if conflicts else ""), err=True)
 
 
 COMMANDS = [harvest, show, list_records, reparse, record]

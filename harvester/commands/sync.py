@@ -9,7 +9,7 @@ import click
 
 from catalog.runs import Runs, SyncLocked
 from catalog.store import open_store
-from harvester.commands import EXIT_FATAL
+from harvester.commands import EXIT_FATAL, EXIT_WAIT
 
 
 @click.command()
@@ -27,8 +27,8 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     """Bring the catalog in step with the site: discover, revalidate, tombstone; resumable.
 
     Meant for cron or a systemd timer. A run killed at any point is resumed by the next
-    `harvester sync`. Exit codes: 0 ok, 1 some items failed or a quality alarm, 2 blocked,
-    locked or fatal.
+    `harvester sync`. Exit codes: 0 ok, 1 some items failed, a Record ID conflict or a
+    quality alarm, 2 blocked, locked or fatal (a full disk), 75 the archive asked us to wait.
     """
     from harvester.sync import run_sync  # imported here: keeps the CLI's start-up light
 
@@ -44,11 +44,15 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
             return
         if result.resumed:
             click.echo(f"resumed the interrupted run {result.run_id}", err=True)
-        if result.status == "interrupted":
+        if result.status == "interrupted" or "started_at" not in result.report:
+            # Lock lost, or the catalog could not be written (a full disk): one line.
             click.echo(f"error: {result.report.get('stop_reason')}", err=True)
             ctx.exit(EXIT_FATAL)
             return
         click.echo(_human(result.report))
+        if result.status == "asked_to_wait":
+            click.echo(f"{result.report.get('stop_reason')}; the run stopped (exit {EXIT_WAIT}). "
+                       "Run again after that.", err=True)
         if json_out:
             with open(json_out, "w", encoding="utf-8") as fh:
                 json.dump(result.report, fh, indent=2, sort_keys=True)
