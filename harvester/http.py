@@ -231,7 +231,8 @@ def protection_block(status: int, headers: list[tuple[str, str]], body: bytes) -
     A challenge (Cloudflare's cf-mitigated header, or the challenge page itself), or a
     protection service's denial: a 403, 429 or 503 whose body carries the service's own
     wording (Cloudflare error 1020 "Access denied", 1015 "You are being rate limited", an
-    Incapsula incident ID…), or a 403 that the service's headers say it sent.
+    Incapsula incident ID…), or a 403 that the service's headers say it sent. A 429 with a
+    Retry-After is a rate limit, not a block (see _attempt).
     """
     lowered = {k.lower(): v.lower() for k, v in headers}
     if lowered.get("cf-mitigated") == "challenge":
@@ -242,6 +243,10 @@ def protection_block(status: int, headers: list[tuple[str, str]], body: bytes) -
     if is_challenge_html(text):
         return f"bot-protection challenge (HTTP {status})"
     if status == 200:
+        return None
+    if status == 429 and "retry-after" in lowered:
+        # A rate limit that says when to come back (Cloudflare's 1015 with Retry-After) is
+        # honoured as one: a short wait pauses every worker, a long one stops the run.
         return None
     service = next((name for header, name in PROTECTION_HEADERS.items() if header in lowered), None)
     server = lowered.get("server", "")
@@ -540,6 +545,8 @@ class Fetcher:
             error_cls = RateLimited if status == 429 else ServerError
             error = error_cls(url, f"HTTP {status}" + (f", Retry-After {retry_after:.0f}s" if retry_after else ""),
                               status=status, retry_after=retry_after)
+            if retry_after is not None and retry_after > self.settings.http.backoff_max and self.replay is not None:
+                raise error  # a recording's 429: nobody to wait for, this ID fails
             if retry_after is not None and retry_after > self.settings.http.backoff_max:
                 # The site asks for a longer pause than we are allowed to wait: this run stops
                 # asking, on every worker (later requests are refused before they are sent).
