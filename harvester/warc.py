@@ -250,7 +250,9 @@ class WarcIndex:
                             if url:
                                 self._where[_normalize_url(url)] = (file, it.get_record_offset())
             except Exception as exc:  # warcio raises ArchiveLoadFailed, zlib/EOF/OSError/ValueError
-                self.skipped.append((file, f"not a readable WARC file ({type(exc).__name__}: {exc})"[:300]))
+                # The reason in plain printable words: warcio quotes the junk it found.
+                said = "".join(c if c.isprintable() and c.isascii() else "?" for c in str(exc).split(",")[0])[:120]
+                self.skipped.append((file, f"not a readable WARC file ({type(exc).__name__}: {said})"))
 
     def __contains__(self, url: str) -> bool:
         return _normalize_url(url) in self._where
