@@ -16,6 +16,7 @@ import dataclasses
 import multiprocessing
 import os
 import re
+import sqlite3
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -326,10 +327,10 @@ def harvest(
                     stop.set()
             if outcome.status != "not_attempted":
                 store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
-        except StoreError as exc:
+        except (StoreError, sqlite3.Error) as exc:
             # The catalog cannot be written (a full disk): nothing half-written (each write is
             # one transaction), and the run stops with one line instead of a traceback.
-            summary.fatal = summary.fatal or str(exc)
+            summary.fatal = summary.fatal or f"cannot write the catalog {store.path}: {exc}"
             halt("the run stopped: the catalog could not be written")
             outcome = Outcome(rid, "failed", f"not stored: {exc}")
         summary.outcomes.append(outcome)

@@ -88,9 +88,13 @@ class WarcWriter:
 
     def __init__(self, path: str | Path, *, software: str, operator: str | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._fh = open(self.path, "ab")
+        self._broken: ArchiveWriteError | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            self._fh = open(self.path, "ab")
+        except OSError as exc:
+            raise ArchiveWriteError(f"cannot write the raw archive {self.path}: {exc.strerror or exc}") from exc
         # WARC/1.1 (ISO 28500:2017), as the warcinfo record declares.
         self._writer = WARCWriter(self._fh, gzip=self.path.name.endswith(".gz"), warc_version="1.1")
         if new:
@@ -99,7 +103,10 @@ class WarcWriter:
             if operator:
                 info["operator"] = operator
             record = self._writer.create_warcinfo_record(self.path.name, info)
-            self._write(record)
+            try:
+                self._write(record)
+            except OSError as exc:
+                raise self._failed(0, exc) from exc
 
     @classmethod
     def in_directory(cls, directory: str | Path, *, prefix: str, software: str, operator: str | None = None) -> WarcWriter:
@@ -116,16 +123,26 @@ class WarcWriter:
             os.fsync(self._fh.fileno())
 
     def _failed(self, start: int, exc: OSError) -> ArchiveWriteError:
-        """Cut the file back to its last whole record, and say what went wrong in one line."""
+        """Cut the file back to its last whole record, and say what went wrong in one line.
+
+        The writer is then closed for good: its buffer still holds the bytes that did not fit,
+        and every later write (or the close) would only try them again.
+        """
         try:
-            self._fh.truncate(start)
-            self._fh.seek(start)
+            self._fh.close()
         except OSError:
             pass
-        return ArchiveWriteError(f"cannot write the raw archive {self.path}: {exc.strerror or exc}")
+        try:
+            os.truncate(self.path, start)
+        except OSError:
+            pass
+        self._broken = ArchiveWriteError(f"cannot write the raw archive {self.path}: {exc.strerror or exc}")
+        return self._broken
 
     def write_exchange(self, request: RecordedRequest, response: RecordedResponse) -> str:
         """Write the response and its request; returns the response's WARC-Record-ID."""
+        if self._broken is not None:
+            raise self._broken
         date = _warc_date(response.fetched_at)
         http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), response.headers,
                                         protocol="HTTP/1.1")
@@ -153,7 +170,8 @@ class WarcWriter:
         return record_id
 
     def close(self) -> None:
-        self._fh.close()
+        if self._broken is None:
+            self._fh.close()  # every record was flushed when written: nothing is left to fail
 
     def __enter__(self) -> WarcWriter:
         return self
