@@ -22,6 +22,26 @@ def _provider_settings(settings: Settings):  # -> ProviderSettings (imported laz
     )
 
 
+def server_options(settings: Settings, threads: int) -> dict[str, object]:
+    """waitress settings for a server that slow or hostile clients cannot stall or fill.
+
+    - connection_limit: waitress stops accepting at 100 connections by default, so 120
+      connections trickling header lines shut every real client out; ours holds many more
+      (a connection waiting for its headers costs a socket and a buffer, not a thread).
+    - channel_timeout / cleanup_interval: idle connections are closed after channel_timeout.
+    - max_request_body_size: the app reads at most 64 KiB; a bigger body gets 413 before it
+      is read or spooled to disk. max_request_header_size bounds the headers likewise.
+    - asyncore_use_poll: select() cannot watch more than 1024 sockets; poll() can.
+    A public deployment still belongs behind a reverse proxy (docs/reliability.md, nginx).
+    """
+    oai = settings.oai
+    return {"threads": threads, "ident": "wcda-harvester", "clear_untrusted_proxy_headers": True,
+            "connection_limit": oai.max_connections, "channel_timeout": oai.channel_timeout,
+            "cleanup_interval": max(1.0, min(10.0, oai.channel_timeout / 3)),
+            "max_request_body_size": oai.max_body_bytes, "max_request_header_size": 64 * 1024,
+            "asyncore_use_poll": True, "backlog": 1024}
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Interface to listen on (default: oai.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: oai.port, 8080).")
@@ -41,7 +61,7 @@ def serve(obj, host: str | None, port: int | None, threads: int) -> None:
     shown = settings.oai.base_url or f"http://{host}:{port}/oai"
     click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); Ctrl-C stops.")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester", clear_untrusted_proxy_headers=True)
+        waitress.serve(app, host=host, port=port, **server_options(settings, threads))
     finally:
         store.close()
 

@@ -101,6 +101,7 @@ def fill(where: Path, leave: int) -> Path:
     return filler
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("full", ["warc", "catalog"])
 def test_a_full_disk_stops_the_harvest_with_one_line(full: str, small_disk: Callable[[str], Path],
                                                      tmp_path: Path) -> None:
@@ -124,6 +125,7 @@ def test_a_full_disk_stops_the_harvest_with_one_line(full: str, small_disk: Call
         assert check_kept(database, warc_dir) == set(IDS)
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_stops_the_harvest_with_one_line(tmp_path: Path) -> None:
     database, warc_dir = tmp_path / "catalog.db", tmp_path / "warc"
     with SQLiteStore(database):
