@@ -146,3 +146,28 @@ def test_a_file_size_limit_stops_the_harvest_with_one_line(tmp_path: Path) -> No
         assert again.returncode == 0, again.stdout + again.stderr
         assert check_kept(database, warc_dir) == set(IDS)
     assert WarcIndex(warc_dir).skipped == []  # no half-written record in any WARC file
+
+
+@pytest.mark.slow
+def test_a_full_warc_disk_stops_a_sync_with_one_line(small_disk: Callable[[str], Path], tmp_path: Path) -> None:
+    disk = small_disk("disk")
+    database, warc_dir = tmp_path / "catalog.db", disk / "warc"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with TestArchive(IDS, page_size=5) as site:
+        config = write_config(tmp_path, site.base_url, database, warc_dir)
+        filler = fill(disk, 48 * 1024)
+
+        def sync() -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "harvester", "--config", str(config), "sync"], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=180)
+
+        done = sync()
+        assert_one_clear_line(done, "cannot write the raw archive")
+        filler.unlink()
+        stored = check_kept(database, warc_dir)
+        assert len(stored) < len(IDS)
+        again = sync()
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert check_kept(database, warc_dir) == set(IDS)
+        with SQLiteStore(database) as store:
+            assert store.connection.execute("SELECT count(*) FROM sync_run WHERE status = 'running'").fetchone()[0] == 0
