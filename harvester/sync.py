@@ -31,6 +31,7 @@ No wait and no request outlasts --max-minutes.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
@@ -268,7 +269,8 @@ class _Run:
             most = self.settings.sync.max_crawl_delay
             if asked is not None and asked > most:
                 raise _Stop("failed", f"robots.txt asks for Crawl-delay {asked:g} s, over sync.max_crawl_delay "
-                                      f"({most:g} s): not crawling at that pace (raise sync.max_crawl_delay to accept it)")
+                                      f"({most:g} s): not crawling at that pace "
+                                      "(raise sync.max_crawl_delay to accept it)")
             delay = apply_crawl_delay(self.fetcher, self.robots)
             if delay and self.progress:
                 self.progress(f"robots.txt asks for Crawl-delay {delay:g}s; obeying it")
@@ -301,11 +303,11 @@ class _Run:
             return _Stop("asked_to_wait", exc.detail)
         return _Stop("budget", f"time budget reached ({self.settings.sync.max_minutes:g} minutes): {exc.detail}")
 
-    def _get(self, url: str, **conditional: str | None) -> FetchResult:
+    def _get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """fetcher.get, with the run-wide stops turned into the end of the run (the item in
         flight is not recorded, so a resumed run asks for it again)."""
         try:
-            return self.fetcher.get(url, **conditional)  # type: ignore[arg-type]
+            return self.fetcher.get(url, etag=etag, last_modified=last_modified)
         except (OutOfTime, AskedToWait) as exc:
             raise self._stop_for(exc) from exc
 
@@ -347,7 +349,7 @@ class _Run:
                 if self.runs.item(self.run_id, "discover", slug) is not None or self._known(slug):
                     continue
                 self._check_budget()
-                self._guarded("discover", slug, lambda s=slug: self._discover_one(s, page), page=page)
+                self._guarded("discover", slug, functools.partial(self._discover_one, slug, page), page=page)
             new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r["outcome"] in NEW_OUTCOMES)
             streak = 0 if new else int(self.checkpoint.get("known_streak", 0)) + 1
             enough = not self.full and streak >= sync.stop_after_known_pages
@@ -384,7 +386,8 @@ class _Run:
             self._done("listing", str(page), "failed", detail=f"search listing page {page}: {exc}")
             return None
         try:
-            listing = parse_listing(result.response.body, page=page, content_type=result.response.header("Content-Type"))
+            listing = parse_listing(result.response.body, page=page,
+                                    content_type=result.response.header("Content-Type"))
         except Exception as exc:  # a poison listing ends discovery for tonight, never the run
             self._done("listing", str(page), "failed", detail=f"search listing page {page}: unreadable: "
                                                               f"{type(exc).__name__}: {exc}"[:500])
@@ -487,7 +490,7 @@ class _Run:
             if str(record_id) in done:
                 continue
             self._check_budget()
-            self._guarded("revalidate", str(record_id), lambda r=record_id: self._revalidate_one(r),
+            self._guarded("revalidate", str(record_id), functools.partial(self._revalidate_one, record_id),
                           record_id=record_id)
 
     def _build_queue(self) -> list[int]:

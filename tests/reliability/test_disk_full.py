@@ -61,7 +61,9 @@ def check_kept(database: Path, warc_dir: Path) -> set[int]:
     with SQLiteStore(database) as store:
         stored = set(store.record_ids())
         for rid in stored:
-            assert store.get(rid).record.provenance.warc_record_id in kept, f"record {rid} has no raw response"
+            stored_record = store.get(rid)
+            assert stored_record is not None
+            assert stored_record.record.provenance.warc_record_id in kept, f"record {rid} has no raw response"
     return stored
 
 

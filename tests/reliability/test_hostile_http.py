@@ -142,7 +142,8 @@ CF = [("Server", "cloudflare"), ("CF-RAY", "8a1b2c3d4e5f6a7b-AMS")]
 DENIED_1020 = (b"<!DOCTYPE html><html><head><title>Access denied | example used Cloudflare to restrict access"
                b"</title></head><body><div id='cf-error-details'><h1>Error 1020</h1><p>Access denied</p>"
                b"<p>error code: 1020</p></div></body></html>")
-LIMITED_1015 = b"<html><body><div id='cf-error-details'><h1>Error 1015</h1>You are being rate limited</div></body></html>"
+LIMITED_1015 = (b"<html><body><div id='cf-error-details'><h1>Error 1015</h1>You are being rate limited</div>"
+                b"</body></html>")
 
 
 @pytest.mark.parametrize("status,headers,body,blocked", [

@@ -30,6 +30,15 @@ IDS = [175798, 300237, 300238, 300239]
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
+def _hashes(store: SQLiteStore) -> dict[int, str]:
+    hashes = {}
+    for rid in IDS:
+        stored = store.get(rid)
+        assert stored is not None
+        hashes[rid] = stored.content_hash
+    return hashes
+
+
 def _claim(site: TestArchive, source: int, as_id: int, shown: str) -> str:
     """Publish a new page (a copy of `source` under a new slug) whose Record ID block reads `shown`."""
     doc = site.add(source, as_id=as_id)
@@ -42,11 +51,11 @@ def test_a_page_claiming_a_stored_record_id_never_overwrites_it(tmp_path: Path) 
         settings = make_settings(site.base_url, tmp_path)
         with SQLiteStore(settings.storage.database) as store:
             assert run_sync(settings=settings, store=store).status == "finished"
-            before = {rid: store.get(rid).content_hash for rid in IDS}
+            before = _hashes(store)
             hostile = _claim(site, 300238, 900001, "175798")
             arabic = _claim(site, 300239, 900002, "300237".translate(ARABIC_INDIC))
             result = run_sync(settings=settings, store=store)
-            after = {rid: store.get(rid).content_hash for rid in IDS}
+            after = _hashes(store)
             events = [dict(e) for e in store.events_with_outcome("conflict")]
             assert 900001 not in store.record_ids() and 900002 not in store.record_ids()
         config = tmp_path / "config.toml"
@@ -66,7 +75,8 @@ def test_a_page_claiming_a_stored_record_id_never_overwrites_it(tmp_path: Path) 
     # The conflicting page is in the WARC, and `list --problems` shows the conflict.
     index = WarcIndex(tmp_path / "warc")
     assert f"{site.base_url}/document/{hostile}" in index
-    assert listing.exit_code == 0 and f"conflict: Record ID conflict: {site.base_url}/document/{hostile}" in listing.output
+    assert listing.exit_code == 0
+    assert f"conflict: Record ID conflict: {site.base_url}/document/{hostile}" in listing.output
 
 
 def test_a_real_rename_is_recognised_by_the_archive_redirect(tmp_path: Path) -> None:
@@ -76,7 +86,8 @@ def test_a_real_rename_is_recognised_by_the_archive_redirect(tmp_path: Path) -> 
             run_sync(settings=settings, store=store)
             site.rename(300237, "a-renamed-slug")  # /document/300237 now redirects to the new slug
             result = run_sync(settings=settings, store=store)
-            assert store.get(300237).record.slug == "a-renamed-slug"
+            renamed = store.get(300237)
+            assert renamed is not None and renamed.record.slug == "a-renamed-slug"
     assert result.report["counts"]["conflict"] == 0 and result.exit_code == 0
 
 
