@@ -147,8 +147,11 @@ class WarcWriter:
         http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), response.headers,
                                         protocol="HTTP/1.1")
         payload = response.raw_body if response.raw_body is not None else response.body
+        # The length is given so warcio hashes the bytes in place instead of copying them into a
+        # SpooledTemporaryFile that it never closes (a ResourceWarning per record).
         resp = self._writer.create_warc_record(
-            response.url, "response", payload=io.BytesIO(payload), http_headers=http_headers,
+            response.url, "response", payload=io.BytesIO(payload), length=len(payload),
+            http_headers=http_headers,
             warc_headers_dict={"WARC-Date": date},
         )
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
@@ -156,7 +159,7 @@ class WarcWriter:
         path = "/" + path.split("/", 1)[1] if "/" in path else "/"
         req_headers = StatusAndHeaders(f"{request.method} {path} HTTP/1.1", request.headers, is_http_request=True)
         req = self._writer.create_warc_record(
-            request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
+            request.url, "request", payload=io.BytesIO(b""), length=0, http_headers=req_headers,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )
         start = self._fh.tell()
