@@ -234,6 +234,8 @@ class _Run:
                 pass
             return SyncResult(self.run_id, "failed", resumed, {"run_id": self.run_id, "status": "failed",
                                                               "stop_reason": reason})
+        except Exception as exc:  # a bug outside any one item: the run ends "failed", never stuck "running"
+            status, reason = "failed", f"unexpected error: {type(exc).__name__}: {exc}"[:500]
         self._save_requests()
         self.runs.finish(self.run_id, status, {}, stop_reason=reason)
         # Built after `finish` so it has the end time; `report` rebuilds it if a kill lands in between.

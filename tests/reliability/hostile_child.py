@@ -1,8 +1,10 @@
 """Runs one harvest step in a child process and prints what happened and its peak memory.
 
 Memory is the point of some hostile cases (a compression bomb, a pathological page), so
-they run here, in a fresh interpreter, and the test reads this process's own peak RSS
-(`ru_maxrss`, KiB on Linux) from the JSON line printed last.
+they run here, in a fresh interpreter, and the test reads this process's own peak RSS from
+the JSON line printed last: VmHWM from /proc/self/status (this process's memory alone), not
+`ru_maxrss`, which Linux carries over an exec from the forking parent (a pytest process of
+250 MB would count as this child's peak).
 
     python -m tests.reliability.hostile_child harvest BASE_URL WORKDIR ID...
     python -m tests.reliability.hostile_child reparse WARC_DIR WORKDIR
@@ -52,7 +54,17 @@ def main(argv: list[str]) -> dict[str, object]:
     return {"outcomes": [[o.record_id, o.status, o.detail] for o in summary.outcomes]}
 
 
+def peak_rss_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 if __name__ == "__main__":
     result = main(sys.argv[1:])
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(result))

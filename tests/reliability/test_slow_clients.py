@@ -39,9 +39,10 @@ def served(tmp_path: Path) -> Iterator[str]:
         pass
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WCDA_OAI__CHANNEL_TIMEOUT": "20"}
-    server = subprocess.Popen([sys.executable, "-m", "harvester", "--db", str(database), "serve", "--port",
-                               str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as err:
+        server = subprocess.Popen([sys.executable, "-m", "harvester", "--db", str(database), "serve", "--port",
+                                   str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
     url = f"http://127.0.0.1:{port}/oai"
     try:
         deadline = time.monotonic() + 30
@@ -61,7 +62,7 @@ def served(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        assert b"Traceback" not in (server.stderr.read() if server.stderr else b"")
+        assert b"Traceback" not in log.read_bytes()
 
 
 def _slowloris(port: int, count: int, stop: threading.Event, opened: list[socket.socket]) -> None:
