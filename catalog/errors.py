@@ -13,6 +13,8 @@ the other way round.
     │   ├── RateLimited             429 after the retries ran out
     │   ├── ServerError             5xx after the retries ran out
     │   ├── Blocked                 bot challenge / protection page: stops the run
+    │   ├── AskedToWait             Retry-After longer than http.backoff_max: stops the run
+    │   ├── OutOfTime               the run's time budget ends before the request could
     │   ├── TransportError          connection, timeout, truncated body
     │   ├── ResponseTooLarge        body over the configured cap
     │   ├── OffHostRedirect         a redirect that leaves the archive's host
@@ -22,7 +24,7 @@ the other way round.
     ├── RecordValidationError       the parsed values do not make a valid record
     ├── WorkerDied                  a parse worker process was killed on every attempt at one page
     ├── StoreError                  the catalog database failed
-    ├── RecordingError              a WARC file that cannot be read (names the file)
+    ├── ArchiveWriteError           the raw archive (WARC) could not be written: stops the run
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
 """
@@ -77,6 +79,18 @@ class Blocked(FetchError):
     reason = "blocked by bot protection"
 
 
+class AskedToWait(FetchError):
+    """The archive asked us (Retry-After) to wait longer than http.backoff_max: the whole run stops asking."""
+
+    reason = "the archive asked us to wait"
+
+
+class OutOfTime(FetchError):
+    """The run's time budget (sync --max-minutes) ends before this request could be made or finish."""
+
+    reason = "the run's time budget is used up"
+
+
 class TransportError(FetchError):
     reason = "transport error"
 
@@ -95,10 +109,6 @@ class UnexpectedStatus(FetchError):
 
 class NotInRecording(FetchError):
     reason = "not in the recording"
-
-
-class RecordingError(HarvesterError):
-    """A WARC file that cannot be read (damaged, or not WARC at all)."""
 
 
 class ParseError(HarvesterError):
@@ -122,6 +132,10 @@ class WorkerDied(HarvesterError):
 
 class StoreError(HarvesterError):
     pass
+
+
+class ArchiveWriteError(HarvesterError):
+    """A WARC file could not be written (a full disk, a file size limit): no record may be stored without it."""
 
 
 class ExportError(HarvesterError):

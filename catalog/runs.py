@@ -253,7 +253,7 @@ class Runs:
             counts.outcomes[row[1]] = counts.outcomes.get(row[1], 0) + row[2]
         for row in self.conn.execute(
                 "SELECT kind, key, record_id, outcome, detail FROM sync_item WHERE run_id = ?"
-                " AND outcome IN ('failed', 'blocked', 'disallowed') ORDER BY seq", (run_id,)):
+                " AND outcome IN ('failed', 'blocked', 'disallowed', 'conflict') ORDER BY seq", (run_id,)):
             counts.failures.append({"kind": row[0], "key": row[1], "record_id": row[2], "outcome": row[3],
                                     "reason": row[4]})
         for (fields_json,) in self.conn.execute(

@@ -386,6 +386,15 @@ class SQLiteStore:
                 (record_id, to_db_time(utcnow()), outcome, detail, run_id),
             )
 
+    def slug_of(self, record_id: int) -> str | None:
+        """The slug the catalog holds for a Record ID (None if the record or its slug is absent)."""
+        row = self.connection.execute("SELECT slug FROM record WHERE record_id = ?", (record_id,)).fetchone()
+        return row["slug"] if row is not None and row["slug"] else None
+
+    def events_with_outcome(self, outcome: str) -> list[sqlite3.Row]:
+        """Every history event of one kind (e.g. "conflict"), oldest first."""
+        return list(self.connection.execute("SELECT * FROM record_event WHERE outcome = ? ORDER BY id", (outcome,)))
+
     def events(self, record_id: int | None = None) -> list[sqlite3.Row]:
         if record_id is None:
             return list(self.connection.execute("SELECT * FROM record_event ORDER BY id"))

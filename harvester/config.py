@@ -69,6 +69,12 @@ class OaiSettings(_Section):
     token_ttl_hours: int = Field(24, ge=23)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # `harvester serve` against slow and hostile clients (waitress): connections held at once
+    # (120 slowloris connections must not shut out a real client), seconds a connection may
+    # stay idle, and the largest request body (bigger ones get 413 before they are read).
+    max_connections: int = Field(1000, ge=10, le=10_000)
+    channel_timeout: float = Field(30.0, gt=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
     # `harvester feed`: Identify baseURL of the Static Repository, i.e. the gateway's URL
     # followed by the file's URL (None: the file's own URI, with a note).
     static_base_url: str | None = None
@@ -108,6 +114,10 @@ class SyncSettings(_Section):
     max_requests: int | None = Field(None, ge=1)
     max_minutes: float | None = Field(None, gt=0)
     respect_robots: bool = True
+    # A robots.txt Crawl-delay over this stops the run with a message instead of crawling at
+    # that pace (Crawl-delay: 100000 would take a day a request); every wait is also bounded
+    # by max_minutes.
+    max_crawl_delay: float = Field(60.0, gt=0, description="seconds; the longest Crawl-delay obeyed")
     # The lock row expires this long after its last heartbeat (sent every third of it), so a
     # crashed sync on another host cannot hold the catalog for ever; on this host a dead
     # owner pid frees it at once.

@@ -48,6 +48,18 @@ _BLOCK_TAGS = {
 # number would pass the parser only to break the catalog write.
 _NODE_PATH = re.compile(r"^node/([0-9]{1,18})$")
 _DOWNLOAD = re.compile(r"/document/([0-9]{1,18})/download/?$")
+# Bounds for pathological pages under the size cap (19 MB of nested <div> took 4.7 GB and
+# 147 s; 100 000 subject pills 101 s). A real document page has a few hundred to a few
+# thousand elements, a few dozen names in a section and names of a few hundred characters;
+# a tree costs about 1 KB an element, so MAX_ELEMENTS keeps a parse near 100 MB.
+MAX_ELEMENTS = 50_000
+MAX_DEPTH = 5_000
+MAX_VALUES = 1_000  # names kept per field
+MAX_VALUE_CHARS = 2_000
+_TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*?(/?)>")
+# Tags that never hold children, or whose end tag HTML lets a page leave out: not counted in depth.
+_FLAT_TAGS = {b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"source",
+              b"track", b"wbr", b"param", b"p", b"li", b"dt", b"dd", b"tr", b"td", b"th", b"option"}
 
 
 @dataclass
@@ -431,9 +443,40 @@ def parse_page(body: bytes, *, record_id: int | str, final_url: str, content_typ
         raise ParseError(record_id, f"parser failed: {type(exc).__name__}: {exc}") from exc
 
 
+def _check_bounds(body: bytes, record_id: int | str) -> None:
+    """Refuse a page too big to build a tree of (before any tree is built)."""
+    # Start tags, comments and doctypes, counted in C; an upper bound on the elements.
+    elements = body.count(b"<") - body.count(b"</")
+    if elements > MAX_ELEMENTS:
+        raise ParseError(record_id, f"a pathological page: about {elements} elements, over the bound of "
+                                    f"{MAX_ELEMENTS}; not parsed")
+    depth = deepest = 0
+    for match in _TAG.finditer(body):
+        closing, name, empty = match.group(1), match.group(2).lower(), match.group(3)
+        if empty or name in _FLAT_TAGS:
+            continue
+        depth = max(0, depth - 1) if closing else depth + 1
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise ParseError(record_id, f"a pathological page: elements nested {deepest} deep, over the bound of "
+                                    f"{MAX_DEPTH}; not parsed")
+
+
+def _bounded(names: list[str], what: str, problems: list[str]) -> list[str]:
+    """At most MAX_VALUES names of at most MAX_VALUE_CHARS each; a problem says what was cut."""
+    if len(names) > MAX_VALUES:
+        problems.append(f"{what} has over {MAX_VALUES} names; only the first {MAX_VALUES} are kept")
+        names = names[:MAX_VALUES]
+    if any(len(n) > MAX_VALUE_CHARS for n in names):
+        problems.append(f"{what} has a name over {MAX_VALUE_CHARS} characters; cut there")
+        names = [n if len(n) <= MAX_VALUE_CHARS else n[:MAX_VALUE_CHARS - 1] + "…" for n in names]
+    return names
+
+
 def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: str | None) -> ParsedPage:
     if not body or not body.strip():
         raise ParseError(record_id, "empty page")
+    _check_bounds(body, record_id)
     text, problems = decode_html(body, content_type)
     if is_challenge_html(text):
         raise ParseError(record_id, "bot-protection challenge page, not a document")
@@ -548,14 +591,19 @@ def _heading_key(text: str) -> str:
 
 
 def _pill_names(container: Tag, page: _Page) -> list[str]:
+    """Distinct pill names in order, at most MAX_VALUES + 1 (the caller cuts and says so)."""
     names: list[str] = []
+    seen: set[str] = set()  # `value not in names` was quadratic: 100 000 pills took 101 s
     for pill in page.select(container, "pill"):
         name = page.select_one(pill, "pill_name")
         target = name if name is not None else pill
         span = target.find("span") if name is not None else None
         value = clean((span or target).get_text())
-        if value and value not in names:
+        if value and value not in seen:
+            seen.add(value)
             names.append(value)
+            if len(names) > MAX_VALUES:
+                break
     return names
 
 
@@ -582,7 +630,9 @@ def _sections(region: Tag, page: _Page, own_block: Tag | None, problems: list[st
             problems.append(f"section {clean(heading.get_text())!r} has no names")
             continue
         existing = sections.setdefault(field_name, [])
-        existing.extend(n for n in names if n not in existing)
+        have = set(existing)
+        existing.extend(n for n in names if n not in have)
+        sections[field_name] = _bounded(existing, f"section {clean(heading.get_text())[:80]!r}", problems)
     return sections
 
 
@@ -600,7 +650,7 @@ def _information(blocks: list[Tag], page: _Page, problems: list[str]) -> dict[st
             continue
         pills = _pill_names(block, page)
         if pills:
-            info[field_name] = pills
+            info[field_name] = _bounded(pills, f"Document Information {label[:80]!r}", problems)
             continue
         value_el = page.select_one(block, "info_text")
         if value_el is not None:

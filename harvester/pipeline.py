@@ -4,8 +4,10 @@ Worker threads fetch in parallel (bounded by the HTTP concurrency setting, and s
 by the shared rate limiter); parsing is CPU work that holds the GIL, so for a large job
 it runs in a pool of worker processes (one per core), and for a small one on the calling
 thread. The calling thread alone writes to the catalog, so the store sees one writer
-and each record is one transaction. A blocked response stops the run: IDs not yet
-started are reported as not attempted.
+and each record is one transaction. A blocked response, a Retry-After longer than we may
+wait, and a catalog or raw archive that cannot be written (a full disk) stop the run: IDs
+not yet started are reported as not attempted. A record is stored only after its raw
+response is in the WARC file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sqlite3
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -25,6 +28,8 @@ from functools import partial
 from pathlib import Path
 
 from catalog.errors import (
+    ArchiveWriteError,
+    AskedToWait,
     Blocked,
     FetchError,
     Gone,
@@ -32,11 +37,13 @@ from catalog.errors import (
     NotFound,
     ParseError,
     RecordValidationError,
+    StoreError,
     TransportError,
 )
 from catalog.model import CatalogRecord, Provenance
 from catalog.store import SQLiteStore
 from harvester import __version__
+from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
 from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
@@ -74,6 +81,12 @@ class HarvestSummary:
     interrupted: bool = False  # stopped by the user (Ctrl-C): what was done is kept
     skipped: int = 0  # reparse: catalog records with no recorded page, left as they are
     unreachable: str | None = None  # why the run stopped early because the archive could not be reached
+    # Set when the run had to stop: the catalog or the WARC could not be written (one line).
+    fatal: str | None = None
+    # Seconds the archive asked us to wait (Retry-After over http.backoff_max), if it did.
+    asked_to_wait: float | None = None
+    # Files of a replay folder that were not read, and why (junk, symlinks).
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[str]:
@@ -85,11 +98,14 @@ class HarvestSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good, 1 some IDs failed, 2 blocked or the archive unreachable, 130 interrupted."""
+        """0 all good, 1 some IDs failed, 2 blocked, fatal or the archive unreachable,
+        75 (EXIT_WAIT) the archive asked us to wait, 130 interrupted."""
         if self.interrupted:
             return 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
-        if self.blocked or self.unreachable:
+        if self.blocked or self.fatal or self.unreachable:
             return 2
+        if self.asked_to_wait is not None:
+            return EXIT_WAIT
         if any(o.status in {"failed", "not_attempted"} for o in self.outcomes):
             return 1
         return 0
@@ -295,10 +311,16 @@ def harvest(
     if processes is None:
         processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))
+    if index is not None:
+        summary.skipped_files = [(str(path), why) for path, why in index.skipped]
     stop = cancel if cancel is not None else threading.Event()
     stop_reason = ["the run stopped after a block"]
     connect_streak = [0]
     extra_requests = 0
+
+    def halt(why: str) -> None:
+        stop_reason[0] = why
+        stop.set()
 
     def guarded(record_id: int,
                 step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
@@ -306,7 +328,14 @@ def harvest(
             return step()
         except Exception as exc:
             outcome = outcome_for(record_id, exc)
-            if outcome.status == "blocked":
+            if isinstance(exc, AskedToWait):
+                # Every worker stops asking: the fetcher refuses the requests already queued.
+                summary.asked_to_wait = exc.retry_after
+                halt(f"the run stopped: {exc.detail}")
+            elif isinstance(exc, ArchiveWriteError):
+                summary.fatal = summary.fatal or str(exc)
+                halt("the run stopped: the raw archive could not be written")
+            elif outcome.status == "blocked":
                 stop.set()
             return outcome
 
@@ -321,28 +350,37 @@ def harvest(
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
-        # The record and its history event in one transaction: one commit a page, not two.
-        with store.transaction():
-            if isinstance(result, CatalogRecord):
-                status = store.upsert(result)
-                outcome = Outcome(rid, status, problems=list(result.problems))
-            else:
-                assert isinstance(result, Outcome)
-                outcome = result
-                if outcome.status == "blocked":
-                    stop.set()
-            if outcome.connect_failed and not replayed:
-                connect_streak[0] += 1
-                if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
-                    summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
-                                           f"{settings.archive.base_url} ({outcome.detail})")
-                    stop_reason[0] = "the run stopped: archive unreachable"
-                    stop.set()
-            elif outcome.status != "not_attempted":
-                connect_streak[0] = 0
-            stored = outcome.status in {"new", "changed", "unchanged", "restored"}
-            if outcome.status != "not_attempted" and (log_failures or stored):
-                store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
+        if summary.fatal and isinstance(result, CatalogRecord):
+            result = Outcome(rid, "not_attempted", stop_reason[0])  # fetched, but nothing more is written
+        try:
+            # The record and its history event in one transaction: one commit a page, not two.
+            with store.transaction():
+                if isinstance(result, CatalogRecord):
+                    status = store.upsert(result)
+                    outcome = Outcome(rid, status, problems=list(result.problems))
+                else:
+                    assert isinstance(result, Outcome)
+                    outcome = result
+                    if outcome.status == "blocked":
+                        stop.set()
+                if outcome.connect_failed and not replayed:
+                    connect_streak[0] += 1
+                    if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
+                        summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
+                                               f"{settings.archive.base_url} ({outcome.detail})")
+                        stop_reason[0] = "the run stopped: archive unreachable"
+                        stop.set()
+                elif outcome.status != "not_attempted":
+                    connect_streak[0] = 0
+                stored = outcome.status in {"new", "changed", "unchanged", "restored"}
+                if outcome.status != "not_attempted" and (log_failures or stored):
+                    store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
+        except (StoreError, sqlite3.Error) as exc:
+            # The catalog cannot be written (a full disk): nothing half-written (each write is
+            # one transaction), and the run stops with one line instead of a traceback.
+            summary.fatal = summary.fatal or f"cannot write the catalog {store.path}: {exc}"
+            halt("the run stopped: the catalog could not be written")
+            outcome = Outcome(rid, "failed", f"not stored: {exc}")
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -510,11 +548,15 @@ def reparse(*, settings: Settings, store: SQLiteStore, source: str | Path | None
     counted in `skipped`. A failure is reported, never written into a record's history.
     """
     sources: list[Path] = [Path(source)] if source else reparse_sources(settings, store)
+    where = source or f"{settings.storage.warc_dir} (storage.warc_dir) or the recordings records came from"
     if not warc_files(sources):
-        where = source or f"{settings.storage.warc_dir} (storage.warc_dir) or the recordings records came from"
         raise FileNotFoundError(f"no WARC files in {where}; name a recording with --replay")
     # One scan of the archive serves both the ID list and the replay (scanning is ~1 ms a page).
     index = WarcIndex(sources)
+    bad = {path for path, _ in index.skipped}
+    if not [f for f in index.files if f not in bad]:
+        skipped = "; ".join(f"{path.name}: {why}" for path, why in index.skipped)
+        raise FileNotFoundError(f"no readable WARC files in {where}" + (f" ({skipped})" if skipped else ""))
     recorded = set(ids_in_archive(index))
     if not recorded:
         raise FileNotFoundError(f"no document pages in the WARC files of {source or 'storage.warc_dir'}")

@@ -80,6 +80,21 @@ INFO_LABELS: Final[dict[str, str]] = {
 # Signs of a bot-protection challenge instead of a page (Cloudflare and similar).
 CHALLENGE_TITLES: Final[tuple[str, ...]] = ("just a moment", "attention required", "checking your browser")
 CHALLENGE_MARKERS: Final[tuple[str, ...]] = ("/cdn-cgi/challenge-platform/", "cf-chl-", "_cf_chl_opt")
+# A protection service's denial (not a challenge): Cloudflare's 1020 "Access denied" and 1015
+# "You are being rate limited", Akamai, Imperva (Incapsula), Sucuri, DDoS-Guard. Known by the
+# service's own headers or Server name, or by wording only such a service's error page uses
+# (not Cloudflare's generic "cf-error-details", which its 5xx pages for a failing origin share).
+PROTECTION_HEADERS: Final[dict[str, str]] = {"cf-ray": "Cloudflare", "cf-mitigated": "Cloudflare",
+                                              "x-iinfo": "Imperva", "x-sucuri-id": "Sucuri",
+                                              "x-sucuri-block": "Sucuri", "x-ddos-protection": "DDoS-Guard"}
+PROTECTION_SERVERS: Final[dict[str, str]] = {"cloudflare": "Cloudflare", "akamaighost": "Akamai",
+                                              "ddos-guard": "DDoS-Guard", "sucuri": "Sucuri"}
+PROTECTION_MARKERS: Final[tuple[str, ...]] = (
+    "error code: 1020", "error code: 1015", "error code: 1010", "error code: 1012", "error code: 1006",
+    "error 1020", "error 1015", "you are being rate limited", "sorry, you have been blocked",
+    "incapsula incident id", "request unsuccessful. incapsula", "sucuri website firewall",
+    "access denied - sucuri", "ddos-guard", "reference&#32;&#35;",
+)
 
 # Tab labels: which kind of text a tab holds.
 TEXT_KINDS: Final[dict[str, str]] = {

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 # Exit codes shared by every command: 0 all good, 1 some items failed, 2 blocked or fatal,
 # 130 interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
 EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130
+# The archive asked us (Retry-After) to wait longer than http.backoff_max: the run stopped
+# asking; try again after the wait. 75 is sysexits' EX_TEMPFAIL ("try again later").
+EXIT_WAIT = 75
 
 
 def open_store(database: str) -> SQLiteStore:

@@ -90,6 +90,8 @@ def _ctrl_c_stops(cancel: threading.Event) -> Iterator[None]:
 
 def _report(summary: HarvestSummary, quiet: bool, *, allow_missing: bool = True) -> int:
     """Print the outcome of a run; returns its exit code."""
+    for name, why in summary.skipped_files:
+        click.echo(f"skipped {name}: {why}", err=True)
     for outcome in summary.outcomes:
         if outcome.status == "not_attempted" and (summary.interrupted or summary.unreachable):
             continue  # one line below says why, not one per ID
@@ -100,8 +102,15 @@ def _report(summary: HarvestSummary, quiet: bool, *, allow_missing: bool = True)
     click.echo(summary.line())
     if getattr(summary, "skipped", 0):
         click.echo(f"{summary.skipped} catalog record(s) have no recorded page and were left as they are", err=True)
-    if summary.warc_file:
+    if summary.fatal:
+        # One line; every record stored has its raw response, nothing is half-written, and
+        # the next run (with room on the disk) goes on from here.
+        click.echo(f"error: {summary.fatal}; the run stopped", err=True)
+    elif summary.warc_file:
         click.echo(f"raw responses kept in {summary.warc_file}", err=quiet)
+    if summary.asked_to_wait is not None:
+        click.echo(f"the archive asked us to wait {summary.asked_to_wait:.0f} s (Retry-After, longer than "
+                   "http.backoff_max); the run stopped asking. Run again after that.", err=True)
     if summary.blocked:
         click.echo("the archive answered with a bot-protection challenge; the run stopped. "
                    "Try again later, slower (http.rate_limit), and do not work around it.", err=True)
@@ -393,6 +402,7 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
     if fmt == "json":
         click.echo("[", nl=False)
     with open_store(settings.storage.database) as store:
+        conflicts = store.events_with_outcome("conflict") if problems else []
         if fmt == "text" and not (doc_type or language or since):
             # Only the printed fields, read from the stored JSON without building the record model
             # (store.list_rows), and printed a batch of lines at a time.
@@ -451,10 +461,13 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
                     for p in r.problems:
                         click.echo(f"{'':>10}- {p}")
             shown += 1
+    for event in conflicts if fmt == "text" else []:  # pages that claimed a stored record's ID and were not stored
+        click.echo(f"{event['record_id']:>8}  {event['at'][:10]:<10}  conflict: {event['detail']}")
     if fmt == "json":
         click.echo("\n]")
-    click.echo(f"{shown} records" + (f"; {len(unreadable)} unreadable: {', '.join(map(str, unreadable))}"
-                                     if unreadable else ""), err=True)
+    click.echo(f"{shown} records" + (f", {len(conflicts)} Record ID conflicts" if conflicts else "")
+               + (f"; {len(unreadable)} unreadable: {', '.join(map(str, unreadable))}" if unreadable else ""),
+               err=True)
     if unreadable:
         ctx.exit(EXIT_SOME_FAILED)
 

@@ -38,6 +38,24 @@ def _check_port(host: str, port: int) -> None:
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(address)
+def server_options(settings: Settings, threads: int) -> dict[str, object]:
+    """waitress settings for a server that slow or hostile clients cannot stall or fill.
+
+    - connection_limit: waitress stops accepting at 100 connections by default, so 120
+      connections trickling header lines shut every real client out; ours holds many more
+      (a connection waiting for its headers costs a socket and a buffer, not a thread).
+    - channel_timeout / cleanup_interval: idle connections are closed after channel_timeout.
+    - max_request_body_size: the app reads at most 64 KiB; a bigger body gets 413 before it
+      is read or spooled to disk. max_request_header_size bounds the headers likewise.
+    - asyncore_use_poll: select() cannot watch more than 1024 sockets; poll() can.
+    A public deployment still belongs behind a reverse proxy (docs/reliability.md, nginx).
+    """
+    oai = settings.oai
+    return {"threads": threads, "ident": "wcda-harvester", "clear_untrusted_proxy_headers": True,
+            "connection_limit": oai.max_connections, "channel_timeout": oai.channel_timeout,
+            "cleanup_interval": max(1.0, min(10.0, oai.channel_timeout / 3)),
+            "max_request_body_size": oai.max_body_bytes, "max_request_header_size": 64 * 1024,
+            "asyncore_use_poll": True, "backlog": 1024}
 
 
 @click.command("serve")
@@ -72,8 +90,8 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
         logging.basicConfig()  # as waitress.serve does unless quiet: its warnings (queue depth, ...) go to stderr
         try:
             # waitress.serve runs the server and returns on Ctrl-C (its way to stop: exit 0).
-            waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester",
-                           clear_untrusted_proxy_headers=True, _server=make_server, _quiet=True)
+            waitress.serve(app, host=host, port=port, _server=make_server, _quiet=True,
+                           **server_options(settings, threads))
         except OSError as exc:  # bind failed: one line, not waitress's traceback
             import errno
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harvester.commands import EXIT_FATAL, open_store
+from harvester.commands import EXIT_FATAL, EXIT_WAIT, open_store
 from harvester.commands.options import politeness_options
 
 if TYPE_CHECKING:
@@ -86,8 +86,9 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     """Bring the catalog in step with the site: discover, revalidate, tombstone; resumable.
 
     Meant for cron or a systemd timer. A run killed at any point is resumed by the next
-    `harvester sync`. Exit codes: 0 ok, 1 some items failed or a quality alarm, 2 blocked,
-    locked or fatal, 130 interrupted.
+    `harvester sync`. Exit codes: 0 ok, 1 some items failed, a Record ID conflict or a
+    quality alarm, 2 blocked, locked or fatal (a full disk), 75 the archive asked us to wait,
+    130 interrupted.
     """
     from catalog.errors import ConfigError
     from catalog.runs import SyncLocked
@@ -118,12 +119,16 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
             progress.close()
         if result.resumed:
             click.echo(f"resumed the interrupted run {result.run_id}", err=True)
-        if result.status == "interrupted":
+        if result.status == "interrupted" or "started_at" not in result.report:
+            # Lock lost, or the catalog could not be written (a full disk): one line.
             click.echo(f"error: {result.report.get('stop_reason')}", err=True)
             ctx.exit(EXIT_FATAL)
             return
         if json_out != "-":
             click.echo(_human(result.report, verbose=verbose))
+        if result.status == "asked_to_wait":
+            click.echo(f"{result.report.get('stop_reason')}; the run stopped (exit {EXIT_WAIT}). "
+                       "Run again after that.", err=True)
         if json_out:
             _write_json(json_out, result.report)
         ctx.exit(result.exit_code)

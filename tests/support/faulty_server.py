@@ -14,6 +14,11 @@ be followed.
 
 Every answer closes its connection (`Connection: close`), so one fault never leaks
 into the next request.
+
+Hostile behaviours that are not per-ID faults (they stop a run, or need a whole server to
+themselves) plug in as `routes`: a path mapped to a `Behaviour`, a function that answers on
+the raw socket. The factories below (`gzip_bomb`, `trickle_headers`, `endless_continue`,
+`canned`) build them; `FaultPlan.empty()` is a plan with no IDs for such a server.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -120,10 +127,6 @@ FAULTS: dict[str, FaultSpec] = {
                               "Content-Length cut inside the document (HTTP cannot tell): stored with problems"),
     "length_invalid": FaultSpec(2, "failed", r"RemoteProtocolError|Content-Length|content-length", None,
                                 "a Content-Length that is not a number, or two that disagree"),
-    "status_429_seconds": FaultSpec(3, "failed", r"HTTP 429, Retry-After 3600s", None,
-                                    "429 with Retry-After: 3600 (longer than allowed: stop asking)"),
-    "status_429_date": FaultSpec(3, "failed", r"HTTP 429, Retry-After 36\d\ds", None,
-                                 "429 with Retry-After as an HTTP-date an hour ahead"),
     "status_429_once_seconds": FaultSpec(1, "new", None, None, "429 with Retry-After: 1, then the page"),
     "status_429_once_date": FaultSpec(1, "new", None, None,
                                       "429 with Retry-After as an HTTP-date (now), then the page"),
@@ -250,6 +253,11 @@ class FaultPlan:
             order.append(rid)
         return cls(seed, cases, order)
 
+    @classmethod
+    def empty(cls) -> FaultPlan:
+        """No IDs: a server answering only its `routes` (and 404 elsewhere)."""
+        return cls(0, {}, [])
+
     def counts(self) -> Counter[str]:
         return Counter(c.kind for c in self.cases.values())
 
@@ -282,9 +290,88 @@ def _http_date(when: datetime) -> str:
     return format_datetime(when.replace(microsecond=0), usegmt=True)
 
 
+# -- hostile behaviours (routes) -----------------------------------------------------------
+# A behaviour answers one request on the raw socket: (server, connection, attempt number of
+# this path) -> True if it already closed the connection.
+Behaviour = Callable[["FaultyServer", socket.socket, int], bool]
+
+
+def bomb_bytes(size: int, encoding: str = "gzip") -> bytes:
+    """`size` bytes of zeros (a multiple of 1 MiB), gzip- or raw-deflate-compressed about 1000:1.
+
+    Built in well under a second: after a full flush the compressor starts afresh, so every
+    MiB after the first compresses to the same bytes, which are repeated; the gzip trailer's
+    CRC is computed over the zeros, so the stream is valid to its end.
+    """
+    mib = 1 << 20
+    count = max(1, size // mib)
+    zeros = b"\0" * mib
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else -zlib.MAX_WBITS
+    comp = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    middle = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush()  # an empty final block
+    out = first + middle * (count - 1) + last
+    if encoding == "gzip":
+        crc = 0
+        for _ in range(count):
+            crc = zlib.crc32(zeros, crc)
+        out += struct.pack("<II", crc & 0xFFFFFFFF, (count * mib) & 0xFFFFFFFF)
+    return out
+
+
+def canned(status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None, *,
+           content_type: str = "text/html; charset=UTF-8") -> Behaviour:
+    """The same answer every time."""
+    def answer(server: FaultyServer, conn: socket.socket, attempt: int) -> bool:
+        server._send(conn, status, body, headers, content_type=content_type)
+        return False
+    return answer
+
+
+def gzip_bomb(size: int = 1 << 30, encoding: str = "gzip") -> Behaviour:
+    """A 200 whose body is `size` bytes once decoded, about size/1000 on the wire."""
+    payload = bomb_bytes(size, encoding)
+    return canned(200, payload, [("Content-Encoding", encoding)])
+
+
+def trickle_headers(interval: float = 0.5) -> Behaviour:
+    """A status line, then one header byte every `interval` seconds, never ending the headers."""
+    def answer(server: FaultyServer, conn: socket.socket, attempt: int) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        header = b"X-Slow: " + b"a" * 100_000
+        deadline = time.monotonic() + server.stall_limit
+        try:
+            for byte in header:
+                if server._stop.is_set() or time.monotonic() > deadline:
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(interval)
+        except OSError:
+            pass  # the client gave up: that is the point
+        return False
+    return answer
+
+
+def endless_continue(interval: float = 0.2) -> Behaviour:
+    """`100 Continue` interim responses, one every `interval` seconds, never a final answer."""
+    def answer(server: FaultyServer, conn: socket.socket, attempt: int) -> bool:
+        deadline = time.monotonic() + server.stall_limit
+        try:
+            while not server._stop.is_set() and time.monotonic() < deadline:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                time.sleep(interval)
+        except OSError:
+            pass
+        return False
+    return answer
+
+
 class FaultyServer:
-    def __init__(self, plan: FaultPlan, *, stall_limit: float = 10.0) -> None:
+    def __init__(self, plan: FaultPlan, *, stall_limit: float = 10.0,
+                 routes: dict[str, Behaviour] | None = None) -> None:
         self.plan = plan
+        self.routes: dict[str, Behaviour] = dict(routes or {})
         self.stall_limit = stall_limit
         self.hits: list[Hit] = []
         self.trap_hits = 0
@@ -401,6 +488,8 @@ class FaultyServer:
 
     def _answer(self, conn: socket.socket, path: str, attempt: int) -> bool:
         """Answer one request; True if the connection was already closed (reset)."""
+        if path in self.routes:
+            return self.routes[path](self, conn, attempt)
         match = re.fullmatch(r"/document/(\d+)", path)
         if match and int(match.group(1)) in self.plan.cases:
             return self._answer_id(conn, self.plan.cases[int(match.group(1))], attempt)
@@ -483,12 +572,6 @@ class FaultyServer:
                 self._send(conn, 200, body, headers, length="12abc")
             else:
                 self._send(conn, 200, body, headers + [("Content-Length", str(len(body) - 7))])
-            return False
-        elif kind == "status_429_seconds":
-            self._send(conn, 429, b"slow down", [("Retry-After", "3600")])
-            return False
-        elif kind == "status_429_date":
-            self._send(conn, 429, b"slow down", [("Retry-After", _http_date(datetime.now(UTC) + timedelta(hours=1)))])
             return False
         elif kind == "status_429_once_seconds" and attempt == 0:
             self._send(conn, 429, b"slow down", [("Retry-After", "1")])
