@@ -345,8 +345,13 @@ def harvest(
         return guarded(record_id, lambda: fetcher.get(fetcher.document_url(record_id)))  # type: ignore[return-value]
 
     def _stop_reason() -> str:
-        return "interrupted (Ctrl-C)" if cancel is not None and cancel.is_set() and not summary.blocked \
-            and not summary.unreachable else stop_reason[0]
+        return "interrupted (Ctrl-C)" if user_stopped() else stop_reason[0]
+
+    def user_stopped() -> bool:
+        # `stop` is the caller's cancel event when there is one, so a stop for a block, an
+        # unreachable archive, a full disk or a long Retry-After sets it too: not a Ctrl-C.
+        return (cancel is not None and cancel.is_set() and not summary.blocked and not summary.unreachable
+                and not summary.fatal and summary.asked_to_wait is None)
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
@@ -495,7 +500,7 @@ def harvest(
             if writer.exchanges == 0:  # nothing was received: no file that only says "warcinfo"
                 writer.path.unlink(missing_ok=True)
                 summary.warc_file = None
-    summary.interrupted = cancel is not None and cancel.is_set() and not summary.blocked and not summary.unreachable
+    summary.interrupted = user_stopped()
     finished = {o.record_id for o in summary.outcomes}
     for rid in ids:  # IDs a stop left in the queue (the windows above stop refilling)
         if rid not in finished:
