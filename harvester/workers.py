@@ -257,6 +257,9 @@ class SupervisedPool:
                             task.future.set_exception(value)
                     elif w.process.sentinel in ready and not w.process.is_alive():
                         self._replace(i)
+        except BaseException as exc:  # e.g. no new process could be started: fail tasks, never hang them
+            self._broken = f"the parse pool failed: {type(exc).__name__}: {exc}"
+            raise
         finally:
             self._stop_workers()
 

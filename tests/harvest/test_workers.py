@@ -74,6 +74,7 @@ def test_workers_that_cannot_start_fail_the_tasks_instead_of_restarting_for_ever
         assert pool.replaced == replaced <= 8
 
 
+@pytest.mark.slow
 def test_a_harvest_survives_a_killed_parse_worker(tmp_path: Path) -> None:
     """Every ID is reported and stored, as without the kill (no traceback, nothing lost)."""
     archive = tmp_path / "archive"
@@ -158,6 +159,49 @@ def test_no_worker_outlives_a_killed_main_process() -> None:
             while time.monotonic() < deadline and any(_alive(p) for p in below):
                 time.sleep(0.1)
             # None left holding the stdout pipe (as `harvester ... | tee` needs to finish).
+            assert [p for p in below if _alive(p)] == []
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+_KILLED_HARVEST = """
+import sys, time
+from catalog.store import SQLiteStore
+from harvester import pipeline
+from harvester.config import load_settings
+archive, db = sys.argv[1], sys.argv[2]
+settings = load_settings(environ={}, overrides={"storage": {"database": db, "warc_dir": archive}})
+def progress(outcome):
+    print("ready", flush=True)  # the pool is up and parsing; now wait to be killed
+    time.sleep(120)
+if __name__ == "__main__":
+    with SQLiteStore(db) as store:
+        pipeline.reparse(settings=settings, store=store, source=archive, processes=True, progress=progress)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_harvest_killed_with_sigkill_leaves_no_process_behind(tmp_path: Path) -> None:
+    # The whole product path (reparse through the pool). Its workers are idle when the kill
+    # lands, which the old pool survived too; busy workers are the case
+    # test_no_worker_outlives_a_killed_main_process checks.
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for path in sorted((FIXTURES / "warc" / "documents").glob("*.warc.gz")):
+        shutil.copy(path, archive / path.name)
+    with subprocess.Popen([sys.executable, "-c", _KILLED_HARVEST, str(archive), str(tmp_path / "c.db")], cwd=ROOT,
+                          stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            below = _descendants(proc.pid)
+            assert len(below) >= 3  # the fork server, the parse workers (and the resource tracker)
+            proc.kill()
+            proc.wait(timeout=30)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and any(_alive(p) for p in below):
+                time.sleep(0.1)
             assert [p for p in below if _alive(p)] == []
         finally:
             if proc.poll() is None:
