@@ -82,6 +82,9 @@ class Provenance(_Model):
     tool_version: str
     parser_version: str
     replayed: bool = False  # True when served from a recording rather than the network
+    # Which alternative of the parser's selector table gave each field: "#<rank> <selector>@<scope>"
+    # (#1 is the first choice). Optional, so records stored before it existed stay valid.
+    matched: dict[str, str] = Field(default_factory=dict)
 
 
 class CatalogRecord(_Model):

@@ -21,8 +21,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, Thr
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog.errors import Blocked, FetchError, Gone, HarvesterError, NotFound, ParseError, RecordValidationError
+from catalog.errors import (
+    Blocked,
+    FetchError,
+    Gone,
+    HarvesterError,
+    NotADocument,
+    NotFound,
+    ParseError,
+    RecordValidationError,
+)
 from catalog.model import CatalogRecord, Provenance
+from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
 from catalog.store import SQLiteStore
 from harvester import __version__
 from harvester.config import Settings
@@ -40,7 +50,7 @@ _RECORD_ID = re.compile(r"[0-9]{1,15}")
 @dataclass
 class Outcome:
     record_id: int
-    status: str  # new, changed, unchanged, restored, not_found, gone, failed, blocked, not_attempted
+    status: str  # new, changed, unchanged, restored, not_found, gone, not_document, failed, blocked, not_attempted
     detail: str = ""
     problems: list[str] = field(default_factory=list)
     retry_after: float | None = None
@@ -51,6 +61,9 @@ class HarvestSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     requests: int = 0
     warc_file: str | None = None
+    parsed: int = 0  # pages that gave a record
+    fields: Counter[str] = field(default_factory=Counter)  # present fields and fallback marks, per page
+    alarms: list[str] = field(default_factory=list)  # the quality alarm that stopped the run, if any
 
     @property
     def counts(self) -> Counter[str]:
@@ -62,10 +75,10 @@ class HarvestSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good, 1 some IDs failed, 2 blocked."""
+        """0 all good, 1 some IDs failed (or were not document pages) or a quality alarm, 2 blocked."""
         if self.blocked:
             return 2
-        if any(o.status in {"failed", "not_attempted"} for o in self.outcomes):
+        if self.alarms or any(o.status in {"failed", "not_document", "not_attempted"} for o in self.outcomes):
             return 1
         return 0
 
@@ -73,8 +86,13 @@ class HarvestSummary:
         c = self.counts
         harvested = c["new"] + c["changed"] + c["restored"]
         return (f"harvested {harvested} (new {c['new']}, changed {c['changed']}, restored {c['restored']}), "
-                f"unchanged {c['unchanged']}, not found {c['not_found'] + c['gone']}, failed {c['failed']}, "
+                f"unchanged {c['unchanged']}, not found {c['not_found'] + c['gone']}, "
+                f"not a document {c['not_document']}, failed {c['failed']}, "
                 f"blocked {c['blocked']}, not attempted {c['not_attempted']}; {self.requests} requests")
+
+    def fallback_lines(self) -> list[str]:
+        """Fields found by a fallback alternative of the selector table, and on how many pages."""
+        return fallback_lines(dict(self.fields), self.parsed)
 
 
 def parse_ids(values: Iterable[str]) -> list[int]:
@@ -128,6 +146,8 @@ def outcome_for(record_id: int, exc: BaseException) -> Outcome:
         return Outcome(record_id, "gone", str(exc))
     if isinstance(exc, FetchError):
         return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after)
+    if isinstance(exc, NotADocument):  # a person page, a listing…: nothing stored
+        return Outcome(record_id, "not_document", str(exc))
     if isinstance(exc, (ParseError, RecordValidationError, HarvesterError)):  # ours: reported, never a crash
         return Outcome(record_id, "failed", str(exc))
     # a bug (ours or a library's) fails this ID, not the whole run
@@ -259,7 +279,11 @@ def harvest(
         processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))
     stop = threading.Event()
+    stopped_by = ["the run stopped after a block"]
     extra_requests = 0
+    # The quality alarm: coverage of the catalog before the run, against this run's pages.
+    baseline = catalog_coverage(store.connection) if store.count() else None
+    quality = settings.sync
 
     def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
@@ -272,14 +296,26 @@ def harvest(
 
     def work(record_id: int) -> Outcome | FetchResult:
         if stop.is_set():
-            return Outcome(record_id, "not_attempted", "the run stopped after a block")
+            return Outcome(record_id, "not_attempted", stopped_by[0])
         return guarded(record_id, lambda: fetcher.get(fetcher.document_url(record_id)))  # type: ignore[return-value]
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
+        if isinstance(result, CatalogRecord) and summary.alarms:
+            # Fetched before the alarm went off: not stored, so no record gets thinner.
+            result = Outcome(rid, "not_attempted", stopped_by[0])
         if isinstance(result, CatalogRecord):
             status = store.upsert(result)
             outcome = Outcome(rid, status, problems=list(result.problems))
+            summary.parsed += 1
+            summary.fields.update(present_fields(result) + fallback_marks(result))
+            found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
+                           normal_share=quality.quality_normal_share, alarm_share=quality.quality_alarm_share)
+            if found and not summary.alarms:
+                # The site's markup has probably changed: stop before more records get thinner.
+                summary.alarms = [a.message() for a in found]
+                stopped_by[0] = "the run stopped on a quality alarm"
+                stop.set()
         else:
             assert isinstance(result, Outcome)
             outcome = result
@@ -320,8 +356,8 @@ def harvest(
                         result = got
                     finish(rid, result)
                     refill_replay()
-                for rid in queue:  # after a block
-                    finish(rid, Outcome(rid, "not_attempted", "the run stopped after a block"))
+                for rid in queue:  # after a block or a quality alarm
+                    finish(rid, Outcome(rid, "not_attempted", stopped_by[0]))
         elif processes:
             # Live: threads fetch (and write every exchange to the WARC), worker processes parse,
             # this thread stores. Bounded: at most 2 x concurrency pages fetched or waiting for

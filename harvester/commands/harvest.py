@@ -21,7 +21,7 @@ def _pipeline():  # type: ignore[no-untyped-def]
 
     return pipeline
 
-_FAILED = {"failed", "blocked", "not_found", "gone", "not_attempted"}
+_FAILED = {"failed", "blocked", "not_found", "gone", "not_document", "not_attempted"}
 
 
 def _progress_printer(total: int, quiet: bool):  # type: ignore[no-untyped-def]
@@ -44,6 +44,11 @@ def _report(summary: HarvestSummary, quiet: bool) -> None:
         elif outcome.problems and not quiet:
             click.echo(f"{outcome.record_id}: {outcome.status}, problems: {'; '.join(outcome.problems)}", err=True)
     click.echo(summary.line())
+    # Fields the parser found only by a fallback of the selector table: a markup change shows here first.
+    for line in summary.fallback_lines():
+        click.echo(f"fallback: {line}", err=quiet)
+    for alarm in summary.alarms:
+        click.echo(f"ALARM: {alarm}; the run stopped", err=True)
     if summary.warc_file:
         click.echo(f"raw responses kept in {summary.warc_file}", err=quiet)
     if summary.blocked:

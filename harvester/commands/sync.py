@@ -143,6 +143,9 @@ def _human(data: dict[str, Any]) -> str:
         for name, q in quality.get("fields", {}).items():
             cat = f"{q['catalog_share']:.0%}" if q.get("catalog_share") is not None else "-"
             lines.append(f"    {name:<26}{q['run']:>6} ({q['run_share']:.0%})   {cat}")
+    for name, ways in quality.get("fallbacks", {}).items():
+        for how, count in ways.items():
+            lines.append(f"  fallback: {name}: by {how} on {count} of {quality.get('parsed', 0)} pages")
     for alarm in quality.get("alarms", []):
         lines.append(f"  ALARM: {alarm}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from bs4 import Tag
 from harvester.site import selectors as table
 from harvester.site.decode import block_text, clean
 from harvester.site.scope import DocumentScope, heading_key
+from harvester.site.selectors import Alt
 
 
 @dataclass
@@ -42,6 +43,11 @@ class ParsedPage:
     matched: dict[str, str] = field(default_factory=dict)
 
 
+def ranked(alts: tuple[Alt, ...], alt: Alt, offset: int = 0) -> str:
+    """What provenance records: "#<rank> <alternative>"; #1 is the table's first choice."""
+    return f"#{alts.index(alt) + 1 + offset} {alt.name}"
+
+
 def absolute(base: str, href: str, what: str, problems: list[str]) -> str | None:
     """`href` resolved against the page's URL; None (and a problem) if it is not a URL."""
     try:
@@ -57,14 +63,14 @@ def date(doc: DocumentScope, parsed: ParsedPage) -> None:
         return
     # No element and an empty one mean the same to a reader: normalize_date reports "no date shown".
     parsed.date = clean(el.get_text()) or None
-    parsed.matched["date"] = alt.name
+    parsed.matched["date"] = ranked(table.FIELDS["date"], alt)
 
 
 def credit(doc: DocumentScope, parsed: ParsedPage) -> None:
     el, alt = doc.find(table.FIELDS["credit"])
     if el is not None and alt is not None:
         parsed.credit = clean(el.get_text())
-        parsed.matched["credit_line"] = alt.name
+        parsed.matched["credit_line"] = ranked(table.FIELDS["credit"], alt)
 
 
 def summary(doc: DocumentScope, parsed: ParsedPage) -> None:
@@ -72,7 +78,7 @@ def summary(doc: DocumentScope, parsed: ParsedPage) -> None:
     if el is not None and alt is not None:
         parsed.summary = block_text(el) or None
         if parsed.summary:
-            parsed.matched["summary"] = alt.name
+            parsed.matched["summary"] = ranked(table.FIELDS["summary"], alt)
 
 
 def tabs(doc: DocumentScope, parsed: ParsedPage) -> None:
@@ -84,14 +90,14 @@ def tabs(doc: DocumentScope, parsed: ParsedPage) -> None:
         parsed.tabs.append(TabText(label=tab_label(doc, pane) or f"Text {number + 1}", text=text,
                                    lang_attr=str(pane["lang"]) if pane.has_attr("lang") else None))
     if parsed.tabs and alt is not None:
-        parsed.matched["texts"] = alt.name
+        parsed.matched["texts"] = ranked(table.FIELDS["tab_panes"], alt)
         return
     holder, alt = doc.find(table.FIELDS["tab_holder"])
     if holder is not None and alt is not None and holder.name not in {"ul", "ol", "nav"}:
         text = block_text(holder)
         if text:
             parsed.tabs.append(TabText(label="Text", text=text))
-            parsed.matched["texts"] = alt.name
+            parsed.matched["texts"] = ranked(table.FIELDS["tab_holder"], alt, len(table.FIELDS["tab_panes"]))
 
 
 def tab_label(doc: DocumentScope, pane: Tag) -> str | None:
@@ -156,7 +162,7 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
                 continue
             existing = parsed.sections.setdefault(field_name, [])
             existing.extend(n for n in names if n not in existing)
-            parsed.matched.setdefault(field_name, f"{alt.name}>{where}")
+            parsed.matched.setdefault(field_name, f"{ranked(table.FIELDS['section_heading'], alt)}>{where}")
         if found_any:
             return
 
@@ -177,13 +183,15 @@ def information(doc: DocumentScope, parsed: ParsedPage) -> None:
         pills = pill_names(doc, block)
         if pills:
             parsed.info[field_name] = pills
-            parsed.matched[field_name] = "pills@item"
+            parsed.matched[field_name] = "#1 pills@item"
             continue
         value_el, alt = doc.find(table.FIELDS["info_text"], item=block)
         if value_el is not None and alt is not None:
-            value, how = block_text(value_el), alt.name
+            # .text (rank 1, like pills: both are documented forms), then the fallbacks.
+            value, how = block_text(value_el), ranked(table.FIELDS["info_text"], alt)
         else:
-            value, how = block_text(block, skip=[label_el]), "label-minus-text@item"
+            rank = len(table.FIELDS["info_text"]) + 1
+            value, how = block_text(block, skip=[label_el]), f"#{rank} label-minus-text@item"
         if value:
             parsed.info[field_name] = value
             parsed.matched[field_name] = how
@@ -196,7 +204,7 @@ def donors(parsed: ParsedPage) -> None:
     match = table.CREDIT_DONOR.search(parsed.credit)
     if match and clean(match.group(1)):
         parsed.info["donors"] = [clean(match.group(1))]
-        parsed.matched["donors"] = "credit-line"
+        parsed.matched["donors"] = "#2 credit-line"
 
 
 def scan_and_download(doc: DocumentScope, parsed: ParsedPage, final_url: str) -> None:
@@ -205,7 +213,7 @@ def scan_and_download(doc: DocumentScope, parsed: ParsedPage, final_url: str) ->
         src = next((pdf.get(a) for a in table.PDF_ATTRS if pdf.get(a)), None)
         if src:
             parsed.pdf_url = absolute(final_url, str(src), "scan", parsed.problems)
-            parsed.matched["pdf_url"] = alt.name
+            parsed.matched["pdf_url"] = ranked(table.FIELDS["pdf"], alt)
     links, alt = doc.find_all(table.FIELDS["download"])
     for link in links:
         href = str(link["href"])
@@ -216,10 +224,10 @@ def scan_and_download(doc: DocumentScope, parsed: ParsedPage, final_url: str) ->
         if match:
             parsed.download_url = absolute(final_url, href, "download", parsed.problems)
             if alt is not None:
-                parsed.matched["download_url"] = alt.name
+                parsed.matched["download_url"] = ranked(table.FIELDS["download"], alt)
             if parsed.node_id is None:
                 parsed.node_id = int(match.group(1))
-                parsed.matched["node_id"] = "download-link"
+                parsed.matched["node_id"] = "#3 download-link"
             break
 
 
@@ -244,14 +252,14 @@ def node_id(doc: DocumentScope, parsed: ParsedPage) -> None:
     match = table.NODE_PATH.match(path) if path else None
     if match:
         parsed.node_id = int(match.group(1))
-        parsed.matched["node_id"] = "drupal-settings"
+        parsed.matched["node_id"] = "#1 drupal-settings"
         return
     shortlink = doc.index.select_one(doc.soup, table.SHORTLINK)
     if shortlink is not None and shortlink.has_attr("href"):
         match = table.SHORTLINK_PATH.search(str(shortlink["href"]))
         if match:
             parsed.node_id = int(match.group(1))
-            parsed.matched["node_id"] = "shortlink"
+            parsed.matched["node_id"] = "#2 shortlink"
 
 
 def canonical(doc: DocumentScope, parsed: ParsedPage) -> None:

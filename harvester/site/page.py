@@ -96,7 +96,7 @@ def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: s
     if how != "h1.title":
         problems.append("title taken from a plain h1 (no h1.title)")
     parsed = ParsedPage(title=clean(doc.h1.get_text()), title_source=how, problems=problems)
-    parsed.matched["title"] = doc.title_alt.name
+    parsed.matched["title"] = fields.ranked(table.TITLE, doc.title_alt)
     fields.date(doc, parsed)
     fields.credit(doc, parsed)
     fields.summary(doc, parsed)
