@@ -64,12 +64,9 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
         return f"the page's own path is {current!r}"
     if doc.h1 is None:
         return "no document title"
-    # The document's own markers, besides the title.
+    # The document's own markers, besides the title (a title, a date and a summary are on
+    # person and collection pages too).
     index = doc.index
-    for alt in table.FIELDS["date"]:  # a date in the title's own block
-        if alt.scope == "block" and doc.block is not None and any(
-                doc.in_scope(d) for d in index.select(doc.block, alt.css)):
-            return None
     for css in table.DOCUMENT_MARKERS:
         if any(doc.in_scope(n) for n in index.select(doc.region, css)):
             return None
@@ -78,7 +75,7 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
         label, _ = doc.find(table.FIELDS["info_label"], item=block)
         if label is not None and heading_key(label.get_text()) in table.INFO_LABELS:
             return None
-    return "no document title block, text tabs, scan or Document Information"
+    return "none of a document's own markers: text tabs, scan, credit line or Document Information"
 
 
 def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: str | None) -> ParsedPage:

@@ -123,7 +123,8 @@ BODY_DOCUMENT_CLASS: Final = "page-node-type-document"
 BODY_OTHER_CLASS: Final = re.compile(r"^(page-node-type-(?!document$)[\w-]+|path-(search|people|taxonomy|user))$")
 # The document's own markers (at least one, besides the title): these, in the region...
 DOCUMENT_MARKERS: Final = ("#documentTabs", ".tab-pane", ".pdf-preview", ".donated")
-# ...or a date in the title's own .content-block, or a Document Information block with a known label.
+# ...or a Document Information block with a known label. (A title, a date and a summary are not
+# enough: person and collection pages show them too.)
 
 # Pill section headings (normalized: case-folded, trailing colon and extra spaces removed)
 # -> record field. Matched exactly; "document contributor" is matched as a prefix,
