@@ -89,7 +89,7 @@ def page_value(record: CatalogRecord, name: str) -> Any:
 
 
 def compare(name: str, expected: Any, got: Any) -> str:
-    empty = (None, "", [])
+    empty: tuple[object, ...] = (None, "", [])
     if name in {"text", "text_start"}:
         texts = [t for t in got if t]
         if expected in empty:
