@@ -116,7 +116,7 @@ class Alarm:
     def message(self) -> str:
         return (f"field '{self.field}' is missing from {1 - self.run_share:.0%} of the {self.parsed} pages parsed "
                 f"in this run, but present in {self.baseline_share:.0%} of the catalog: the site's markup may "
-                f"have changed (check harvester/selectors.py)")
+                f"have changed (check harvester/site/selectors.py)")
 
 
 def alarms(baseline: dict[str, Any] | None, run_counts: dict[str, int], parsed: int, *,
