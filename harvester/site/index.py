@@ -25,6 +25,8 @@ from bs4 import BeautifulSoup, PageElement, Tag
 
 _COMPOUND = re.compile(r"([a-z][a-z0-9]*)?((?:[.#][A-Za-z_][A-Za-z0-9_-]*)*)((?:\[[^\]]+\])*)")
 _ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*([~|^$*]?=)?")
+# [name="value"], [name='value'] or [name=value]: exact equality, checked here without soupsieve.
+_ATTR_EQUALS = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+))\s*\]")
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ class _Compound:
     classes: tuple[str, ...]
     id: str | None
     present: tuple[str, ...]  # attribute names that must be present
-    confirm: Any  # soupsieve's compiled compound, for [attr="value"] parts (or two ids)
+    equals: tuple[tuple[str, str], ...]  # [attr="value"] parts, checked here
+    confirm: Any  # soupsieve's compiled compound, for other attribute operators (or two ids)
+    tie: Any  # soupsieve's compiled compound, for a value equal to an [attr="value"] but for case
 
 
 class CompiledTable:
@@ -77,11 +81,17 @@ class CompiledTable:
             if attrs and len(names) != attrs.count("["):
                 return None  # an attribute part this little parser does not understand
             present = tuple(name for name, _ in names)
-            valued = any(op for _, op in names)
             if not (tag or classes or ids or present):
                 return None
-            confirm = soupsieve.compile(part) if valued or len(ids) > 1 else None
-            found.append(_Compound(css, tag, classes, ids[0] if len(ids) == 1 else None, present, confirm))
+            equals = tuple((m[0], m[1] or m[2] or m[3]) for m in _ATTR_EQUALS.findall(attrs))
+            simple_equals = all(op in ("", "=") for _, op in names) and len(equals) == sum(op == "=" for _, op in names)
+            # soupsieve confirms what this module does not check itself, and breaks ties (an
+            # attribute value equal but for case: HTML compares some values case-insensitively).
+            needs = len(ids) > 1 or not simple_equals
+            confirm = soupsieve.compile(part) if needs or equals else None
+            found.append(_Compound(css, tag, classes, ids[0] if len(ids) == 1 else None, present,
+                                   equals if not needs else (), confirm if needs else None,
+                                   confirm if equals and not needs else None))
         return found
 
 
@@ -90,6 +100,18 @@ def _classes_of(tag: Tag) -> list[str]:
     if value is None:
         return []
     return value.split() if isinstance(value, str) else list(value)
+
+
+def _equals(c: _Compound, tag: Tag) -> bool:
+    for name, want in c.equals:
+        value = tag.attrs.get(name)
+        got = " ".join(value) if isinstance(value, list) else value
+        if got == want:
+            continue
+        if not isinstance(got, str) or got.lower() != want.lower():
+            return False
+        return bool(c.tie.match(tag))
+    return True
 
 
 def _matches(c: _Compound, tag: Tag, classes: list[str]) -> bool:
@@ -103,6 +125,8 @@ def _matches(c: _Compound, tag: Tag, classes: list[str]) -> bool:
     for name in c.present:
         if name not in tag.attrs:
             return False
+    if c.equals and not _equals(c, tag):
+        return False
     return c.confirm is None or bool(c.confirm.match(tag))
 
 
