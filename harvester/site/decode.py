@@ -11,22 +11,26 @@ import codecs
 import re
 from collections.abc import Collection, Iterator
 
-from bs4 import PageElement, Tag
+from bs4 import CData, NavigableString, PageElement, Tag
 from bs4.dammit import UnicodeDammit
 
 from harvester.site.selectors import CHALLENGE_MARKERS, CHALLENGE_TITLES
 
-_SPACES = re.compile(r"\s+")
 _BLOCK_TAGS = frozenset({
     "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "table",
     "section", "article", "pre", "dd", "dt", "dl", "br", "hr", "figure", "figcaption", "address",
 })
 _SKIPPED = frozenset({"script", "style", "template", "noscript"})
+_TEXT_TYPES = (NavigableString, CData)
 
 
 def clean(text: str | None) -> str:
-    """Collapse runs of white space (including non-breaking spaces) to one space."""
-    return _SPACES.sub(" ", (text or "").replace("\xa0", " ")).strip()
+    """Collapse runs of white space (including non-breaking spaces) to one space.
+
+    str.split() splits on exactly what the regex `\\s` matches in a str (Unicode white space,
+    no-break space included), several times faster than a substitution.
+    """
+    return " ".join(text.split()) if text else ""
 
 
 def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
@@ -116,7 +120,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
             if block:
                 flush()
             stack.append((iter(child.children), block))
-        elif child.__class__.__name__ in {"NavigableString", "CData"}:
-            current.append(str(child))
+        elif type(child) in _TEXT_TYPES:  # not comments, doctypes or processing instructions
+            current.append(child)
     flush()
     return "\n\n".join(paragraphs)

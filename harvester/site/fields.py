@@ -126,7 +126,7 @@ def pill_names(doc: DocumentScope, container: Tag) -> list[str]:
     names: list[str] = []
     for pill in index.select(container, table.PILL):
         name = index.select_one(pill, table.PILL_NAME)
-        inner = index.select_one(name, table.PILL_NAME_INNER) if name is not None else None
+        inner = name.find(table.PILL_NAME_INNER) if name is not None else None  # a tag name, in a tiny subtree
         value = clean((inner or name or pill).get_text())
         if value and value not in names:
             names.append(value)
@@ -233,17 +233,19 @@ def scan_and_download(doc: DocumentScope, parsed: ParsedPage, final_url: str) ->
 
 def settings_path(doc: DocumentScope, problems: list[str] | None = None) -> str | None:
     """Drupal settings' path.currentPath ("node/123", "search"…), if the page has readable settings."""
-    script = doc.index.select_one(doc.soup, table.DRUPAL_SETTINGS)
-    if script is None:
-        return None
-    try:
-        settings = json.loads(script.get_text())
-        path = settings.get("path", {}).get("currentPath")
-    except (ValueError, AttributeError):
-        if problems is not None:
-            problems.append("Drupal settings are not valid JSON")
-        return None
-    return path if isinstance(path, str) else None
+    if not doc.settings_read:  # read once a page
+        doc.settings_read = True
+        script = doc.index.select_one(doc.soup, table.DRUPAL_SETTINGS)
+        if script is not None:
+            try:
+                path = json.loads(script.get_text()).get("path", {}).get("currentPath")
+            except (ValueError, AttributeError):
+                doc.settings_broken = True
+            else:
+                doc.settings_path = path if isinstance(path, str) else None
+    if doc.settings_broken and problems is not None:
+        problems.append("Drupal settings are not valid JSON")
+    return doc.settings_path
 
 
 def node_id(doc: DocumentScope, parsed: ParsedPage) -> None:

@@ -95,13 +95,6 @@ class CompiledTable:
         return found
 
 
-def _classes_of(tag: Tag) -> list[str]:
-    value = tag.attrs.get("class")
-    if value is None:
-        return []
-    return value.split() if isinstance(value, str) else list(value)
-
-
 def _equals(c: _Compound, tag: Tag) -> bool:
     for name, want in c.equals:
         value = tag.attrs.get(name)
@@ -114,7 +107,7 @@ def _equals(c: _Compound, tag: Tag) -> bool:
     return True
 
 
-def _matches(c: _Compound, tag: Tag, classes: list[str]) -> bool:
+def _matches(c: _Compound, tag: Tag, classes: Any) -> bool:
     if c.tag is not None and tag.name != c.tag:
         return False
     for name in c.classes:
@@ -133,7 +126,8 @@ def _matches(c: _Compound, tag: Tag, classes: list[str]) -> bool:
 class SelectorIndex:
     """Positions, zones and selector matches of every element of one page."""
 
-    def __init__(self, soup: BeautifulSoup, table: CompiledTable, zones: Iterable[str] = ()) -> None:
+    def __init__(self, soup: BeautifulSoup, table: CompiledTable, zones: Iterable[str] = (),
+                 lookup_attrs: Iterable[str] = ()) -> None:
         self.soup = soup
         self.table = table
         self.zones = list(zones)
@@ -147,6 +141,8 @@ class SelectorIndex:
         zone_at = {z: k for k, z in enumerate(self.zones)}
         none = tuple(-1 for _ in self.zones)
         attr_names = tuple(by_attr)
+        # Attribute values looked up by `find_by_attr` (tab labels): collected in the same walk.
+        lookups: dict[str, dict[str, list[int]]] = {a: {} for a in lookup_attrs}
         # (children, own position, zone positions inherited by the children)
         stack: list[tuple[Iterator[PageElement], int, tuple[int, ...]]] = [(iter(soup.contents), -1, none)]
         while stack:
@@ -159,19 +155,25 @@ class SelectorIndex:
                 end.append(i)
                 pos[id(child)] = i
                 attrs = child.attrs
-                classes = _classes_of(child)
-                candidates = by_tag.get(child.name, [])
+                if lookups:
+                    for name, value in attrs.items():
+                        table_for = lookups.get(name)
+                        if table_for is not None and isinstance(value, str):
+                            table_for.setdefault(value, []).append(i)
+                cls_value = attrs.get("class")
+                classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
+                candidates = by_tag.get(child.name, ())
                 for cls in classes:
                     more = by_class.get(cls)
                     if more:
-                        candidates = candidates + more
+                        candidates = [*candidates, *more]
                 if by_id:
                     ident = attrs.get("id")
                     if isinstance(ident, str) and ident in by_id:
-                        candidates = candidates + by_id[ident]
+                        candidates = [*candidates, *by_id[ident]]
                 for name in attr_names:
                     if name in attrs:
-                        candidates = candidates + by_attr[name]
+                        candidates = [*candidates, *by_attr[name]]
                 own = inherited
                 for c in candidates:
                     got = hits.setdefault(c.css, [])
@@ -193,7 +195,7 @@ class SelectorIndex:
         self.hits = hits
         self.pos = pos
         self._zone_of = zone_of
-        self._by_attr: dict[str, dict[str, list[int]]] = {}
+        self._by_attr = lookups
 
     # -- positions -----------------------------------------------------------------------
     def position(self, node: Tag) -> int:

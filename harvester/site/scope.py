@@ -21,6 +21,7 @@ from harvester.site.selectors import Alt
 
 COMPILED = CompiledTable(table.table_selectors())
 ZONES = (table.EXCLUDE, table.CONTENT_BLOCK, "article", table.PILL_BLOCK)
+LOOKUP_ATTRS = (*table.TAB_LABEL_ATTRS, table.TAB_LABEL_ARIA, "id")
 
 
 def heading_key(text: str) -> str:
@@ -33,12 +34,15 @@ class DocumentScope:
 
     def __init__(self, soup: BeautifulSoup) -> None:
         self.soup = soup
-        self.index = SelectorIndex(soup, COMPILED, ZONES)
+        self.index = SelectorIndex(soup, COMPILED, ZONES, LOOKUP_ATTRS)
         self._ranges: list[tuple[int, int]] = []  # excluded by a heading (start, end), sorted
         self.h1: Tag | None = None
         self.title_alt: Alt | None = None
         self.block: Tag | None = None
         self.region: Tag = soup
+        self.settings_read = False
+        self.settings_path: str | None = None  # Drupal's currentPath, once read
+        self.settings_broken = False
         self._find_title()
 
     # -- exclusion ---------------------------------------------------------------------------

@@ -96,7 +96,7 @@ PILL_BLOCK: Final = ".pill-block"
 # (subjects, languages), else the pill's own text. Subject pills also carry `.pill-subject`.
 PILL: Final = ".pill"
 PILL_NAME: Final = ".name"
-PILL_NAME_INNER: Final = "span"
+PILL_NAME_INNER: Final = "span"  # a tag name, found with bs4 inside `.name` (not an indexed selector)
 
 # -- identifiers in the head and settings --------------------------------------------------------
 DRUPAL_SETTINGS: Final = 'script[data-drupal-selector="drupal-settings-json"]'
@@ -195,7 +195,7 @@ LISTING_PARAMS: Final[dict[str, str]] = {"sort_by": "created", "sort_order": "DE
 def table_selectors() -> list[str]:
     """Every CSS selector of the table (what the selector index must answer exactly as soupsieve)."""
     found = [a.css for a in TITLE]
-    found += [CONTENT_BLOCK, *REGION, EXCLUDE, EXCLUDE_HEADINGS_CSS, PILL_BLOCK, PILL, PILL_NAME, PILL_NAME_INNER,
+    found += [CONTENT_BLOCK, *REGION, EXCLUDE, EXCLUDE_HEADINGS_CSS, PILL_BLOCK, PILL, PILL_NAME,
               DRUPAL_SETTINGS, CANONICAL, SHORTLINK, *DOCUMENT_MARKERS]
     found += [a.css for alts in FIELDS.values() for a in alts]
     return list(dict.fromkeys(found))

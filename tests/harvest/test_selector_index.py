@@ -90,3 +90,17 @@ def test_attribute_values_and_odd_selectors_agree_too() -> None:
         index = SelectorIndex(soup, table)
         for css in extra:
             assert [id(t) for t in index.select(soup, css)] == [id(t) for t in soup.select(css)], (name, css)
+
+
+def test_attribute_lookups_agree_with_find() -> None:
+    """`find_by_attr` (the tab labels' lookups, collected during the walk) is bs4's `find(attrs=…)`."""
+    from harvester.site.scope import LOOKUP_ATTRS
+
+    for name, body in PAGES:
+        soup, index, elements = soup_of(name, body)
+        for attr in (*LOOKUP_ATTRS, "aria-labelledby"):
+            values = {v for t in elements if isinstance(v := t.attrs.get(attr), str)}
+            for value in sorted(values)[:20]:
+                for root in (soup, index.zone(elements[-1], "article") or soup):
+                    want = root.find(attrs={attr: value})
+                    assert index.find_by_attr(root, attr, value) is want, (name, attr, value)
