@@ -102,3 +102,16 @@ def test_lookalikes_reached_by_record_id_store_nothing(tmp_path: Path) -> None:
     for outcome in summary.outcomes:
         meta = next(m for m in LOOKALIKES.values() if m["record_id"] == outcome.record_id)
         assert f"not a document page: {meta['final_path']}" in outcome.detail
+
+
+def test_records_stored_without_matched_stay_valid_and_unchanged() -> None:
+    """provenance.matched is optional: an old record's JSON validates and serializes exactly as before."""
+    name, meta = next(iter(sorted(VARIANTS.items())))
+    record = record_of(name, meta)
+    assert record.provenance.matched  # a new record says which alternatives matched
+    old = json.loads(record.model_dump_json())
+    del old["provenance"]["matched"]
+    text = json.dumps(old, separators=(",", ":"), ensure_ascii=False)
+    again = CatalogRecord.model_validate_json(text)
+    assert again.provenance.matched == {}
+    assert json.loads(again.model_dump_json()) == old and again.content_hash() == record.content_hash()
