@@ -281,9 +281,10 @@ def harvest(
     stop = threading.Event()
     stopped_by = ["the run stopped after a block"]
     extra_requests = 0
-    # The quality alarm: coverage of the catalog before the run, against this run's pages.
-    baseline = catalog_coverage(store.connection) if store.count() else None
+    # The quality alarm: coverage of the catalog before the run, against this run's pages (a
+    # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
     quality = settings.sync
+    baseline = catalog_coverage(store.connection) if len(ids) >= quality.quality_min_pages and store.count() else None
 
     def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
