@@ -284,7 +284,8 @@ def harvest(
     # The quality alarm: coverage of the catalog before the run, against this run's pages (a
     # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
     quality = settings.sync
-    baseline = catalog_coverage(store.connection) if len(ids) >= quality.quality_min_pages and store.count() else None
+    judged = len(ids) >= quality.quality_min_pages and store.count() > 0
+    baseline = catalog_coverage(store.connection) if judged else None
 
     def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
