@@ -60,7 +60,7 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
         if other:
             return f"the page is marked {other!r}"
     current = fields.settings_path(doc)
-    if current is not None and current and not current.startswith("node/"):
+    if current and not current.startswith(table.SETTINGS_NODE_PREFIX):
         return f"the page's own path is {current!r}"
     if doc.h1 is None:
         return "no document title"

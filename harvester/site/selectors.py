@@ -104,6 +104,7 @@ CANONICAL: Final = 'link[rel="canonical"]'
 SHORTLINK: Final = 'link[rel="shortlink"]'
 # The node id: settings' path.currentPath, else the shortlink, else the download link.
 NODE_ID_SOURCES: Final = ("drupal-settings", "shortlink", "download-link")
+SETTINGS_NODE_PREFIX: Final = "node/"  # a currentPath of anything else (search, taxonomy/term/…) is not a document
 NODE_PATH: Final = re.compile(r"^node/([0-9]{1,18})$")  # ASCII digits, at most 18 (an SQLite INTEGER)
 SHORTLINK_PATH: Final = re.compile(r"/node/([0-9]{1,18})/?$")
 DOWNLOAD_PATH: Final = re.compile(r"/document/([0-9]{1,18})/download/?$")
