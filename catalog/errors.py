@@ -120,6 +120,11 @@ class ParseError(HarvesterError):
         self.message = message
 
 
+class NotADocument(ParseError):
+    """The address answered with a page of another kind (a person page, a listing, a collection):
+    a clear outcome of its own, and nothing is stored."""
+
+
 class RecordValidationError(HarvesterError):
     def __init__(self, record_id: int | str, message: str) -> None:
         super().__init__(f"record {record_id}: invalid record: {message}")

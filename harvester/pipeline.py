@@ -34,6 +34,7 @@ from catalog.errors import (
     FetchError,
     Gone,
     HarvesterError,
+    NotADocument,
     NotFound,
     ParseError,
     RecordValidationError,
@@ -41,6 +42,7 @@ from catalog.errors import (
     TransportError,
 )
 from catalog.model import CatalogRecord, Provenance
+from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
 from catalog.store import SQLiteStore
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
@@ -60,7 +62,7 @@ _RECORD_ID = re.compile(r"[0-9]{1,15}")
 @dataclass
 class Outcome:
     record_id: int
-    status: str  # new, changed, unchanged, restored, not_found, gone, failed, blocked, not_attempted
+    status: str  # new, changed, unchanged, restored, not_found, gone, not_document, failed, blocked, not_attempted
     detail: str = ""
     problems: list[str] = field(default_factory=list)
     retry_after: float | None = None
@@ -87,6 +89,9 @@ class HarvestSummary:
     asked_to_wait: float | None = None
     # Files of a replay folder that were not read, and why (junk, symlinks).
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    parsed: int = 0  # pages that gave a record
+    fields: Counter[str] = field(default_factory=Counter)  # present fields and fallback marks, per page
+    alarms: list[str] = field(default_factory=list)  # the quality alarm that stopped the run, if any
 
     @property
     def counts(self) -> Counter[str]:
@@ -98,15 +103,15 @@ class HarvestSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good, 1 some IDs failed, 2 blocked, fatal or the archive unreachable,
-        75 (EXIT_WAIT) the archive asked us to wait, 130 interrupted."""
+        """0 all good, 1 some IDs failed (or were not document pages) or a quality alarm, 2 blocked,
+        fatal or the archive unreachable, 75 (EXIT_WAIT) the archive asked us to wait, 130 interrupted."""
         if self.interrupted:
             return 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
         if self.blocked or self.fatal or self.unreachable:
             return 2
         if self.asked_to_wait is not None:
             return EXIT_WAIT
-        if any(o.status in {"failed", "not_attempted"} for o in self.outcomes):
+        if self.alarms or any(o.status in {"failed", "not_document", "not_attempted"} for o in self.outcomes):
             return 1
         return 0
 
@@ -114,8 +119,13 @@ class HarvestSummary:
         c = self.counts
         harvested = c["new"] + c["changed"] + c["restored"]
         return (f"harvested {harvested} (new {c['new']}, changed {c['changed']}, restored {c['restored']}), "
-                f"unchanged {c['unchanged']}, not found {c['not_found'] + c['gone']}, failed {c['failed']}, "
+                f"unchanged {c['unchanged']}, not found {c['not_found'] + c['gone']}, "
+                f"not a document {c['not_document']}, failed {c['failed']}, "
                 f"blocked {c['blocked']}, not attempted {c['not_attempted']}; {self.requests} requests")
+
+    def fallback_lines(self) -> list[str]:
+        """Fields found by a fallback alternative of the selector table, and on how many pages."""
+        return fallback_lines(dict(self.fields), self.parsed)
 
 
 def parse_ids(values: Iterable[str]) -> list[int]:
@@ -170,6 +180,8 @@ def outcome_for(record_id: int, exc: BaseException) -> Outcome:
     if isinstance(exc, FetchError):
         connect = isinstance(exc, TransportError) and bool(_CONNECT_FAILURE.search(str(exc)))
         return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after, connect_failed=connect)
+    if isinstance(exc, NotADocument):  # a person page, a listing…: nothing stored
+        return Outcome(record_id, "not_document", str(exc))
     if isinstance(exc, (ParseError, RecordValidationError, HarvesterError)):  # ours: reported, never a crash
         return Outcome(record_id, "failed", str(exc))
     # a bug (ours or a library's) fails this ID, not the whole run
@@ -317,6 +329,11 @@ def harvest(
     stop_reason = ["the run stopped after a block"]
     connect_streak = [0]
     extra_requests = 0
+    # The quality alarm: coverage of the catalog before the run, against this run's pages (a
+    # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
+    quality = settings.sync
+    judged = len(ids) >= quality.quality_min_pages and store.count() > 0
+    baseline = catalog_coverage(store.connection) if judged else None
 
     def halt(why: str) -> None:
         stop_reason[0] = why
@@ -351,18 +368,29 @@ def harvest(
         # `stop` is the caller's cancel event when there is one, so a stop for a block, an
         # unreachable archive, a full disk or a long Retry-After sets it too: not a Ctrl-C.
         return (cancel is not None and cancel.is_set() and not summary.blocked and not summary.unreachable
-                and not summary.fatal and summary.asked_to_wait is None)
+                and not summary.fatal and not summary.alarms and summary.asked_to_wait is None)
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
-        if summary.fatal and isinstance(result, CatalogRecord):
-            result = Outcome(rid, "not_attempted", stop_reason[0])  # fetched, but nothing more is written
+        if isinstance(result, CatalogRecord) and (summary.fatal or summary.alarms):
+            # Fetched, but nothing more is written: after a full disk, or after the quality alarm
+            # went off (so no record gets thinner).
+            result = Outcome(rid, "not_attempted", stop_reason[0])
         try:
             # The record and its history event in one transaction: one commit a page, not two.
             with store.transaction():
                 if isinstance(result, CatalogRecord):
                     status = store.upsert(result)
                     outcome = Outcome(rid, status, problems=list(result.problems))
+                    summary.parsed += 1
+                    summary.fields.update(present_fields(result) + fallback_marks(result))
+                    found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
+                                   normal_share=quality.quality_normal_share,
+                                   alarm_share=quality.quality_alarm_share)
+                    if found and not summary.alarms:
+                        # The site's markup has probably changed: stop before more records get thinner.
+                        summary.alarms = [a.message() for a in found]
+                        halt("the run stopped on a quality alarm")
                 else:
                     assert isinstance(result, Outcome)
                     outcome = result
@@ -373,8 +401,7 @@ def harvest(
                     if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
                         summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
                                                f"{settings.archive.base_url} ({outcome.detail})")
-                        stop_reason[0] = "the run stopped: archive unreachable"
-                        stop.set()
+                        halt("the run stopped: archive unreachable")
                 elif outcome.status != "not_attempted":
                     connect_streak[0] = 0
                 stored = outcome.status in {"new", "changed", "unchanged", "restored"}
@@ -419,7 +446,7 @@ def harvest(
                         result = got
                     finish(rid, result)
                     refill_replay()
-                for rid in queue:  # after a block
+                for rid in queue:  # after a block or a quality alarm
                     finish(rid, Outcome(rid, "not_attempted", _stop_reason()))
         elif processes:
             # Live: threads fetch (and write every exchange to the WARC), worker processes parse,

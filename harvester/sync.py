@@ -56,7 +56,7 @@ from catalog.errors import (
     RecordValidationError,
     StoreError,
 )
-from catalog.quality import alarms, catalog_coverage, present_fields
+from catalog.quality import alarms, catalog_coverage, fallback_counts, fallback_marks, present_fields
 from catalog.runs import LockHandle, LockLost, RunInfo, Runs
 from catalog.store import SQLiteStore, to_db_time, utcnow
 from harvester import __version__
@@ -448,7 +448,8 @@ class _Run:
         with self.store.transaction():
             outcome = self.store.upsert(record)
             self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
-            self._done("discover", slug, outcome, page=page, record_id=record_id, fields=present_fields(record))
+            self._done("discover", slug, outcome, page=page, record_id=record_id,
+                       fields=present_fields(record) + fallback_marks(record))
 
     def _conflict(self, record_id: int, new_slug: str | None, result: FetchResult) -> str | None:
         """Why this page must not be stored as `record_id`, or None.
@@ -562,7 +563,8 @@ class _Run:
         with self.store.transaction():
             outcome = self.store.upsert(record)
             self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
-            self._done("revalidate", key, outcome, record_id=record_id, fields=present_fields(record))
+            self._done("revalidate", key, outcome, record_id=record_id,
+                       fields=present_fields(record) + fallback_marks(record))
 
     def _fetch_record(self, target: str, id_url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         try:
@@ -635,7 +637,9 @@ def build_report(runs: Runs, run_id: str, settings: Settings, *, status: str | N
         "counts": outcome_counts,
         "failures": counts.failures,
         "quality": {"parsed": counts.parsed, "baseline_records": base["records"], "fields": fields,
-                    "alarms": [a.message() for a in found]},
+                    "alarms": [a.message() for a in found],
+                    # {field: {alternative: pages}}: fields found by a fallback of the selector table
+                    "fallbacks": fallback_counts(counts.fields)},
         "catalog": {"records": int(conn.execute("SELECT count(*) FROM record WHERE deleted_at IS NULL").fetchone()[0]),
                     "deleted": int(conn.execute("SELECT count(*) FROM record WHERE deleted_at IS NOT NULL")
                                    .fetchone()[0])},

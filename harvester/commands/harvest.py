@@ -29,7 +29,7 @@ def _pipeline():  # type: ignore[no-untyped-def]
 
     return pipeline
 
-_FAILED = {"failed", "blocked", "not_found", "gone", "not_attempted"}
+_FAILED = {"failed", "blocked", "not_found", "gone", "not_document", "not_attempted"}
 _MISSING = {"not_found", "gone"}
 
 
@@ -102,6 +102,11 @@ def _report(summary: HarvestSummary, quiet: bool, *, allow_missing: bool = True)
     click.echo(summary.line())
     if getattr(summary, "skipped", 0):
         click.echo(f"{summary.skipped} catalog record(s) have no recorded page and were left as they are", err=True)
+    # Fields the parser found only by a fallback of the selector table: a markup change shows here first.
+    for line in summary.fallback_lines():
+        click.echo(f"fallback: {line}", err=quiet)
+    for alarm in summary.alarms:
+        click.echo(f"ALARM: {alarm}; the run stopped", err=True)
     if summary.fatal:
         # One line; every record stored has its raw response, nothing is half-written, and
         # the next run (with room on the disk) goes on from here.

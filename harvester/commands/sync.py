@@ -249,6 +249,9 @@ def _human(data: dict[str, Any], *, verbose: bool = False) -> str:
         for name, q in quality.get("fields", {}).items():
             cat = f"{q['catalog_share']:.0%}" if q.get("catalog_share") is not None else "-"
             lines.append(f"    {name:<26}{q['run']:>6} ({q['run_share']:.0%})   {cat}")
+    for name, ways in quality.get("fallbacks", {}).items():
+        for how, count in ways.items():
+            lines.append(f"  fallback: {name}: by {how} on {count} of {quality.get('parsed', 0)} pages")
     for alarm in quality.get("alarms", []):
         lines.append(f"  ALARM: {alarm}")
     if quality.get("parsed") and not verbose and not quality.get("alarms"):

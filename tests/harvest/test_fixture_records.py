@@ -50,7 +50,7 @@ def test_provenance_of_a_replayed_record(offline_settings: Settings) -> None:
 
 
 _ERROR_OUTCOMES = {"blocked": "blocked", "gone": "gone", "not_found": "not_found", "rate_limited": "failed",
-                   "server_error": "failed", "parse_error": "failed", "truncated": "failed"}
+                   "server_error": "failed", "not_document": "not_document", "truncated": "failed"}
 _ERROR_SCENARIOS = {name: s for name, s in SCENARIOS.items() if s["outcome"] in _ERROR_OUTCOMES}
 
 
@@ -69,6 +69,7 @@ def test_error_scenario_is_reported_not_stored(name: str, offline_settings: Sett
         assert outcome.retry_after == pytest.approx(scenario["retry_after"], abs=1)
     if scenario["outcome"] == "truncated":
         assert "truncated" in outcome.detail
-    if scenario["outcome"] == "parse_error":
+    if scenario["outcome"] == "not_document":
         assert str(rid) in outcome.detail and "not a document page" in outcome.detail
-    assert summary.exit_code == (2 if outcome.status == "blocked" else 1 if outcome.status == "failed" else 0)
+    assert summary.exit_code == (2 if outcome.status == "blocked" else 1 if outcome.status in {"failed", "not_document"}
+                                 else 0)

@@ -114,7 +114,7 @@ def test_live_harvest_through_the_pool_matches_the_single_process_path(tmp_path:
                 kinds = [rec.rec_type for rec in ArchiveIterator(fh)]
             results[processes] = (_outcomes(summary), records, kinds.count("response"), kinds.count("request"))
     assert results[True] == results[False]
-    assert [o[1] for o in results[True][0]] == ["new", "new", "new", "new", "not_found", "failed"]
+    assert [o[1] for o in results[True][0]] == ["new", "new", "new", "new", "not_found", "not_document"]
     assert results[True][2] == results[True][3] >= len(ids)
 
 

@@ -293,7 +293,8 @@ def test_html_pages_never_expand_entities(tmp_path: Path) -> None:
     secret.write_text("TOPSECRET-FILE")
     page = (f'<!DOCTYPE html [<!ENTITY xxe SYSTEM "file://{secret}"><!ENTITY a "AAAAAAAAAA">'
             '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><html><body><main><div class="content-block">'
-            '<h1 class="title">T &xxe; &b;</h1><p class="date">1950</p></div></main></body></html>').encode()
+            '<h1 class="title">T &xxe; &b;</h1><p class="date">1950</p></div><div class="information-block">'
+            '<h3 class="sub-title">Record ID</h3><div class="text">1</div></div></main></body></html>').encode()
     parsed = parse_page(page, record_id=1, final_url="https://digitalarchive.wilsoncenter.org/document/t")
     assert "TOPSECRET" not in parsed.title and "AAAA" not in parsed.title
 

@@ -151,7 +151,7 @@ FAULTS: dict[str, FaultSpec] = {
     "encoding_undeclared": FaultSpec(2, "new", None, None, "no charset in the header, windows-1252 bytes"),
     "not_found": FaultSpec(2, "not_found", r"not found", None, "404"),
     "gone": FaultSpec(2, "gone", r"gone", None, "410"),
-    "not_a_document": FaultSpec(2, "failed", r"not a document page", None, "a 200 that is not a document page"),
+    "not_a_document": FaultSpec(2, "not_document", r"not a document page", None, "a 200 that is not a document page"),
     "empty_200": FaultSpec(2, "failed", r"empty page", None, "a 200 with an empty body"),
     "challenge": FaultSpec(1, "blocked", r"bot-protection challenge", None,
                            "a Cloudflare challenge (stops the run; placed among the last IDs)"),
