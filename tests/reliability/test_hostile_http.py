@@ -31,6 +31,7 @@ from harvester.cli import cli
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings, load_settings
 from harvester.http import Fetcher
+from harvester.site.listing import listing_url
 from harvester.sync import run_sync
 from harvester.warc import RecordedRequest, RecordedResponse, WarcWriter
 from tests.support.faulty_server import (
@@ -42,6 +43,8 @@ from tests.support.faulty_server import (
     gzip_bomb,
     trickle_headers,
 )
+
+LISTING_0 = listing_url("", 0)  # the first listing page as the sync asks for it (sort order explicit)
 
 ROOT = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
@@ -123,7 +126,7 @@ def test_headers_that_never_end_hit_the_total_deadline(behaviour: str, tmp_path:
 
 
 def test_sync_max_minutes_stops_a_request_whose_headers_never_end(tmp_path: Path) -> None:
-    routes = {"/robots.txt": NOT_FOUND, "/search?page=0": trickle_headers(0.2)}
+    routes = {"/robots.txt": NOT_FOUND, LISTING_0: trickle_headers(0.2)}
     with FaultyServer(FaultPlan.empty(), routes=routes, stall_limit=60) as server:
         # 10 + 4 x 30 s = 130 s per request; the run's budget is 3 s.
         base = settings_for(server.base_url, tmp_path, read_timeout=30.0, connect_timeout=10.0)
@@ -214,7 +217,7 @@ def test_long_retry_after_cli_message_and_exit_code(tmp_path: Path) -> None:
 
 
 def test_long_retry_after_stops_a_sync(tmp_path: Path) -> None:
-    routes = {"/robots.txt": NOT_FOUND, "/search?page=0": canned(429, b"slow down", [("Retry-After", "999999")])}
+    routes = {"/robots.txt": NOT_FOUND, LISTING_0: canned(429, b"slow down", [("Retry-After", "999999")])}
     with FaultyServer(FaultPlan.empty(), routes=routes) as server:
         settings = settings_for(server.base_url, tmp_path)
         with SQLiteStore(settings.storage.database) as store:
