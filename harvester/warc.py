@@ -113,7 +113,8 @@ class WarcWriter:
                                         protocol="HTTP/1.1")
         payload = response.raw_body if response.raw_body is not None else response.body
         resp = self._writer.create_warc_record(
-            response.url, "response", payload=io.BytesIO(payload), http_headers=http_headers,
+            # The length given, warcio does not spool the payload into a temporary file it never closes.
+            response.url, "response", payload=io.BytesIO(payload), length=len(payload), http_headers=http_headers,
             warc_headers_dict={"WARC-Date": date},
         )
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
@@ -121,7 +122,7 @@ class WarcWriter:
         path = "/" + path.split("/", 1)[1] if "/" in path else "/"
         req_headers = StatusAndHeaders(f"{request.method} {path} HTTP/1.1", request.headers, is_http_request=True)
         req = self._writer.create_warc_record(
-            request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
+            request.url, "request", payload=io.BytesIO(b""), length=0, http_headers=req_headers,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )
         self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
