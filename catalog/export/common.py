@@ -124,11 +124,19 @@ def name_and_dates(written: str) -> tuple[str, str | None]:
     return written.strip(), None
 
 
+# LC's corporate heading under a jurisdiction: "Hungary. Külkereskedelmi Minisztérium",
+# "Soviet Union. Posol'stvo (China)" (no comma; the first part a word, not an initial).
+_JURISDICTION_BODY = re.compile(r"^[^,.]{3,}\.\s+[^,]+$")
+
+
 def is_corporate(written: str) -> bool:
     """Whether a name as written names an institution rather than a person."""
     from catalog.names import Institution
 
-    return isinstance(cached_name(written), Institution)
+    text = " ".join(written.split())
+    if not text:
+        return False
+    return bool(_JURISDICTION_BODY.match(text)) or isinstance(cached_name(text), Institution)
 
 
 # LCSH subdivisions that follow a place name ("Germany--Foreign relations--Poland"), and

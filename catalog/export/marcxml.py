@@ -28,6 +28,7 @@ Leader/05 is `d` for a withdrawn record. Fields (full table: docs/exports.md):
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 
 from pymarc import Field, Indicators, Record, Subfield
@@ -47,6 +48,8 @@ from catalog.export.common import (
 )
 from catalog.export.xmlout import clean, xml_attr
 from catalog.model import CatalogRecord
+
+log = logging.getLogger(__name__)
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 MARC_SCHEMA = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
@@ -95,6 +98,12 @@ def _house_citation(record: CatalogRecord) -> str | None:
     try:
         return cite(record, "wcda")
     except HarvesterError:  # a record the house style refuses has no preferred citation
+        return None
+    except (IndexError, KeyError, ValueError, TypeError):
+        # The citation engine failing on odd values (a name that is only a control
+        # character) must not cost the catalogue record: it is written without 524.
+        log.warning("record %s: no preferred citation (524): the house style failed", record.record_id,
+                    exc_info=True)
         return None
 
 
