@@ -97,6 +97,7 @@ def _env(db: Path, warc: Path, archive_url: str) -> dict[str, str]:
         "WCDA_ARCHIVE__BASE_URL": archive_url, "WCDA_ARCHIVE__CONTACT": CONTACT,
         "WCDA_HTTP__RATE_LIMIT": "1000", "WCDA_HTTP__MAX_RETRIES": "1", "WCDA_HTTP__BACKOFF_BASE": "0.01",
         "WCDA_SYNC__TOMBSTONE_AFTER": "1",
+        "WCDA_OAI__REPOSITORY_IDENTIFIER": REPO,  # no default any more (must be the operator's domain)
         # Only the archive's documents are due (the synthetic records were "checked" recently).
         "WCDA_SYNC__REVALIDATE_DAYS": "3650",
         # The synthetic records have fields the fixture pages lack: no markup-change alarm here.
