@@ -267,7 +267,8 @@ class OaiProvider:
             # rather than fail a harvest that did nothing wrong (see tokens.py).
             state = replace(state, until=state.limit or OPEN_END)
             rows = self.repo.page(
-                state.set_spec, state.from_, state.limit or OPEN_END, state.after, size + 1, with_body=(verb == "ListRecords")
+                state.set_spec, state.from_, state.limit or OPEN_END, state.after, size + 1,
+                with_body=(verb == "ListRecords"),
             )
         if not rows:
             # Only a token can get here: its position is past the last record that is
