@@ -28,6 +28,7 @@ checks every fixture record and hostile ones). Mapping (full table: docs/exports
 from __future__ import annotations
 
 from datetime import UTC
+from functools import lru_cache
 
 from catalog.export.common import (
     DEFAULT_OPTIONS,
@@ -65,7 +66,9 @@ def _name_parts(written: str) -> str:
     return element("namePart", name) + (element("namePart", dates, ' type="date"') if dates else "")
 
 
+@lru_cache(maxsize=16384)
 def _name(written: str, role: str | None) -> str:
+    """A `name` element (remembered: the same senders and translators recur across a catalog)."""
     kind = "corporate" if is_corporate(written) else "personal"
     parts = _name_parts(written)
     if not parts:
@@ -76,8 +79,9 @@ def _name(written: str, role: str | None) -> str:
     return f'<name type="{kind}">{parts}</name>'
 
 
-def _subject(heading: str, places: list[str]) -> str:
-    return wrap("subject", "".join(element(kind, text) for kind, text in subject_parts(heading, places)))
+@lru_cache(maxsize=16384)
+def _subject(heading: str, places: tuple[str, ...]) -> str:
+    return wrap("subject", "".join(element(kind, text) for kind, text in subject_parts(heading, list(places))))
 
 
 def _names(record: CatalogRecord) -> list[str]:
@@ -122,7 +126,8 @@ def mods_xml(record: CatalogRecord, *, deleted: bool = False, options: FormatOpt
         parts.append(element("note", DELETED_NOTE, ' type="withdrawn"'))
 
     subjects = unique(record.subjects)
-    parts += [_subject(s, record.places) for s in subjects]
+    places = tuple(record.places)
+    parts += [_subject(s, places) for s in subjects]
     parts += [wrap("subject", _name(n, None)) for n in unique(record.people_and_organizations)]
     parts += [wrap("subject", element("geographic", p)) for p in unique(record.places)]
 
