@@ -9,6 +9,8 @@ the official schemas, so nothing is lost by not using a tree.
 
 from __future__ import annotations
 
+from lxml import etree
+
 from catalog.xmltext import has_forbidden, xml_safe
 
 
@@ -67,3 +69,13 @@ def element(name: str, value: str | None, attrs: str = "") -> str:
 def wrap(name: str, inner: str, attrs: str = "") -> str:
     """A container element around already built children; "" when it would be empty."""
     return f"<{name}{attrs}>{inner}</{name}>" if inner else ""
+
+
+# For reading back our own serializers' text (OAI-PMH responses, the Static Repository):
+# no DTD, no entities, no network, even though the text never has a DOCTYPE.
+_OWN_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False)
+
+
+def element_of(text: str) -> etree._Element:
+    """A serializer's text as an lxml element, to append into a larger document."""
+    return etree.fromstring(text, _OWN_PARSER)

@@ -20,6 +20,7 @@ from oaipmh.server import XMLTreeServer
 
 from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
 from catalog.export.registry import OAI_FORMATS, Format
+from catalog.export.xmlout import element_of
 from catalog.oai import arguments, identifiers, responses, tokens
 from catalog.oai.arguments import OaiError, OaiRequest
 from catalog.oai.repository import CatalogRepository, Row, metadata_formats, record_from_body
@@ -111,8 +112,7 @@ class OaiProvider:
     def metadata(self, fmt: Format, row: Row) -> etree._Element:
         """The record's metadata element in `fmt`: the format's one serializer, parsed."""
         assert row.body is not None and fmt.record_xml is not None
-        text = fmt.record_xml(record_from_body(row.body), options=self.settings.format_options)
-        return etree.fromstring(text)
+        return element_of(fmt.record_xml(record_from_body(row.body), options=self.settings.format_options))
 
     def about(self, row: Row) -> etree._Element | None:
         """The optional <about> provenance container for a record (None when switched off)."""

@@ -32,6 +32,7 @@ from lxml import etree
 from catalog.errors import ExportError
 from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
 from catalog.export.registry import OAI_FORMATS, Format
+from catalog.export.xmlout import element_of
 from catalog.oai import identifiers
 from catalog.store import SQLiteStore
 
@@ -174,7 +175,7 @@ def write_static_repository(
                                 etree.SubElement(header, _oai("datestamp")).text = stored.last_changed.strftime(
                                     "%Y-%m-%d")
                                 etree.SubElement(rec, _oai("metadata")).append(
-                                    etree.fromstring(fmt.record_xml(stored.record, options=options)))
+                                    element_of(fmt.record_xml(stored.record, options=options)))
                                 xf.write(rec)
                                 count += 1
             fh.flush()
