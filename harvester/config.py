@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from catalog.errors import ConfigError
+
+if TYPE_CHECKING:
+    from catalog.export.common import FormatOptions
 
 ENV_PREFIX = "WCDA_"
 DEFAULT_CONFIG = "config.toml"
@@ -109,6 +112,14 @@ class ExportSettings(_Section):
     # A rights-statement URI (rightsstatements.org or Creative Commons) printed with the rights
     # text in oai_dc, oai_qdc, mods, marcxml and jsonld, in exports and over OAI-PMH alike.
     rights_uri: str | None = None
+    # marcxml: field 524 = the house citation (citeproc-py, ~10x the cost of the rest of the record)
+    marc_citation: bool = True
+
+    def format_options(self) -> FormatOptions:
+        """These settings as the export formats take them (exports, OAI-PMH, feed)."""
+        from catalog.export.common import FormatOptions
+
+        return FormatOptions(rights_uri=self.rights_uri, marc_citation=self.marc_citation)
 
     @field_validator("rights_uri")
     @classmethod

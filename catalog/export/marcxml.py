@@ -157,7 +157,7 @@ def marc_record(record: CatalogRecord, *, deleted: bool = False, options: Format
         marc.add_field(Field(tag="520", indicators=_ind(), subfields=[Subfield("a", record.summary)]))
     if deleted:
         marc.add_field(Field(tag="500", indicators=_ind(), subfields=[Subfield("a", DELETED_NOTE)]))
-    citation = _house_citation(record)
+    citation = _house_citation(record) if options.marc_citation else None
     if citation:
         marc.add_field(Field(tag="524", indicators=_ind(), subfields=[Subfield("a", citation)]))
     if record.rights or options.rights_uri:

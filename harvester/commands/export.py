@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import click
 
 from catalog.errors import HarvesterError
-from catalog.export.common import FormatOptions
 from catalog.export.output import open_output
 from catalog.export.parallel import default_jobs, formatted
 from catalog.export.registry import ALIASES, FORMATS, format_for, writer_for
@@ -54,7 +53,7 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
         def skipped(stored: StoredRecord, reason: str) -> None:
             click.echo(f"skipped {stored.record.record_id}: {reason}", err=True)
 
-        writer = writer_for(fmt, on_skip=skipped, options=FormatOptions(rights_uri=settings.export.rights_uri))
+        writer = writer_for(fmt, on_skip=skipped, options=settings.export.format_options())
         # Rows as stored: jsonl copies the stored body, the other formats read the brief one.
         rows = store.iter_raw(ids=list(ids) or None, changed_since=changed_since, include_deleted=True,
                               brief=not writer.needs_text)

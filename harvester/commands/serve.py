@@ -40,7 +40,6 @@ def repository_identifier(settings: Settings, *, loopback: bool = False) -> str:
 
 
 def _provider_settings(settings: Settings, *, loopback: bool = False) -> ProviderSettings:  # lazy: fast --help
-    from catalog.export.common import FormatOptions
     from catalog.oai.provider import ProviderSettings
 
     oai = settings.oai
@@ -51,7 +50,7 @@ def _provider_settings(settings: Settings, *, loopback: bool = False) -> Provide
         page_size=oai.page_size,
         token_ttl_hours=oai.token_ttl_hours,
         base_url=oai.base_url,
-        format_options=FormatOptions(rights_uri=settings.export.rights_uri),
+        format_options=settings.export.format_options(),
         about_provenance=oai.about_provenance,
     )
 
@@ -105,7 +104,6 @@ def _is_loopback(host: str) -> bool:
 def feed(obj: Any, out: str, base_url: str | None, prefixes: tuple[str, ...], set_spec: str | None) -> None:
     """Write the catalog as an OAI-PMH Static Repository (one XML file a gateway serves)."""
     from catalog.errors import HarvesterError
-    from catalog.export.common import FormatOptions
     from catalog.oai.static import write_static_repository
 
     settings: Settings = obj.settings()
@@ -125,7 +123,7 @@ def feed(obj: Any, out: str, base_url: str | None, prefixes: tuple[str, ...], se
         result = write_static_repository(
             store, out, repository_name=oai.repository_name, repository_identifier=ident,
             admin_email=oai.admin_email, base_url=url, prefixes=list(prefixes), set_spec=set_spec,
-            options=FormatOptions(rights_uri=settings.export.rights_uri),
+            options=settings.export.format_options(),
         )
     except HarvesterError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -253,3 +253,11 @@ def test_registry_declares_every_format() -> None:
         if fmt.oai is not None:
             assert fmt.record_xml is not None and fmt.oai.schema.startswith("http://")
     assert {f.name for f in FORMATS.values() if not f.prints_deleted} == {"csl-json", "ris", "bibtex", "jsonld"}
+
+
+def test_marc_citation_can_be_left_out_for_big_loads() -> None:
+    rec = record_175798()
+    [with_524] = pymarc.parse_xml_to_array(io.BytesIO(marcxml(rec).encode()))
+    [without] = pymarc.parse_xml_to_array(io.BytesIO(marcxml(rec, options=FormatOptions(marc_citation=False)).encode()))
+    assert with_524.get_fields("524") and not without.get_fields("524")
+    assert [f.tag for f in with_524.fields if f.tag != "524"] == [f.tag for f in without.fields]
