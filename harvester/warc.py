@@ -124,8 +124,13 @@ class WarcWriter:
             request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )
-        self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
-        self._write(req)  # flushed, and both synced
+        try:
+            self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
+            self._write(req)  # flushed, and both synced
+        finally:
+            # warcio buffers each record's block in a SpooledTemporaryFile it never closes.
+            for record in (resp, req):
+                record.raw_stream.close()
         response.warc_file = self.path.name
         response.warc_record_id = record_id
         return record_id
