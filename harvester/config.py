@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from catalog.errors import ConfigError
+
+if TYPE_CHECKING:
+    from catalog.export.common import FormatOptions
 
 ENV_PREFIX = "WCDA_"
 DEFAULT_CONFIG = "config.toml"
@@ -61,7 +64,9 @@ class StorageSettings(_Section):
 
 class OaiSettings(_Section):
     repository_name: str = "Wilson Center Digital Archive (local catalog)"
-    repository_identifier: str = "digitalarchive.wilsoncenter.org"
+    # oai:<this>:<Record ID>. A domain the operator controls (OAI identifier guidelines), never
+    # the archive's own; None: the host of base_url (see harvester/commands/serve.py).
+    repository_identifier: str | None = None
     admin_email: str = "cataloguer@example.org"
     base_url: str | None = None  # public URL of /oai; None: the URL being served
     page_size: int = Field(100, ge=1, le=10_000)
@@ -78,15 +83,17 @@ class OaiSettings(_Section):
     # `harvester feed`: Identify baseURL of the Static Repository, i.e. the gateway's URL
     # followed by the file's URL (None: the file's own URI, with a note).
     static_base_url: str | None = None
+    # Add an OAI <about> provenance container to each record (the archive page and harvest date).
+    about_provenance: bool = False
 
     @field_validator("repository_identifier")
     @classmethod
-    def _domain_name(cls, value: str) -> str:
+    def _domain_name(cls, value: str | None) -> str | None:
         # oai-identifier.xsd: the repository identifier is a domain name (labels start with a letter).
         import re
 
-        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+", value):
-            raise ValueError("must be a domain name such as digitalarchive.wilsoncenter.org")
+        if value is not None and not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+", value):
+            raise ValueError("must be a domain name you control, such as oai.example.org")
         return value
 
     @field_validator("admin_email")
@@ -104,6 +111,27 @@ class OaiSettings(_Section):
     def _http_base(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+
+class ExportSettings(_Section):
+    # A rights-statement URI (rightsstatements.org or Creative Commons) printed with the rights
+    # text in oai_dc, oai_qdc, mods, marcxml and jsonld, in exports and over OAI-PMH alike.
+    rights_uri: str | None = None
+    # marcxml: field 524 = the house citation (citeproc-py, ~10x the cost of the rest of the record)
+    marc_citation: bool = True
+
+    def format_options(self) -> FormatOptions:
+        """These settings as the export formats take them (exports, OAI-PMH, feed)."""
+        from catalog.export.common import FormatOptions
+
+        return FormatOptions(rights_uri=self.rights_uri, marc_citation=self.marc_citation)
+
+    @field_validator("rights_uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URI such as http://rightsstatements.org/vocab/InC-EDU/1.0/")
         return value
 
 
@@ -135,6 +163,7 @@ class Settings(_Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     oai: OaiSettings = Field(default_factory=OaiSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
 

@@ -171,6 +171,9 @@ class WarcWriter:
             self._write(req)  # flushed, and both synced
         except OSError as exc:  # ENOSPC, EFBIG, EIO: no half exchange stays behind
             raise self._failed(start, exc) from exc
+        finally:
+            for record in (resp, req):  # the blocks' buffers (warcio leaves them open)
+                record.raw_stream.close()
         response.warc_file = self.path.name
         response.warc_record_id = record_id
         self.exchanges += 1

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from catalog.oai.provider import OaiProvider, ProviderSettings
-from catalog.oai.repository import QDC_SCHEMA_PATH, QDC_XSD_PATH, CatalogRepository
+from catalog.oai.repository import CatalogRepository
 from catalog.store import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -107,11 +107,6 @@ class OaiApp:
     def _respond(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        if path == OAI_PATH + QDC_SCHEMA_PATH and QDC_XSD_PATH is not None and method in ("GET", "HEAD"):
-            # The oai_qdc container schema is ours, so we publish it next to the endpoint.
-            data = QDC_XSD_PATH.read_bytes()
-            start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(data)))])
-            return [b"" if method == "HEAD" else data]
         if path != OAI_PATH:
             return self._plain(start_response, "404 Not Found", f"Not found. The OAI-PMH endpoint is {OAI_PATH}.\n",
                                head=method == "HEAD")

@@ -1,4 +1,4 @@
-"""The catalog as an OAI-PMH repository: formats, identity and the keyset queries.
+"""The catalog as an OAI-PMH repository: formats (from the export registry), identity and the keyset queries.
 
 All OAI-specific SQL lives here. Lists are read with keyset pagination on the
 (last_changed, record_id) index: "rows after (datestamp, id), LIMIT n", so page 1000
@@ -13,37 +13,14 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from lxml import etree
-
-from catalog.export.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, oai_dc_element
+from catalog.export.registry import OAI_FORMATS, Format
 from catalog.model import CatalogRecord
 from catalog.oai.sets import OaiSet, ensure_current
 from catalog.store import SQLiteStore, from_db_time
-
-try:  # the qualified-DC export lives in another part of the project; offer it only if present
-    from catalog.export.qdc import QDC_NS, qdc_element
-except ImportError:  # pragma: no cover - depends on the tree
-    QDC_NS = None  # type: ignore[assignment]
-    qdc_element = None  # type: ignore[assignment]
-
-QDC_XSD_PATH: Path | None = (
-    Path(__file__).resolve().parents[1] / "export" / "schemas" / "wcda-qdc.xsd" if qdc_element is not None else None
-)
-QDC_SCHEMA_PATH = "/schemas/wcda-qdc.xsd"  # served by the app, relative to the base URL
-
-
-@dataclass(frozen=True)
-class MetadataFormat:
-    prefix: str
-    schema: str  # URL of the XSD
-    namespace: str
-    write: Callable[[CatalogRecord], etree._Element]
-
 
 # The column metadata formats are built from (see Row.body).
 RECORD_JSON = "brief"
@@ -67,11 +44,9 @@ class Row:
         return from_db_time(self.last_changed).replace(microsecond=0, tzinfo=None)
 
 
-def metadata_formats(base_url: str) -> list[MetadataFormat]:
-    formats = [MetadataFormat("oai_dc", OAI_DC_SCHEMA, OAI_DC_NS, oai_dc_element)]
-    if qdc_element is not None and QDC_NS is not None and QDC_XSD_PATH is not None and QDC_XSD_PATH.exists():
-        formats.append(MetadataFormat("oai_qdc", base_url.rstrip("/") + QDC_SCHEMA_PATH, QDC_NS, qdc_element))
-    return formats
+def metadata_formats() -> list[Format]:
+    """The formats OAI-PMH offers: every registry format with an OAI binding."""
+    return list(OAI_FORMATS.values())
 
 
 class CatalogRepository:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from catalog.errors import HarvesterError
-from catalog.export import FORMAT_NAMES
+from catalog.export import FORMAT_ALIASES, FORMAT_NAMES
 from harvester.commands import open_store
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def parse_since(value: str) -> datetime:
 
 
 @click.command("export")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(list(FORMAT_NAMES)))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice([*FORMAT_NAMES, *FORMAT_ALIASES]))
 @click.argument("ids", nargs=-1, type=click.IntRange(min=1))
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
 @click.option("--since", "--changed-since", "since", help="Only records changed since this date (ISO 8601).")
@@ -38,18 +38,22 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
            jobs: int | None, excel: bool) -> None:
     """Export catalog records as FORMAT (all records when no ID is given).
 
-    Tombstones (withdrawn records) are kept and marked in jsonl, csv, oai_dc and qdc;
-    csl-json, ris and bibtex skip them with a note on stderr.
+    Formats: oai_dc, oai_qdc (alias qdc), mods, marcxml, jsonld, csl-json, jsonl, csv, ris,
+    bibtex (docs/exports.md). Tombstones (withdrawn records) are kept and marked in jsonl,
+    csv, oai_dc, oai_qdc, mods and marcxml; csl-json, ris, bibtex and jsonld skip them with a
+    note on stderr. export.rights_uri in the config adds a rights-statement URI.
     """
     if excel and fmt != "csv":
         raise click.BadParameter("--excel is for the csv format only", param_hint="--excel")
     from catalog.export.output import open_output
     from catalog.export.parallel import default_jobs, formatted
-    from catalog.export.registry import writer_for
+    from catalog.export.registry import format_for, writer_for
     from catalog.store import from_db_time
 
     changed_since = parse_since(since) if since else None
-    store = open_store(ctx.obj.settings().storage.database)
+    settings = ctx.obj.settings()
+    fmt = format_for(fmt).name
+    store = open_store(settings.storage.database)
     try:
         if ids:
             missing = [i for i in ids if store.get(i) is None]
@@ -59,7 +63,7 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
         def skipped(stored: StoredRecord, reason: str) -> None:
             click.echo(f"skipped {stored.record.record_id}: {reason}", err=True)
 
-        writer = writer_for(fmt, on_skip=skipped)
+        writer = writer_for(fmt, on_skip=skipped, options=settings.export.format_options())
         # Rows as stored: jsonl copies the stored body, the other formats read the brief one.
         rows = store.iter_raw(ids=list(ids) or None, changed_since=changed_since, include_deleted=True,
                               brief=not writer.needs_text)

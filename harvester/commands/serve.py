@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ipaddress
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -15,18 +18,46 @@ if TYPE_CHECKING:
     from catalog.oai.provider import ProviderSettings
     from harvester.cli import AppContext
 
+if TYPE_CHECKING:
+    from catalog.oai.provider import ProviderSettings
 
-def _provider_settings(settings: Settings) -> ProviderSettings:  # imported lazily: keeps --help fast
+_DOMAIN = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+")
+LOOPBACK_IDENTIFIER = "localhost.localdomain"
+
+
+def repository_identifier(settings: Settings, *, loopback: bool = False) -> str:
+    """oai.repository_identifier, or the host of oai.base_url (a domain the operator controls,
+    as the OAI identifier guidelines want; never the archive's). A loopback-only `serve` with
+    neither gets a placeholder; anything public must say which domain it is."""
+    oai = settings.oai
+    if oai.repository_identifier:
+        return oai.repository_identifier
+    host = urlsplit(oai.base_url).hostname if oai.base_url else None
+    if host and _DOMAIN.fullmatch(host):
+        return host
+    if loopback:
+        click.echo(f"note: no oai.repository_identifier or oai.base_url; identifiers are "
+                   f"oai:{LOOPBACK_IDENTIFIER}:<Record ID> on this loopback server", err=True)
+        return LOOPBACK_IDENTIFIER
+    raise click.ClickException(
+        "set oai.repository_identifier to a domain you control (e.g. oai.example.org; OAI identifiers are "
+        "oai:<domain>:<Record ID>, and the archive's own domain is not yours to use), or oai.base_url to the "
+        "endpoint's public URL on such a domain")
+
+
+def _provider_settings(settings: Settings, *, loopback: bool = False) -> ProviderSettings:  # lazy: fast --help
     from catalog.oai.provider import ProviderSettings
 
     oai = settings.oai
     return ProviderSettings(
         repository_name=oai.repository_name,
-        repository_identifier=oai.repository_identifier,
+        repository_identifier=repository_identifier(settings, loopback=loopback),
         admin_email=oai.admin_email,
         page_size=oai.page_size,
         token_ttl_hours=oai.token_ttl_hours,
         base_url=oai.base_url,
+        format_options=settings.export.format_options(),
+        about_provenance=oai.about_provenance,
     )
 
 
@@ -72,8 +103,9 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     settings: Settings = obj.settings()
     host = host or settings.oai.host
     port = settings.oai.port if port is None else port
+    provider_settings = _provider_settings(settings, loopback=_is_loopback(host))
     store = open_store(settings.storage.database)
-    app = create_app(store, _provider_settings(settings), token_secret=settings.oai.token_secret)
+    app = create_app(store, provider_settings, token_secret=settings.oai.token_secret)
     try:
         shown = settings.oai.base_url or f"http://{host}:{port}/oai"
 
@@ -103,36 +135,56 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
         store.close()
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @click.command("feed")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="The Static Repository file to write.")
 @click.option("--base-url", default=None,
-              help="Identify baseURL: the gateway URL followed by the file's URL (default: oai.static_base_url).")
+              help="Identify baseURL: the gateway URL followed by the file's public URL "
+                   "(default: oai.static_base_url).")
+@click.option("--format", "prefixes", multiple=True, default=("oai_dc",), show_default=True,
+              help="Metadata prefix to include (repeatable): oai_dc, mods, marcxml.")
+@click.option("--set", "set_spec", default=None,
+              help="Only the records of this OAI set (one file per set keeps a big catalog under the limit).")
 @click.pass_obj
-def feed(obj: AppContext, out: str, base_url: str | None) -> None:
-    """Write the catalog as an OAI-PMH Static Repository (one XML file, oai_dc)."""
-    from pathlib import Path
-
-    from catalog.oai.static import RECOMMENDED_MAX, write_static_repository
+def feed(obj: Any, out: str, base_url: str | None, prefixes: tuple[str, ...], set_spec: str | None) -> None:
+    """Write the catalog as an OAI-PMH Static Repository (one XML file a gateway serves)."""
+    from catalog.errors import HarvesterError
+    from catalog.oai.static import write_static_repository
 
     settings: Settings = obj.settings()
     oai = settings.oai
     url = base_url or oai.static_base_url
     if not url:
-        url = Path(out).resolve().as_uri()
-        click.echo(f"note: no --base-url / oai.static_base_url; Identify's baseURL is {url}", err=True)
+        raise click.UsageError("a Static Repository needs the public URL a gateway serves it at: give --base-url "
+                               "(the gateway's URL followed by the file's URL) or set oai.static_base_url")
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--base-url")
+    if "oai_qdc" in prefixes:
+        raise click.BadParameter("oai_qdc cannot share a Static Repository with oai_dc (the two Dublin Core "
+                                 "schemas clash in one file); serve it live", param_hint="--format")
+    ident = repository_identifier(settings)
     store = open_store(settings.storage.database)
     try:
         result = write_static_repository(
-            store, out, repository_name=oai.repository_name, repository_identifier=oai.repository_identifier,
-            admin_email=oai.admin_email, base_url=url,
+            store, out, repository_name=oai.repository_name, repository_identifier=ident,
+            admin_email=oai.admin_email, base_url=url, prefixes=list(prefixes), set_spec=set_spec,
+            options=settings.export.format_options(),
         )
+    except HarvesterError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
     click.echo(f"wrote {result.count} records to {result.path} ({result.skipped_deleted} deleted records left out: "
                "Static Repositories cannot carry deletions)")
-    if result.count > RECOMMENDED_MAX:
-        click.echo(f"note: the Static Repository specification targets up to {RECOMMENDED_MAX} records", err=True)
 
 
 COMMANDS = [serve, feed]

@@ -112,3 +112,21 @@ def test_export_errors_leave_no_file(db: str, tmp_path: Path) -> None:
     assert run(db, "export", "oai_dc", "424242", "--out", str(out)).exit_code == 2
     assert run(db, "export", "oai_dc", "--since", "yesterday").exit_code == 2
     assert not out.exists() and list(tmp_path.glob("*.part")) == []
+
+
+@pytest.mark.parametrize("fmt", ["mods", "marcxml", "oai_qdc", "qdc", "jsonld"])
+def test_export_library_formats_with_a_rights_uri(db: str, fmt: str) -> None:
+    from lxml import etree
+
+    uri = "http://rightsstatements.org/vocab/InC-EDU/1.0/"
+    result = CliRunner().invoke(cli, ["--db", db, "export", fmt], env={"WCDA_EXPORT__RIGHTS_URI": uri})
+    assert result.exit_code == 0, result.output
+    if fmt == "jsonld":
+        doc = json.loads(result.stdout)
+        assert {n["license"] for n in doc["@graph"]} == {uri} and len(doc["@graph"]) == 3  # tombstone skipped
+        assert "skipped 7" in result.stderr
+    else:
+        root = etree.fromstring(result.stdout.encode())
+        assert len(root) == 4 and result.stdout.count(uri) == 4
+    bad = CliRunner().invoke(cli, ["--db", db, "export", fmt], env={"WCDA_EXPORT__RIGHTS_URI": "InC-EDU"})
+    assert bad.exit_code != 0 and "export.rights_uri" in (bad.output + str(bad.exception))

@@ -120,7 +120,9 @@ def test_unknown_format() -> None:
 
     with pytest.raises(ExportError, match="unknown export format"):
         writer_for("marc")
-    assert set(FORMATS) == {"oai_dc", "qdc", "csl-json", "jsonl", "csv", "ris", "bibtex"}
+    assert set(FORMATS) == {"oai_dc", "oai_qdc", "mods", "marcxml", "jsonld", "csl-json", "jsonl", "csv", "ris",
+                            "bibtex"}
+    assert writer_for("qdc").__class__ is writer_for("oai_qdc").__class__  # the old name, kept as an alias
 
 
 def test_csl_item_for_175798_matches_research_shape(rec: CatalogRecord) -> None:

@@ -14,12 +14,10 @@ import pytest
 
 from catalog.cite import cite
 from catalog.errors import StyleCannotRender
-from catalog.export.registry import FORMATS, writer_for
+from catalog.export.registry import FORMATS, format_for, writer_for
 from tests.export.records import SEED_CITATION, fixture_records, record_175798, stored
 
 GOLDEN = Path(__file__).parent / "golden"
-EXTENSIONS = {"oai_dc": "xml", "qdc": "xml", "csl-json": "json", "jsonl": "jsonl", "csv": "csv", "ris": "ris",
-              "bibtex": "bib"}
 STYLES = ["wcda", "chicago-notes-bibliography", "chicago-author-date", "apa", "mla"]
 NOTE_STYLES = ["wcda", "chicago-notes-bibliography"]
 
@@ -35,7 +33,7 @@ def check(name: str, actual: str) -> None:
 def test_format_golden(fmt: str) -> None:
     writer = writer_for(fmt)
     text = writer.header() + writer.record(stored(record_175798())) + writer.footer()
-    check(f"175798.{fmt}.{EXTENSIONS[fmt]}", text)
+    check(f"175798.{fmt}.{format_for(fmt).extension}", text)
 
 
 @pytest.mark.parametrize("style", STYLES)

@@ -57,9 +57,10 @@ def test_a_command_that_runs_does_import_what_it_needs(tmp_path: Path) -> None:
 def test_help_names_every_shipped_style_and_format() -> None:
     # The command line spells these out so `--help` needs neither citeproc nor the formats.
     from catalog.cite import STYLES
-    from catalog.export import FORMAT_NAMES
-    from catalog.export.registry import FORMATS
+    from catalog.export import FORMAT_ALIASES, FORMAT_NAMES
+    from catalog.export.registry import ALIASES, FORMATS
     from harvester.commands.cite import STYLE_NAMES
 
     assert list(STYLE_NAMES) == sorted(STYLES)
     assert FORMAT_NAMES == tuple(FORMATS)
+    assert FORMAT_ALIASES == tuple(ALIASES)

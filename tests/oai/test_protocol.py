@@ -255,7 +255,8 @@ def test_http_status_content_type_and_paths(server: Server) -> None:
     assert requests.put(server.url, data="x", timeout=30).status_code == 405
     bad_utf8 = requests.get(server.url + "?verb=Identify&x=%ff", timeout=30)
     assert bad_utf8.status_code == 200 and error_code(etree.fromstring(bad_utf8.content)) == "badArgument"
-    assert requests.get(server.url + "/schemas/wcda-qdc.xsd", timeout=30).status_code == 200
+    # oai_qdc is OCLC's container now: no private schema is published next to the endpoint
+    assert requests.get(server.url + "/schemas/wcda-qdc.xsd", timeout=30).status_code == 404
 
 
 def test_default_page_size_is_100(server: Server) -> None:

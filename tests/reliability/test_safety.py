@@ -225,7 +225,11 @@ def test_oai_server_binds_to_loopback_unless_told(monkeypatch: pytest.MonkeyPatc
     env = {"WCDA_STORAGE__DATABASE": str(tmp_path / "catalog.db")}
     runner = CliRunner()
     assert runner.invoke(cli, ["serve"], env=env).exit_code == 0
-    assert runner.invoke(cli, ["serve", "--host", "0.0.0.0"], env=env).exit_code == 0
+    # A public server must say whose domain its OAI identifiers are in (not the archive's).
+    refused = runner.invoke(cli, ["serve", "--host", "0.0.0.0"], env=env)
+    assert refused.exit_code == 1 and "oai.repository_identifier" in refused.output
+    public = {**env, "WCDA_OAI__REPOSITORY_IDENTIFIER": "oai.example.org"}
+    assert runner.invoke(cli, ["serve", "--host", "0.0.0.0"], env=public).exit_code == 0
     assert [c["host"] for c in calls] == ["127.0.0.1", "0.0.0.0"]
 
 
@@ -261,6 +265,8 @@ def _xml_parse_calls() -> list[tuple[str, int, str]]:
 OWN_XML = {
     ("catalog/oai/static.py", "etree.fromstring(identifiers.identifier_description(repository_identifier))"):
         "our own oai-identifier description, built with lxml a line earlier",
+    ("catalog/export/xmlout.py", "etree.fromstring(text, _OWN_PARSER)"):
+        "a format serializer's own text (values escaped by it), with a parser that loads no DTD or entity",
 }
 
 
