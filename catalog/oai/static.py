@@ -90,13 +90,6 @@ def _formats(formats: list[Format]) -> etree._Element:
     return el
 
 
-def _file_mode() -> int:
-    """0666 less the process umask: the mode `open()` would give a new file."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def _static_formats(prefixes: list[str]) -> list[Format]:
     formats = []
     for prefix in dict.fromkeys(prefixes):
@@ -151,7 +144,6 @@ def write_static_repository(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     count = 0
     try:
-        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as fh:
             with etree.xmlfile(fh, encoding="UTF-8") as xf:
                 xf.write_declaration()
