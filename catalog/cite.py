@@ -353,6 +353,8 @@ class Citer:
         english = item.get("language", "en").startswith("en") and self.case_titles
         out = _fix_titles(out, english)
         out = out.replace(_OPEN, "").replace(_OPEN_CASE, "").replace(_CLOSE, "")
+        if not self.house:  # the house style prints the archive's text as the page shows it
+            out = re.sub(r"(?<=[^\W\d_])'(?=[^\W\d_])", "’", out)  # typographic apostrophes (Posol’stvo)
         out = _fix_punctuation(out, self.inside)
         if self.capital_trans:
             out = out.replace(", trans.)", ", Trans.)")

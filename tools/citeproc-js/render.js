@@ -28,29 +28,32 @@ function engine(items) {
   return e;
 }
 
-function bibliography(items) {
-  const e = engine(items);
-  e.updateItems(items.map((item) => String(item.id)));
+// One engine (parsing a style is the slow part); each item is registered alone before it is
+// rendered, so nothing (disambiguation, subsequent-author substitution) carries over.
+const e = engine(request.items);
+const isNote = e.cslXml.dataObj.attrs.class === "note";
+
+function bibliography(ids) {
+  e.updateItems(ids);
   const result = e.makeBibliography();
   return result ? result[1].map((s) => s.trim()) : [];
 }
 
-function note(item) {
-  const e = engine([item]);
-  if (e.cslXml.dataObj.attrs.class !== "note") return null;
-  e.updateItems([String(item.id)]);
-  const citation = { citationItems: [{ id: String(item.id) }], properties: { noteIndex: 1 } };
-  const out = e.previewCitationCluster(citation, [], [], request.format || "text");
-  return out;
+function note(id) {
+  if (!isNote) return null;
+  e.updateItems([id]);
+  const citation = { citationItems: [{ id }], properties: { noteIndex: 1 } };
+  return e.previewCitationCluster(citation, [], [], request.format || "text");
 }
 
 const out = { bibliography: [], notes: [] };
+const ids = request.items.map((item) => String(item.id));
 if (request.each) {
-  for (const item of request.items) {
-    out.bibliography.push(bibliography([item])[0] || "");
-    out.notes.push(note(item));
+  for (const id of ids) {
+    out.bibliography.push(bibliography([id])[0] || "");
+    out.notes.push(note(id));
   }
 } else {
-  out.bibliography = bibliography(request.items);
+  out.bibliography = bibliography(ids);
 }
 process.stdout.write(JSON.stringify(out));
