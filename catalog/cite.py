@@ -206,8 +206,12 @@ def render_item(record: CatalogRecord, *, literal_family_first: bool = True, hou
     For the house style (`house`): the date as the page shows it and the Source verbatim,
     credit sentences and all, in `archive_location`; no translator (the Source names them).
     """
-    item = copy.deepcopy(csl_item(record))
+    item = copy.deepcopy(csl_item(record, static_ordering=True))
     item.pop("custom", None)
+    # `archive_location` already names the holding archive ("AP RF, f. 45, ..."), and the title
+    # says what the document is ("Cable No. 4785"): printed, `archive` and `genre` would repeat them
+    item.pop("archive", None)
+    item.pop("genre", None)
     if house:
         item.pop("translator", None)
         item.pop("issued", None)

@@ -26,11 +26,11 @@ def available() -> bool:
 
 
 def js_item(record: CatalogRecord, citer: Citer) -> dict[str, Any]:
-    """The CSL-JSON a Zotero user would import (family-first names with static-ordering), with
-    the same choices ours makes for the style: the house item for wcda, no "undated" literal."""
+    """The item cite.py renders, with family-first names as family, given and static-ordering
+    (which citeproc-js honours, and citeproc-py does not: cite.py hands it literals instead)."""
     if citer.house:
         return render_item(record, house=True)
-    item = {k: v for k, v in csl_item(record).items() if k != "custom"}
+    item = {k: v for k, v in csl_item(record, static_ordering=True).items() if k not in ("custom", "archive", "genre")}
     ours = render_item(record, literal_family_first=False)
     if "issued" not in ours:
         item.pop("issued", None)

@@ -95,7 +95,7 @@ def test_export_all_to_file(db: str, tmp_path: Path) -> None:
 def test_export_ids_and_citation_formats_skip_tombstones(db: str) -> None:
     result = run(db, "export", "ris", "175798", "7")
     assert result.exit_code == 0
-    assert [e["id"] for e in rispy.loads(result.stdout)] == ["wcda-175798"]
+    assert [e["id"] for e in rispy.loads(result.stdout)] == ["175798"]
     assert "skipped 7" in result.stderr
 
 
