@@ -322,8 +322,10 @@ class Citer:
             raise ExportError(f"style {style!r} is an in-text style; only note styles have a note form")
         self.fmt: OutputFormat = fmt
         self.note = note
-        self.locale = locale
         self.house = is_house_style(self.root)
+        # the archive's own form does not change with the reader's locale (and citeproc-py would let
+        # an en-GB locale file override the house style's own <locale xml:lang="en"> quotes)
+        self.locale = locale = None if self.house else locale
         self.style = _load_style(self.path, locale)  # built once: parsing a style costs more than an entry
         self.inside = _punctuation_in_quote(self.root, locale)
         self.case_titles = (locale or self.root.get("default-locale", "en-US")).startswith("en")
@@ -393,20 +395,37 @@ class Citer:
         return entries
 
     def _sorted(self, records: list[CatalogRecord]) -> list[CatalogRecord]:
-        if len(records) < 2:
+        """The bibliography's <sort>, with citeproc-py computing each key; compared here, because
+        its keys carry the title marks (which would sort every title-first entry last) and its
+        comparison sees quotation marks (“Handwritten…” before every letter)."""
+        bibliography = self.root.find(f"{{{CSL_NS}}}bibliography")
+        sort = bibliography.find(f"{{{CSL_NS}}}sort") if bibliography is not None else None
+        if len(records) < 2 or sort is None:
             return records
         items = [render_item(r, literal_family_first=self.literal_family_first, house=self.house) for r in records]
-        by_id = {item["id"]: record for item, record in zip(items, records, strict=True)}
+        ns = {"cs": CSL_NS}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 bib = CitationStylesBibliography(self.style, CiteProcJSON(items), formatter.plain)
                 for item in items:
                     bib.register(Citation([CitationItem(item["id"])]))
-                bib.sort()
-            except Exception:  # noqa: BLE001 - a style whose sort keys citeproc-py cannot compute
+                style_bib = self.style.root.bibliography
+                layout = style_bib.find("cs:layout", ns)
+                columns = []
+                for key in style_bib.find("cs:sort", ns).findall("cs:key", ns):
+                    keys = key.sort_keys(bib.items, layout)
+                    descending = key.get("sort", "ascending") == "descending"
+                    columns.append(([_sort_text(k) for k in keys], descending))
+            except Exception:  # noqa: BLE001 - a style whose sort keys citeproc-py cannot compute: given order
                 return records
-        return [by_id[key] for key in bib.keys]
+        order = list(range(len(records)))
+        for keys, descending in reversed(columns):  # stable sorts, least significant key first
+            present = [i for i in order if keys[i] is not None]
+            absent = [i for i in order if keys[i] is None]  # CSL: empty keys sort last either way
+            present.sort(key=lambda i: keys[i], reverse=descending)  # type: ignore[arg-type,return-value]
+            order = present + absent
+        return [records[i] for i in order]
 
     def _year_suffixes(self, order: list[CatalogRecord]) -> dict[int, str]:
         citation = self.root.find(f"{{{CSL_NS}}}citation")
@@ -421,6 +440,16 @@ class Citer:
                 for n, record_id in enumerate(ids):
                     suffixes[record_id] = _letters(n)
         return suffixes
+
+
+def _sort_text(key: Any) -> Any:
+    """A sort key as CSL compares it: no marks, markup or quotation marks, case-insensitive;
+    numbers (date keys such as "1950-10-11", citation numbers) as they are."""
+    if key is None:
+        return None
+    text = re.sub(r"<[^>]+>", "", str(key))
+    text = re.sub(f"[{_OPEN}{_OPEN_CASE}{_CLOSE}\"'‘’“”«»„\\[\\]]", "", text).strip()
+    return text.casefold() or None
 
 
 def _letters(n: int) -> str:

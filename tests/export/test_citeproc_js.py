@@ -104,3 +104,27 @@ def _print_markdown() -> None:  # pragma: no cover - a helper for writing the do
 if __name__ == "__main__":  # pragma: no cover
     _print_markdown()
     sys.exit(0)
+
+
+_URL_ID = re.compile(r"/document/(\d+)")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not citeproc_js.available(), reason="node or tools/citeproc-js/node_modules missing (.ci/run installs)")
+@pytest.mark.parametrize("style", ["chicago-notes-bibliography", "chicago-author-date", "apa", "mla"])
+def test_bibliography_of_every_record_sorted_and_disambiguated_as_citeproc_js(style: str) -> None:
+    """One bibliography of all fixture records: same order, same year suffixes (Chicago
+    author-date: Kieninger 1997a-e); entries that differ are the listed per-entry ones."""
+    records = fixture_records()
+    citer = Citer(style)
+    ours = citer.bibliography(records)
+    theirs = citeproc_js.render(citer.path, [citeproc_js.js_item(r, citer) for r in records], each=False)["bibliography"]
+    assert all(entry.error is None for entry in ours)
+    assert [e.record.record_id for e in ours] == [int(_URL_ID.findall(t or "")[-1]) for t in theirs]
+    docs = listed()
+    for entry, their in zip(ours, theirs, strict=True):
+        if entry.text != their:
+            assert (entry.record.record_id, style, "bibliography") in docs, (entry.text, their)
+    if style == "chicago-author-date":
+        years = [re.search(r"trans\. (1997\w?)\.", e.text or "") for e in ours if "Kieninger" in (e.text or "")]
+        assert [m[1] for m in years if m] == ["1997a", "1997b", "1997c", "1997d", "1997e"]
