@@ -326,6 +326,8 @@ class Citer:
         # the archive's own form does not change with the reader's locale (and citeproc-py would let
         # an en-GB locale file override the house style's own <locale xml:lang="en"> quotes)
         self.locale = locale = None if self.house else locale
+        if locale is not None and locale not in locale_names():
+            raise ExportError(f"unknown locale {locale!r}: use one of {', '.join(locale_names())}")
         self.style = _load_style(self.path, locale)  # built once: parsing a style costs more than an entry
         self.inside = _punctuation_in_quote(self.root, locale)
         self.case_titles = (locale or self.root.get("default-locale", "en-US")).startswith("en")
