@@ -175,7 +175,7 @@ def _punctuation_in_quote(root: etree._Element, locale: str | None) -> bool:
 
 def locale_names() -> list[str]:
     """Locales a user may ask for with --locale (citeproc-py's bundled ones, e.g. en-GB, de-DE)."""
-    from citeproc.frontend import LOCALES_PATH  # noqa: PLC0415 - only asked for by the CLI's help
+    from citeproc.frontend import LOCALES_PATH
 
     return sorted(p.stem.removeprefix("locales-") for p in Path(LOCALES_PATH).glob("locales-*.xml"))
 
@@ -197,7 +197,9 @@ def _inverts_every_name(root: etree._Element) -> bool:
 
 
 # The archive's ways of saying that a document has no date.
-_NO_DATE = re.compile(r"^\[?\s*(?:undated|no date|n\.\s?d\.?|date unknown|unknown date|not dated|s\.\s?d\.?)\s*\]?\.?$", re.I)
+_NO_DATE = re.compile(
+    r"^\[?\s*(?:undated|no date|n\.\s?d\.?|date unknown|unknown date|not dated|s\.\s?d\.?)\s*\]?\.?$", re.I
+)
 
 
 def render_item(record: CatalogRecord, *, literal_family_first: bool = True, house: bool = False) -> dict[str, Any]:
@@ -376,7 +378,7 @@ class Citer:
             warnings.simplefilter("ignore")
             try:
                 return _render(self.style, item, "text", True)
-            except Exception:  # noqa: BLE001 - a citation that cannot render is ambiguous with nothing
+            except Exception:
                 return f"\0{record.record_id}"
 
     def bibliography(self, records: Iterable[CatalogRecord]) -> list[Entry]:
@@ -419,13 +421,13 @@ class Citer:
                     keys = key.sort_keys(bib.items, layout)
                     descending = key.get("sort", "ascending") == "descending"
                     columns.append(([_sort_text(k) for k in keys], descending))
-            except Exception:  # noqa: BLE001 - a style whose sort keys citeproc-py cannot compute: given order
+            except Exception:
                 return records
         order = list(range(len(records)))
         for keys, descending in reversed(columns):  # stable sorts, least significant key first
             present = [i for i in order if keys[i] is not None]
             absent = [i for i in order if keys[i] is None]  # CSL: empty keys sort last either way
-            present.sort(key=lambda i: keys[i], reverse=descending)  # type: ignore[arg-type,return-value]
+            present.sort(key=lambda i: keys[i], reverse=descending)
             order = present + absent
         return [records[i] for i in order]
 

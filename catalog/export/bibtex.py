@@ -9,7 +9,8 @@ and `year` are both given, so `date` is left out; the day is not carried);
 `organization` names the archive; `note` carries the archival reference;
 `origlanguage` the original languages joined with " and " (a biblatex list);
 `keywords` the subject headings separated by commas, a heading that contains a comma
-("Korean War, 1950-1953") braced so it stays one keyword. UTF-8 is kept as is (biber reads it); only characters special to
+("Korean War, 1950-1953") braced so it stays one keyword. UTF-8 is kept as is (biber reads it); only characters
+special to
 TeX are escaped.
 """
 

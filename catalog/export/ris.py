@@ -71,7 +71,7 @@ def ris_entry(record: CatalogRecord) -> dict[str, Any]:
 class _StreamWriter(rispy.RisWriter):
     """rispy numbers references ("1.") per dumps() call; in a stream every one would be "1."."""
 
-    def set_header(self, count: int) -> str | None:  # type: ignore[override]
+    def set_header(self, count: int) -> str | None:
         return None
 
 

@@ -80,7 +80,7 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: TextIO | No
 
 
 def _records(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None) -> list[CatalogRecord]:
-    from harvester.commands.export import parse_since  # noqa: PLC0415 - the one ISO date parser of the CLI
+    from harvester.commands.export import parse_since
 
     changed_since = parse_since(since) if since else None
     store = open_store(ctx.obj.settings().storage.database)

@@ -65,7 +65,9 @@ def test_et_al_translators_render_in_mla_and_chicago_notes() -> None:
 
 
 @pytest.mark.parametrize("written", [
-    "Hungary. Külkereskedelmi Minisztérium", "Poland. Ambasada (China)", "Czechoslovakia. Ministerstvo zahraničního obchodu",
+    "Hungary. Külkereskedelmi Minisztérium",
+    "Poland. Ambasada (China)",
+    "Czechoslovakia. Ministerstvo zahraničního obchodu",
 ])
 def test_lc_corporate_headings_are_institutions(written: str) -> None:
     assert parse_name(written) == Institution(written, written)

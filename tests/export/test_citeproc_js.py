@@ -31,6 +31,9 @@ FORMS = [
     ("chicago-notes-bibliography", "bibliography"), ("chicago-notes-bibliography", "note"),
     ("chicago-author-date", "bibliography"), ("apa", "bibliography"), ("mla", "bibliography"),
 ]
+NEEDS_NODE = pytest.mark.skipif(
+    not citeproc_js.available(), reason="node or tools/citeproc-js/node_modules missing (.ci/run installs them)"
+)
 _ENTRY = re.compile(
     r"^#### (?P<record>\d+) · (?P<style>[\w-]+) · (?P<form>\w+)\n"
     r"- ours: `(?P<ours>[^`\n]*)`\n"
@@ -72,13 +75,15 @@ def compare() -> tuple[int, list[Difference]]:
 def listed() -> dict[tuple[int, str, str], Difference]:
     text = DOCS.read_text(encoding="utf-8")
     return {
-        (int(m["record"]), m["style"], m["form"]): Difference(int(m["record"]), m["style"], m["form"], m["ours"], m["js"])
+        (int(m["record"]), m["style"], m["form"]): Difference(
+            int(m["record"]), m["style"], m["form"], m["ours"], m["js"]
+        )
         for m in _ENTRY.finditer(text)
     }
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not citeproc_js.available(), reason="node or tools/citeproc-js/node_modules missing (.ci/run installs)")
+@NEEDS_NODE
 def test_every_disagreement_with_citeproc_js_is_listed_and_justified() -> None:
     total, differences = compare()
     docs = listed()
@@ -110,7 +115,7 @@ _URL_ID = re.compile(r"/document/(\d+)")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not citeproc_js.available(), reason="node or tools/citeproc-js/node_modules missing (.ci/run installs)")
+@NEEDS_NODE
 @pytest.mark.parametrize("style", ["chicago-notes-bibliography", "chicago-author-date", "apa", "mla"])
 def test_bibliography_of_every_record_sorted_and_disambiguated_as_citeproc_js(style: str) -> None:
     """One bibliography of all fixture records: same order, same year suffixes (Chicago
@@ -118,7 +123,8 @@ def test_bibliography_of_every_record_sorted_and_disambiguated_as_citeproc_js(st
     records = fixture_records()
     citer = Citer(style)
     ours = citer.bibliography(records)
-    theirs = citeproc_js.render(citer.path, [citeproc_js.js_item(r, citer) for r in records], each=False)["bibliography"]
+    items = [citeproc_js.js_item(r, citer) for r in records]
+    theirs = citeproc_js.render(citer.path, items, each=False)["bibliography"]
     assert all(entry.error is None for entry in ours)
     assert [e.record.record_id for e in ours] == [int(_URL_ID.findall(t or "")[-1]) for t in theirs]
     docs = listed()

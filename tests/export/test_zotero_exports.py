@@ -43,7 +43,9 @@ def test_family_first_and_corporate_names_survive() -> None:
         {"literal": "Czechoslovakia. Ministerstvo zahraničního obchodu"},
     ]
     ris = rispy.load(io.StringIO(ris_text(by_id[999005])))[0]
-    assert ris["authors"][:2] == ["Hungary. Külkereskedelmi Minisztérium", "Czechoslovakia. Ministerstvo zahraničního obchodu"]
+    assert ris["authors"][:2] == [
+        "Hungary. Külkereskedelmi Minisztérium", "Czechoslovakia. Ministerstvo zahraničního obchodu"
+    ]
     bib = parse_string(bib_text(by_id[999005]), "bibtex").entries["wcda999005"]
     assert [str(p) for p in bib.persons["author"]][:2] == [
         "{Hungary. Külkereskedelmi Minisztérium}", "{Czechoslovakia. Ministerstvo zahraničního obchodu}"
