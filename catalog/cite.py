@@ -261,7 +261,7 @@ def _capitalized_translator_label(root: etree._Element) -> bool:
 
 _TAG = r"(?:<[^>]+>)*"
 _TITLE = re.compile(f"([{_OPEN}{_OPEN_CASE}])(.*?){_CLOSE}", re.S)
-_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)|(?<=\ws)'(?=[\s,.;:)\]]|$)")
+_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")  # "Kohl's"; plural possessives ("the Soviets' ") after the pairs
 _SINGLE = re.compile(r"(?<![\w'])'(?=\S)(.+?)(?<=\S)'(?![\w'])", re.S)
 _DOUBLE = re.compile(r'"(?=\S)(.+?)(?<=\S)"|“(.+?)”', re.S)
 
@@ -287,6 +287,7 @@ def _fix_title(match: re.Match[str], case: bool) -> str:
     first, last = ("‘", "’") if lead else ("“", "”")
     inner = _DOUBLE.sub(lambda m: f"{first}{m[1] if m[1] is not None else m[2]}{last}", inner)
     inner = _SINGLE.sub(lambda m: f"{first}{m[1]}{last}", inner)
+    inner = inner.replace("'", "’")  # what is left closes a word: "the Soviets’ proposal"
     if case and match[1] == _OPEN_CASE:
         inner = headline(inner)
     return lead + inner + tail

@@ -50,6 +50,13 @@ def test_punctuation_goes_inside_quotes_once() -> None:
     assert "Japan], “The Chinese Communist Problem” (S. Mercado" in apa and "'" not in apa
 
 
+def test_quoted_phrase_ending_in_s_and_plural_possessives() -> None:
+    record = _fixture(300640)
+    record.title = "Bureau, 'The Chinese Communist Problems' and the Soviets' proposal"
+    out = cite(record, "chicago-notes-bibliography")
+    assert "“Bureau, ‘The Chinese Communist Problems’ and the Soviets’ Proposal.”" in out
+
+
 def test_source_ending_in_a_quotation_is_not_doubled() -> None:
     record = _fixture(999006)
     record.source = 'Central State Archive, Sofia, f. 1-B. Published in "Stalin Conversations."'

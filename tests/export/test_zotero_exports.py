@@ -9,7 +9,11 @@ BibTeX is read back with pybtex (an independent parser: the writer uses bibtexpa
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
+from pathlib import Path
 
+import pytest
 import rispy
 from pybtex.database import parse_string
 
@@ -87,3 +91,13 @@ def test_bibtex_read_back_by_pybtex(fixture_record: CatalogRecord) -> None:
         assert len(entry.persons["author"]) == len(fixture_record.authors)
     if fixture_record.translators:  # a biblatex name list pybtex keeps as a field
         assert entry.fields["translator"].count(" and ") == len(fixture_record.translators) - 1
+
+
+@pytest.mark.skipif(shutil.which("biber") is None, reason="biber not installed (Debian: apt-get install biber)")
+def test_biber_validates_the_data_model_without_warnings(tmp_path: Path) -> None:
+    bib = tmp_path / "all.bib"
+    bib.write_text("".join(bib_text(r) for r in fixture_records()), encoding="utf-8")
+    done = subprocess.run(["biber", "--tool", "--validate-datamodel", "--output-directory", str(tmp_path), str(bib)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARN" not in done.stdout + done.stderr, done.stdout
