@@ -181,3 +181,17 @@ def test_citer_notes_keep_the_given_order() -> None:
     records = [_fixture(300241), record_175798()]
     entries = Citer("chicago-notes-bibliography", note=True).bibliography(records)
     assert [e.record.record_id for e in entries] == [300241, 175798]
+
+
+def test_house_style_equals_the_archive_form_for_every_record_with_a_source() -> None:
+    """"<Title>", <date as shown>, Wilson Center Digital Archive, <Source exactly as shown> <URL>."""
+    checked = 0
+    for record in fixture_records():
+        if not record.source:
+            continue
+        parts = [f'"{record.title}"', record.date.display, "Wilson Center Digital Archive", record.source.strip()]
+        expected = ", ".join(p for p in parts if p) + " " + record.archive_url
+        assert cite(record, "wcda") == expected
+        assert cite(record, "wcda", note=True) == expected
+        checked += 1
+    assert checked == 20
