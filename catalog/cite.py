@@ -284,7 +284,8 @@ def _fix_title(match: re.Match[str], case: bool) -> str:
             lead, inner, tail = outer[1], outer[2], outer[3]
             break
     inner = _APOSTROPHE.sub("’", inner)
-    first, last = ("‘", "’") if lead else ("“", "”")
+    # flip-flop: inside double quotes single ones, inside single (en-GB) double ones, unquoted double
+    first, last = ("‘", "’") if lead and not lead.endswith(("‘", "‚")) else ("“", "”")
     inner = _DOUBLE.sub(lambda m: f"{first}{m[1] if m[1] is not None else m[2]}{last}", inner)
     inner = _SINGLE.sub(lambda m: f"{first}{m[1]}{last}", inner)
     inner = inner.replace("'", "’")  # what is left closes a word: "the Soviets’ proposal"

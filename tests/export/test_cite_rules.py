@@ -57,6 +57,11 @@ def test_quoted_phrase_ending_in_s_and_plural_possessives() -> None:
     assert "“Bureau, ‘The Chinese Communist Problems’ and the Soviets’ Proposal.”" in out
 
 
+def test_en_gb_flip_flops_the_other_way() -> None:
+    out = Citer("mla", locale="en-GB").entry(_fixture(300640))
+    assert "‘Asian Affairs Bureau [Ministry of Foreign Affairs, Japan], “The Chinese Communist Problem”’." in out
+
+
 def test_source_ending_in_a_quotation_is_not_doubled() -> None:
     record = _fixture(999006)
     record.source = 'Central State Archive, Sofia, f. 1-B. Published in "Stalin Conversations."'
