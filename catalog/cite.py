@@ -197,9 +197,8 @@ def _inverts_every_name(root: etree._Element) -> bool:
 
 
 # The archive's ways of saying that a document has no date.
-_NO_DATE = re.compile(
-    r"^\[?\s*(?:undated|no date|n\.\s?d\.?|date unknown|unknown date|not dated|s\.\s?d\.?)\s*\]?\.?$", re.I
-)
+_NO_DATE = re.compile(r"^\[?\s*(?:undated|no date|n\.\s?d\.?|date unknown|unknown date|not dated|s\.\s?d\.?)\s*\]?\.?$",
+                      re.I)
 
 
 def render_item(record: CatalogRecord, *, literal_family_first: bool = True, house: bool = False) -> dict[str, Any]:

@@ -20,7 +20,9 @@ the other way round.
     │   └── NotInRecording          replay: the URL is not in the WARC
     ├── ParseError                  not a document page (names the ID)
     ├── RecordValidationError       the parsed values do not make a valid record
+    ├── WorkerDied                  a parse worker process was killed on every attempt at one page
     ├── StoreError                  the catalog database failed
+    ├── RecordingError              a WARC file that cannot be read (names the file)
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
 """
@@ -95,6 +97,10 @@ class NotInRecording(FetchError):
     reason = "not in the recording"
 
 
+class RecordingError(HarvesterError):
+    """A WARC file that cannot be read (damaged, or not WARC at all)."""
+
+
 class ParseError(HarvesterError):
     """The page is not a document page we can read."""
 
@@ -108,6 +114,10 @@ class RecordValidationError(HarvesterError):
     def __init__(self, record_id: int | str, message: str) -> None:
         super().__init__(f"record {record_id}: invalid record: {message}")
         self.record_id = record_id
+
+
+class WorkerDied(HarvesterError):
+    """A parse worker process died (e.g. the out-of-memory killer) on every attempt at one task."""
 
 
 class StoreError(HarvesterError):

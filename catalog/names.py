@@ -73,9 +73,8 @@ _INSTITUTION_WORDS = re.compile(
     r"cpsu|ccp|sed|un|nato|usa|ussr|prc|dprk|gdr|frg)\b",
     re.IGNORECASE,
 )
-_DATES = re.compile(
-    r"^(?:(?:b\.|d\.|born|died|active|fl\.|ca\.)\s*)?\d{3,4}\??(?:\s*-\s*(?:\d{3,4}\??)?)?$|^-\s*\d{3,4}$"
-)
+_DATES = re.compile(r"^(?:(?:b\.|d\.|born|died|active|fl\.|ca\.)\s*)?\d{3,4}\??(?:\s*-\s*(?:\d{3,4}\??)?)?$"
+                    r"|^-\s*\d{3,4}$")
 _PSEUDONYM = re.compile(r"^(?P<pseudonym>[^\[\]]+?)\s*\[(?P<real>[^\[\]]+)\]$")
 _FULLER = re.compile(r"\s*\((?P<fuller>[^()]*)\)")
 

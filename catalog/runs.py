@@ -134,7 +134,8 @@ class Runs:
         run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         with self.store.transaction() as conn:
             conn.execute(
-                "INSERT INTO sync_run (run_id, started_at, status, params, phase) VALUES (?, ?, 'running', ?, 'robots')",
+                "INSERT INTO sync_run (run_id, started_at, status, params, phase)"
+                " VALUES (?, ?, 'running', ?, 'robots')",
                 (run_id, to_db_time(now), json.dumps(params, sort_keys=True)),
             )
         return run_id
@@ -155,7 +156,7 @@ class Runs:
                 row = rows[0] if len(rows) == 1 else None
         return self._info(row) if row else None
 
-    def list(self, limit: int = 20) -> list[RunInfo]:
+    def recent(self, limit: int = 20) -> list[RunInfo]:  # not `list`: it would shadow the builtin in the class
         rows = self.conn.execute("SELECT * FROM sync_run ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
         return [self._info(r) for r in rows]
 
@@ -214,7 +215,8 @@ class Runs:
             )
 
     def items(self, run_id: str, kind: str | None = None, page: int | None = None) -> list[sqlite3.Row]:
-        sql, params = "SELECT * FROM sync_item WHERE run_id = ?", [run_id]
+        sql = "SELECT * FROM sync_item WHERE run_id = ?"
+        params: list[object] = [run_id]
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from pydantic import ValidationError
 
@@ -93,7 +93,8 @@ class CatalogStore(Protocol):
 
     def tombstone(self, record_id: int, *, now: datetime | None = None) -> bool: ...
 
-    def log_event(self, record_id: int | None, outcome: str, detail: str = "", *, run_id: str | None = None) -> None: ...
+    def log_event(self, record_id: int | None, outcome: str, detail: str = "", *,
+                  run_id: str | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -310,6 +311,29 @@ class SQLiteStore:
                 yield RawRecord(*row, brief=brief)
             last = rows[-1][0]
 
+    def list_rows(self, *, batch_size: int = 5000) -> Iterator[ListRow]:
+        """What `harvester list` prints, for every record in Record ID order, without the model.
+
+        SQLite's JSON functions pick the three fields out of the brief body in one parse
+        per row (a record's title, date and problems are inside its JSON), so listing the
+        catalog costs a few microseconds a record instead of validating each one. A row
+        whose stored JSON is unreadable comes back with `fields` None.
+        """
+        sql = ("SELECT record_id, CASE WHEN json_valid(brief) THEN "
+               "json_extract(brief, '$.title', '$.date.normalized', '$.problems') END, deleted_at "
+               "FROM record WHERE record_id > ? ORDER BY record_id LIMIT ?")
+        last = 0
+        loads = json.loads
+        while True:
+            cur = self.connection.execute(sql, (last, batch_size))
+            cur.row_factory = None
+            rows = cur.fetchall()
+            if not rows:
+                return
+            for record_id, fields, deleted_at in rows:
+                yield ListRow(record_id, loads(fields) if fields else None, deleted_at is not None)
+            last = rows[-1][0]
+
     def record_ids(self, *, include_deleted: bool = True) -> list[int]:
         sql = "SELECT record_id FROM record" + ("" if include_deleted else " WHERE deleted_at IS NULL")
         return [r[0] for r in self.connection.execute(sql + " ORDER BY record_id")]
@@ -372,6 +396,15 @@ class SQLiteStore:
     def _stored(row: sqlite3.Row) -> StoredRecord:
         return RawRecord(row["record_id"], row["body"], row["content_hash"], row["first_seen"], row["last_changed"],
                          row["last_checked"], row["deleted_at"]).stored()
+
+
+class ListRow(NamedTuple):
+    """A record as `harvester list` shows it: `fields` is [title, normalized date, problems]
+    as stored (None when the stored JSON is unreadable)."""
+
+    record_id: int
+    fields: list | None
+    deleted: bool
 
 
 class RawRecord:

@@ -173,3 +173,11 @@ def load_settings(
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         raise ConfigError(key, first["msg"]) from exc
+
+
+def require_live(settings: Settings) -> None:
+    """What a run against the live archive needs, checked before it starts (and creates a WARC
+    file or a sync run): the contact address that goes in the User-Agent."""
+    if not settings.archive.contact:
+        raise ConfigError("archive.contact", "a contact address (e-mail or URL) is required for live requests; "
+                                             "give --contact or set archive.contact in config.toml")

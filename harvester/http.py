@@ -239,7 +239,8 @@ class Fetcher:
             if response.status in REDIRECTS:
                 location = response.header("Location")
                 if not location:
-                    raise UnexpectedStatus(current, f"redirect {response.status} without Location", status=response.status)
+                    raise UnexpectedStatus(current, f"redirect {response.status} without Location",
+                                           status=response.status)
                 target = urljoin(current, location)
                 self._check_host(target, current)
                 redirects.append(current)

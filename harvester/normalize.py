@@ -45,7 +45,7 @@ def _text_version(tab: TabText) -> TextVersion:
     if lang is None and tab.lang_attr:
         candidate = language(tab.lang_attr)
         lang = candidate if candidate.iso639_3 else None
-    return TextVersion(label=tab.label, kind=kind, language=lang, text=tab.text)  # type: ignore[arg-type]
+    return TextVersion(label=tab.label, kind=kind, language=lang, text=tab.text)
 
 
 def slug_from_url(url: str) -> str | None:

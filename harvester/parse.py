@@ -527,7 +527,7 @@ def _tabs(region: Tag, block: Tag, page: _Page, own_block: Tag | None) -> list[T
 def _tab_label(pane: Tag, region: Tag, page: _Page) -> str | None:
     """The nav item that controls this pane (Bootstrap 4/5 and ARIA forms), else the pane's own label."""
     pane_id = pane.get("id")
-    if pane_id:
+    if isinstance(pane_id, str) and pane_id:
         for attr in ("data-bs-target", "data-target", "href"):
             control = page.index.find_by_attr(region, attr, f"#{pane_id}")
             if control is not None and clean(control.get_text()):

@@ -26,10 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from catalog.errors import NotInRecording
+from catalog.errors import NotInRecording, RecordingError
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -77,11 +78,13 @@ def _warc_date(value: datetime) -> str:
 class WarcWriter:
     """Appends request/response pairs to one .warc.gz file."""
 
-    def __init__(self, path: str | Path, *, software: str, operator: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, software: str, operator: str | None = None, replace: bool = False) -> None:
+        """Append to `path` (a new file starts with a warcinfo record); `replace=True` starts it anew."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._fh = open(self.path, "ab")
+        self.exchanges = 0  # request/response pairs written by this writer
+        new = replace or not self.path.exists() or self.path.stat().st_size == 0
+        self._fh = open(self.path, "wb" if replace else "ab")
         # WARC/1.1 (ISO 28500:2017), as the warcinfo record declares.
         self._writer = WARCWriter(self._fh, gzip=self.path.name.endswith(".gz"), warc_version="1.1")
         if new:
@@ -93,7 +96,8 @@ class WarcWriter:
             self._write(record)
 
     @classmethod
-    def in_directory(cls, directory: str | Path, *, prefix: str, software: str, operator: str | None = None) -> WarcWriter:
+    def in_directory(cls, directory: str | Path, *, prefix: str, software: str,
+                     operator: str | None = None) -> WarcWriter:
         """A new file directly inside `directory`; the prefix is a plain name, never a path."""
         if not _PLAIN_NAME.fullmatch(prefix):
             raise ValueError(f"not a plain file name prefix: {prefix!r}")
@@ -112,8 +116,10 @@ class WarcWriter:
         http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), response.headers,
                                         protocol="HTTP/1.1")
         payload = response.raw_body if response.raw_body is not None else response.body
+        # length= lets warcio digest the in-memory payload directly; without it, warcio copies
+        # every record into a SpooledTemporaryFile that is never closed (a ResourceWarning each).
         resp = self._writer.create_warc_record(
-            response.url, "response", payload=io.BytesIO(payload), http_headers=http_headers,
+            response.url, "response", payload=io.BytesIO(payload), length=len(payload), http_headers=http_headers,
             warc_headers_dict={"WARC-Date": date},
         )
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
@@ -121,13 +127,14 @@ class WarcWriter:
         path = "/" + path.split("/", 1)[1] if "/" in path else "/"
         req_headers = StatusAndHeaders(f"{request.method} {path} HTTP/1.1", request.headers, is_http_request=True)
         req = self._writer.create_warc_record(
-            request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
+            request.url, "request", payload=io.BytesIO(b""), length=0, http_headers=req_headers,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )
         self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
         self._write(req)  # flushed, and both synced
         response.warc_file = self.path.name
         response.warc_record_id = record_id
+        self.exchanges += 1
         return record_id
 
     def close(self) -> None:
@@ -140,8 +147,23 @@ class WarcWriter:
         self.close()
 
 
-def warc_files(path: str | Path) -> list[Path]:
-    """A WARC file, or every WARC file under a folder, in name order."""
+def warcinfo_text(path: str | Path) -> str:
+    """The first warcinfo record's text ("" if the file does not start with one)."""
+    with open(path, "rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "warcinfo":
+                return bytes(record.content_stream().read()).decode("utf-8", "replace")
+            return ""
+    return ""
+
+
+def warc_files(path: str | Path | Iterable[str | Path]) -> list[Path]:
+    """A WARC file, or every WARC file under a folder, in name order (several paths: each in turn)."""
+    if not isinstance(path, str | Path):
+        found: list[Path] = []
+        for one in path:
+            found += [f for f in warc_files(one) if f not in found]
+        return found
     p = Path(path)
     if p.is_dir():
         return sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(WARC_SUFFIXES))
@@ -194,16 +216,21 @@ def iter_responses(paths: Iterable[Path]) -> Iterator[RecordedResponse]:
 class WarcIndex:
     """Responses in recorded WARC files, looked up by request URL. Never touches the network."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path | Iterable[str | Path]) -> None:
         self.files = warc_files(path)
         self._where: dict[str, tuple[Path, int]] = {}
         for file in self.files:
-            with open(file, "rb") as fh:
-                it = ArchiveIterator(fh)
-                for record in it:
-                    if record.rec_type == "response":
+            try:
+                with open(file, "rb") as fh:
+                    it = ArchiveIterator(fh)
+                    for record in it:
                         url = record.rec_headers.get_header("WARC-Target-URI")
-                        self._where[_normalize_url(url)] = (file, it.get_record_offset())
+                        if record.rec_type == "response" and url:
+                            self._where[_normalize_url(url)] = (file, it.get_record_offset())
+            # warcio raises AttributeError / ValueError of its own for records that lack headers.
+            except (ArchiveLoadFailed, AttributeError, ValueError, EOFError, OSError) as exc:
+                why = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
+                raise RecordingError(f"{file}: not a readable WARC file ({why})") from None
 
     def __contains__(self, url: str) -> bool:
         return _normalize_url(url) in self._where
@@ -222,7 +249,8 @@ class WarcIndex:
         with open(file, "rb") as fh:
             fh.seek(offset)
             record = next(iter(ArchiveIterator(fh)))
-            return _to_response(record, file.name)
+            # The full path: a record replayed from a recording can be reparsed from it later.
+            return _to_response(record, str(file.resolve()))
 
 
 def _normalize_url(url: str) -> str:

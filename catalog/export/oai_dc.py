@@ -111,7 +111,7 @@ def oai_dc_xml(record: CatalogRecord, *, deleted: bool = False) -> str:
     text: the same bytes without a tree of lxml elements per record."""
     pairs = dc_values(record, deleted=deleted)
     parts = [_DC_OPEN]
-    for (name, _), text in zip(pairs, clean_texts([v for _, v in pairs])):
+    for (name, _), text in zip(pairs, clean_texts([v for _, v in pairs]), strict=True):
         if text:  # an element that lost all its text to cleaning says nothing
             parts.append(f"<dc:{name}>{text}</dc:{name}>")
     parts.append("</oai_dc:dc>")

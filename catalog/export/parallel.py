@@ -72,7 +72,7 @@ def formatted(fmt: str, writer: Writer, rows: Iterable[RawRecord], *, jobs: int,
                 pending.append((batch, pool.apply_async(_bodies, (tuples, brief))))
                 batch = list(islice(rows, BATCH))
             done, result = pending.popleft()
-            for raw, body in zip(done, result.get()):
+            for raw, body in zip(done, result.get(), strict=True):
                 if body is None:
                     yield writer.record_raw(raw)  # the skip path: reported by the parent, in order
                 else:

@@ -89,7 +89,7 @@ def qdc_xml(record: CatalogRecord, *, deleted: bool = False) -> str:
     export's `record` wrapper, built as text (same bytes, no lxml tree per record)."""
     terms = qdc_terms(record, deleted=deleted)
     parts = [_QDC_OPEN]
-    for (name, _, scheme), text in zip(terms, clean_texts([v for _, v, _ in terms])):
+    for (name, _, scheme), text in zip(terms, clean_texts([v for _, v, _ in terms]), strict=True):
         if not text:
             continue
         if scheme:

@@ -98,7 +98,8 @@ class OaiApp:
     def _plain(self, start_response: StartResponse, status: str, text: str, extra: list[tuple[str, str]] | None = None,
                *, head: bool = False) -> list[bytes]:
         body = text.encode("utf-8")
-        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *(extra or [])])
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+                                *(extra or [])])
         # waitress sends whatever the app returns, even for HEAD: a body after a HEAD answer
         # would be read by a keep-alive client as the start of the next response.
         return [b"" if head else body]
@@ -115,7 +116,8 @@ class OaiApp:
             return self._plain(start_response, "404 Not Found", f"Not found. The OAI-PMH endpoint is {OAI_PATH}.\n",
                                head=method == "HEAD")
         if method not in ("GET", "HEAD", "POST"):
-            return self._plain(start_response, "405 Method Not Allowed", "Use GET or POST.\n", [("Allow", "GET, HEAD, POST")])
+            return self._plain(start_response, "405 Method Not Allowed", "Use GET or POST.\n",
+                               [("Allow", "GET, HEAD, POST")])
 
         pairs: list[tuple[str, str]] | None = []
         try:

@@ -100,7 +100,8 @@ class OaiProvider:
         for fmt in self.formats(base_url):
             if fmt.prefix == prefix:
                 return fmt
-        raise error.CannotDisseminateFormatError(f"The metadata format '{prefix}' is not supported; see ListMetadataFormats.")
+        raise error.CannotDisseminateFormatError(
+            f"The metadata format '{prefix}' is not supported; see ListMetadataFormats.")
 
     def row_for(self, identifier: str) -> Row:
         record_id = identifiers.parse_identifier(self.settings.repository_identifier, identifier)
@@ -221,6 +222,7 @@ class OaiProvider:
                 expires=0,
                 limit=limit,
             )
+            assert state.until is not None  # set just above; the type allows None for tokens
             if state.from_ is not None and state.from_ > state.until:
                 raise error.NoRecordsMatchError("from is later than until: no records match.")
             total = self.repo.count(state.set_spec, state.from_, state.until)
@@ -236,6 +238,7 @@ class OaiProvider:
             # bound: go on past it (up to the request's own until) with their new versions,
             # rather than fail a harvest that did nothing wrong (see tokens.py).
             state = replace(state, until=state.limit or OPEN_END)
+            assert state.until is not None
             rows = self.repo.page(
                 state.set_spec, state.from_, state.until, state.after, size + 1, with_body=(verb == "ListRecords")
             )

@@ -28,11 +28,11 @@ from catalog.store import SQLiteStore, from_db_time
 try:  # the qualified-DC export lives in another part of the project; offer it only if present
     from catalog.export.qdc import QDC_NS, qdc_element
 except ImportError:  # pragma: no cover - depends on the tree
-    QDC_NS = None
-    qdc_element = None
+    QDC_NS = None  # type: ignore[assignment]
+    qdc_element = None  # type: ignore[assignment]
 
 QDC_XSD_PATH: Path | None = (
-    Path(__file__).resolve().parents[1] / "export" / "schemas" / "wcda-qdc.xsd" if qdc_element else None
+    Path(__file__).resolve().parents[1] / "export" / "schemas" / "wcda-qdc.xsd" if qdc_element is not None else None
 )
 QDC_SCHEMA_PATH = "/schemas/wcda-qdc.xsd"  # served by the app, relative to the base URL
 

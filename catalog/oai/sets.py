@@ -110,7 +110,8 @@ def index_record(conn: sqlite3.Connection, record: CatalogRecord, content_hash: 
     """Replace the membership rows of one record (call inside a transaction)."""
     sets = record_sets(record)
     conn.execute("DELETE FROM oai_set_member WHERE record_id = ?", (record.record_id,))
-    conn.executemany("INSERT OR IGNORE INTO oai_set (set_spec, set_name) VALUES (?, ?)", [(s.spec, s.name) for s in sets])
+    conn.executemany("INSERT OR IGNORE INTO oai_set (set_spec, set_name) VALUES (?, ?)",
+                     [(s.spec, s.name) for s in sets])
     conn.executemany(
         "INSERT OR IGNORE INTO oai_set_member (set_spec, record_id) VALUES (?, ?)",
         [(s.spec, record.record_id) for s in sets],
@@ -130,7 +131,8 @@ def write_hook(conn: sqlite3.Connection, record: CatalogRecord, outcome: UpsertO
         return
     digest = record.content_hash()
     if outcome == "unchanged":
-        row = conn.execute("SELECT content_hash FROM oai_set_indexed WHERE record_id = ?", (record.record_id,)).fetchone()
+        row = conn.execute("SELECT content_hash FROM oai_set_indexed WHERE record_id = ?",
+                           (record.record_id,)).fetchone()
         if row is not None and row[0] == digest:
             return
     index_record(conn, record, digest)

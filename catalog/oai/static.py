@@ -28,6 +28,7 @@ from lxml import etree
 
 from catalog.errors import ExportError
 from catalog.export.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, oai_dc_element
+from catalog.export.output import publish
 from catalog.oai import identifiers
 from catalog.store import SQLiteStore
 
@@ -53,7 +54,8 @@ def _sr(name: str) -> str:
     return f"{{{SR_NS}}}{name}"
 
 
-def _identify(*, name: str, base_url: str, admin_email: str, earliest: str, repository_identifier: str) -> etree._Element:
+def _identify(*, name: str, base_url: str, admin_email: str, earliest: str,
+              repository_identifier: str) -> etree._Element:
     el = etree.Element(_sr("Identify"), nsmap={None: SR_NS, "oai": OAI_NS})
     for tag, text in (
         ("repositoryName", name),
@@ -123,7 +125,7 @@ def write_static_repository(
                             count += 1
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp_name, out)
+        publish(tmp_name, out)  # the umask's mode, not mkstemp's 0600
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

@@ -1,4 +1,20 @@
 """Click commands, one module per feature; each lists its commands in COMMANDS."""
 
-# Exit codes shared by every command: 0 all good, 1 some items failed, 2 blocked or fatal.
-EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL = 0, 1, 2
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catalog.store import SQLiteStore
+
+# Exit codes shared by every command: 0 all good, 1 some items failed, 2 blocked or fatal,
+# 130 interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def open_store(database: str) -> SQLiteStore:
+    """catalog.store.open_store, imported when a command runs: the store brings in pydantic
+    and the record model, which `--help` and the commands that never open it do not need."""
+    from catalog.store import open_store as _open_store
+
+    return _open_store(database)

@@ -8,15 +8,20 @@ the style disambiguates that way; notes (--note) keep the order the IDs were giv
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from catalog.cite import STYLES, Citer
 from catalog.errors import ExportError, HarvesterError
-from catalog.export.output import open_output
-from catalog.model import CatalogRecord
-from catalog.store import open_store
+from harvester.commands import open_store
+
+if TYPE_CHECKING:
+    from catalog.model import CatalogRecord
+
+# The shipped style names, written out so that `--help` does not import citeproc
+# (tests/harvest/test_startup.py checks this list against catalog.cite.STYLES).
+STYLE_NAMES = ("apa", "chicago", "chicago-author-date", "chicago-notes-bibliography", "mla",
+               "modern-language-association", "wcda")
 
 
 def read_ids(handle: TextIO, name: str) -> list[int]:
@@ -39,7 +44,7 @@ def read_ids(handle: TextIO, name: str) -> list[int]:
 @click.option("--all", "all_records", is_flag=True, help="Every record in the catalog (withdrawn ones excepted).")
 @click.option("--since", "since", help="Records changed since this date (ISO 8601).")
 @click.option("--style", "style", default="wcda", show_default=True,
-              help=f"One of {', '.join(sorted(STYLES))}, or a path to a .csl file.")
+              help=f"One of {', '.join(STYLE_NAMES)}, or a path to a .csl file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True,
               help="Plain text, or HTML with the style's italics and quotes (text escaped).")
 @click.option("--note", is_flag=True, help="The footnote form (note styles only) instead of the bibliography entry.")
@@ -54,6 +59,9 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: TextIO | No
     the style cannot render correctly is reported on stderr (exit code 1) instead of
     printing a wrong entry; withdrawn records are skipped with a note.
     """
+    from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
+    from catalog.export.output import open_output
+
     wanted = list(ids) + (read_ids(ids_file, ids_file.name) if ids_file is not None else [])
     if not wanted and not all_records and since is None and ids_file is None:
         raise click.UsageError("give Record IDs, --ids-file, --all or --since")

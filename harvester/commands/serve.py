@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from catalog.store import open_store
-from harvester.config import Settings
+from harvester.commands import open_store
+
+if TYPE_CHECKING:
+    from harvester.config import Settings
+
+if TYPE_CHECKING:
+    from catalog.oai.provider import ProviderSettings
+    from harvester.cli import AppContext
 
 
-def _provider_settings(settings: Settings):  # -> ProviderSettings (imported lazily: keeps --help fast)
+def _provider_settings(settings: Settings) -> ProviderSettings:  # imported lazily: keeps --help fast
     from catalog.oai.provider import ProviderSettings
 
     oai = settings.oai
@@ -22,12 +30,22 @@ def _provider_settings(settings: Settings):  # -> ProviderSettings (imported laz
     )
 
 
+def _check_port(host: str, port: int) -> None:
+    """Bind and release host:port as waitress will (SO_REUSEADDR); OSError if it cannot."""
+    import socket
+
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Interface to listen on (default: oai.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: oai.port, 8080).")
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Worker threads.")
 @click.pass_obj
-def serve(obj, host: str | None, port: int | None, threads: int) -> None:
+def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> None:
     """Serve the catalog as an OAI-PMH 2.0 repository at /oai (waitress)."""
     import waitress
 
@@ -38,20 +56,42 @@ def serve(obj, host: str | None, port: int | None, threads: int) -> None:
     port = settings.oai.port if port is None else port
     store = open_store(settings.storage.database)
     app = create_app(store, _provider_settings(settings), token_secret=settings.oai.token_secret)
-    shown = settings.oai.base_url or f"http://{host}:{port}/oai"
-    click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); Ctrl-C stops.")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester", clear_untrusted_proxy_headers=True)
+        shown = settings.oai.base_url or f"http://{host}:{port}/oai"
+
+        def make_server(wsgi_app: object, **kw: object) -> object:
+            # Tried first on a socket of our own: a failed bind inside waitress leaks its sockets.
+            _check_port(host, port)
+            server = waitress.create_server(wsgi_app, **kw)
+            click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); "
+                       "Ctrl-C stops.")
+            return server
+
+        import logging
+
+        logging.basicConfig()  # as waitress.serve does unless quiet: its warnings (queue depth, ...) go to stderr
+        try:
+            # waitress.serve runs the server and returns on Ctrl-C (its way to stop: exit 0).
+            waitress.serve(app, host=host, port=port, threads=threads, ident="wcda-harvester",
+                           clear_untrusted_proxy_headers=True, _server=make_server, _quiet=True)
+        except OSError as exc:  # bind failed: one line, not waitress's traceback
+            import errno
+
+            why = ("is already in use (another server is listening there)" if exc.errno == errno.EADDRINUSE
+                   else f"cannot be opened: {exc.strerror or exc}")
+            raise click.ClickException(f"port {port} on {host} {why}; choose another with --port "
+                                       "(or oai.port in config.toml)") from None
     finally:
         store.close()
 
 
 @click.command("feed")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The Static Repository file to write.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The Static Repository file to write.")
 @click.option("--base-url", default=None,
               help="Identify baseURL: the gateway URL followed by the file's URL (default: oai.static_base_url).")
 @click.pass_obj
-def feed(obj, out: str, base_url: str | None) -> None:
+def feed(obj: AppContext, out: str, base_url: str | None) -> None:
     """Write the catalog as an OAI-PMH Static Repository (one XML file, oai_dc)."""
     from pathlib import Path
 

@@ -93,7 +93,8 @@ def test_export_all_to_file(db: str, tmp_path: Path) -> None:
     result = run(db, "export", "jsonl", "--out", str(out))
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [(x["record"]["record_id"], x["deleted"]) for x in lines] == [(5, False), (7, True), (175798, False), (888001, False)]
+    assert [(x["record"]["record_id"], x["deleted"]) for x in lines] == [(5, False), (7, True), (175798, False),
+                                                                         (888001, False)]
 
 
 def test_export_ids_and_citation_formats_skip_tombstones(db: str) -> None:

@@ -29,7 +29,8 @@ def export(fmt: str, records: list[StoredRecord]) -> tuple[str, list[str]]:
 
 
 def both(record: CatalogRecord) -> list[StoredRecord]:
-    return [stored(record), stored(hard_record()), stored(hard_record().model_copy(update={"record_id": 888002}), deleted=True)]
+    return [stored(record), stored(hard_record()),
+            stored(hard_record().model_copy(update={"record_id": 888002}), deleted=True)]
 
 
 def test_oai_dc_file(fixture_record: CatalogRecord) -> None:
@@ -66,7 +67,7 @@ def test_jsonl_file(fixture_record: CatalogRecord) -> None:
     assert len(lines) == 3 and not skipped
     back = [json.loads(line) for line in lines]
     assert [b["deleted"] for b in back] == [False, False, True]
-    for original, line in zip(records, back):
+    for original, line in zip(records, back, strict=True):
         assert CatalogRecord(**line["record"]) == original.record
 
 
@@ -75,7 +76,7 @@ def test_csv_round_trip(fixture_record: CatalogRecord) -> None:
     text, _ = export("csv", records)
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert list(rows[0]) == COLUMNS
-    for original, row in zip(records, rows):
+    for original, row in zip(records, rows, strict=True):
         r = original.record
         assert row["record_id"] == str(r.record_id)
         assert row["title"] == r.title  # non-Latin and control characters byte for byte

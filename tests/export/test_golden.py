@@ -18,9 +18,8 @@ from catalog.export.registry import FORMATS, writer_for
 from tests.export.records import SEED_CITATION, fixture_records, record_175798, stored
 
 GOLDEN = Path(__file__).parent / "golden"
-EXTENSIONS = {
-    "oai_dc": "xml", "qdc": "xml", "csl-json": "json", "jsonl": "jsonl", "csv": "csv", "ris": "ris", "bibtex": "bib",
-}
+EXTENSIONS = {"oai_dc": "xml", "qdc": "xml", "csl-json": "json", "jsonl": "jsonl", "csv": "csv", "ris": "ris",
+              "bibtex": "bib"}
 STYLES = ["wcda", "chicago-notes-bibliography", "chicago-author-date", "apa", "mla"]
 NOTE_STYLES = ["wcda", "chicago-notes-bibliography"]
 

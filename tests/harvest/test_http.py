@@ -72,7 +72,9 @@ def test_rate_limit_spaces_requests(server: ArchiveServer) -> None:
             fetcher.get(fetcher.document_url(1))
     times = [s.at for s in server.seen]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert len(gaps) == 3 and min(gaps) >= 0.18  # 1/5 s apart, less scheduling slack
+    # Times are taken on the server, where a busy machine can delay handling one request and so
+    # shorten the next gap: the span shows the spacing (jitter only at its ends), each gap that there is one.
+    assert len(gaps) == 3 and (times[-1] - times[0]) / 3 >= 0.18 and min(gaps) >= 0.1
 
 
 def test_redirect_within_host_is_followed(server: ArchiveServer) -> None:

@@ -130,7 +130,8 @@ def error_code(doc: etree._Element) -> str | None:
     return el.get("code") if el is not None else None
 
 
-def start_server(store: SQLiteStore, deleted: list[int], *, page_size: int = 100, ttl: int = 24) -> tuple[Server, Callable[[], None]]:
+def start_server(store: SQLiteStore, deleted: list[int], *, page_size: int = 100,
+                 ttl: int = 24) -> tuple[Server, Callable[[], None]]:
     settings = ProviderSettings(
         repository_name="Wilson Center Digital Archive (test catalog)",
         repository_identifier=REPO_ID,
@@ -188,7 +189,7 @@ def _no_invalid_responses(request: pytest.FixtureRequest) -> Iterator[None]:
     servers = [request.getfixturevalue(n) for n in ("server", "small_page_server") if n in request.fixturenames]
     before = [len(s.validator.failures) for s in servers]
     yield
-    for srv, n in zip(servers, before):
+    for srv, n in zip(servers, before, strict=True):
         assert srv.validator.failures[n:] == []
 
 

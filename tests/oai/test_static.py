@@ -124,4 +124,20 @@ def test_serve_command_starts_waitress_on_loopback(tmp_path: Path) -> None:
         oai_pmh_schema().validate(doc)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reads and closes the pipe (an open one is a ResourceWarning)
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    store, _ = build_catalog(tmp_path / "c.db", n=2)
+    store.close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port), "--db", str(tmp_path / "c.db")])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines == [f"Error: port {port} on 127.0.0.1 is already in use (another server is listening there); "
+                     "choose another with --port (or oai.port in config.toml)"]

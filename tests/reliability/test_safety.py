@@ -54,7 +54,8 @@ def site(servers):
 
 # -- no SSRF: redirects, links and IDs cannot leave the archive's host ----------------------
 OFF_HOST = [
-    "{other}/evil", "//evil.example/x", "///evil.example/x", "http://{host}@evil.example/", "http://{host}:@evil.example/",
+    "{other}/evil", "//evil.example/x", "///evil.example/x", "http://{host}@evil.example/",
+            "http://{host}:@evil.example/",
     "http://user:pw@{host}/document/x", "http://{host}\\@evil.example/", "http://evil.example\\@{host}/",
     "http://evil.example#@{host}/", "http://{host}.evil.example/", "http://{hostname}./document/x",
     "http://localhost:{port}/document/x", "http://[::1]:{port}/document/x", "http://0x7f000001:{port}/x",
@@ -102,7 +103,8 @@ def test_fetcher_refuses_any_other_host_outright(site, url: str) -> None:
 
 
 def test_links_in_a_page_are_never_fetched(site, tmp_path: Path) -> None:
-    """A page full of links elsewhere (scan, download, canonical, base, refresh) costs two requests: the ID and its page."""
+    """A page full of links elsewhere (scan, download, canonical, base, refresh) costs two requests:
+    the ID and its page."""
     archive, elsewhere = site
     page = fixture_pages()[0]
     body = page.body.decode("utf-8")
@@ -144,7 +146,8 @@ def test_document_url_takes_only_positive_ints(value: object) -> None:
 
 
 # -- files stay in the data folder ------------------------------------------------------------
-@pytest.mark.parametrize("prefix", ["../escape", "/tmp/escape", "a/b", "..", ".hidden", "a\\b", "", "x" * 200, "a\x00b"])
+@pytest.mark.parametrize("prefix",
+                         ["../escape", "/tmp/escape", "a/b", "..", ".hidden", "a\\b", "", "x" * 200, "a\x00b"])
 def test_warc_prefix_cannot_escape_the_folder(tmp_path: Path, prefix: str) -> None:
     with pytest.raises(ValueError):
         WarcWriter.in_directory(tmp_path / "warc", prefix=prefix, software="test")
@@ -248,7 +251,8 @@ def _xml_parse_calls() -> list[tuple[str, int, str]]:
             if isinstance(node, ast.Call):
                 func = ast.unparse(node.func)
                 head = func.split(".")[0]
-                if head in {"etree", "ElementTree", "ET", "minidom", "sax", "expatbuilder", "lxml"} and XML_PARSE.search(func):
+                if head in {"etree", "ElementTree", "ET", "minidom", "sax", "expatbuilder",
+                            "lxml"} and XML_PARSE.search(func):
                     found.append((str(path.relative_to(ROOT)), node.lineno, ast.unparse(node)))
     return found
 

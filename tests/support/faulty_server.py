@@ -125,7 +125,8 @@ FAULTS: dict[str, FaultSpec] = {
     "status_429_date": FaultSpec(3, "failed", r"HTTP 429, Retry-After 36\d\ds", None,
                                  "429 with Retry-After as an HTTP-date an hour ahead"),
     "status_429_once_seconds": FaultSpec(1, "new", None, None, "429 with Retry-After: 1, then the page"),
-    "status_429_once_date": FaultSpec(1, "new", None, None, "429 with Retry-After as an HTTP-date (now), then the page"),
+    "status_429_once_date": FaultSpec(1, "new", None, None,
+                                      "429 with Retry-After as an HTTP-date (now), then the page"),
     "status_500": FaultSpec(2, "failed", r"HTTP 500", None, "500 on every try"),
     "status_502": FaultSpec(2, "failed", r"HTTP 502", None, "502 on every try"),
     "status_503": FaultSpec(2, "failed", r"HTTP 503", None, "503 on every try"),
@@ -135,7 +136,8 @@ FAULTS: dict[str, FaultSpec] = {
     "redirect_offhost": FaultSpec(10, "failed", r"refused to (leave|follow)", None,
                                   "Location elsewhere (other port, //host, user@host, localhost, https, "
                                   "javascript:, file:, IDN, percent-encoded, backslash)"),
-    "endless": FaultSpec(3, "failed", r"over the cap", None, "a 200 whose body never ends (close-delimited or chunked)"),
+    "endless": FaultSpec(3, "failed", r"over the cap", None,
+                         "a 200 whose body never ends (close-delimited or chunked)"),
     "huge_declared": FaultSpec(2, "failed", r"over the cap", None, "Content-Length: 10^12"),
     "drip": FaultSpec(1, "failed", r"timeout", None, "a body that drips a few bytes every 50 ms, forever"),
     "bad_gzip": FaultSpec(2, "failed", r"undecodable", None, "Content-Encoding: gzip over bytes that are not gzip"),
@@ -510,7 +512,8 @@ class FaultyServer:
             self._drip(conn)
             return False
         elif kind == "bad_gzip":
-            self._send(conn, 200, b"\x1f\x8b\x08\x00this is not gzip" + body[:100], headers + [("Content-Encoding", "gzip")])
+            self._send(conn, 200, b"\x1f\x8b\x08\x00this is not gzip" + body[:100],
+                       headers + [("Content-Encoding", "gzip")])
             return False
         elif kind == "encoding_cp1252":
             self._send(conn, 200, body.decode("utf-8").encode("cp1252"), headers)

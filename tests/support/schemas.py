@@ -1,4 +1,4 @@
-"""Offline validators for the official schemas in ../shared/schemas.
+"""Offline validators for the official schemas in tests/schemas (copies of ../shared/schemas; sources there).
 
 Every schema import that points at an official http:// URL is mapped to the local
 copy, and any other network URL is refused (xmlschema `allow="local"`), so a test can
@@ -15,10 +15,10 @@ import jsonschema
 import xmlschema
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "schemas"
-OAI = SHARED / "oai-pmh"
-DC = SHARED / "dublin-core"
-CSL = SHARED / "csl"
+SCHEMAS = ROOT / "tests" / "schemas"  # shipped in the repository: the suite must run without ../shared
+OAI = SCHEMAS / "oai-pmh"
+DC = SCHEMAS / "dublin-core"
+CSL = SCHEMAS / "csl"
 
 # Official schema URLs -> local copies.
 _URLS = {

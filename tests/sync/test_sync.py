@@ -159,9 +159,12 @@ def test_robots_disallow_and_crawl_delay(tmp_path: Path) -> None:
             assert sorted(store.record_ids()) == [300639, 300641]
         assert result.report["counts"]["disallowed"] == 1
         assert not any(p.startswith("/document/asian-affairs") for p in site.paths())
-        times = [s.at for s in site.seen]
-        gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]  # after robots.txt was read
-        assert gaps and min(gaps) >= 0.23
+        times = [s.at for s in site.seen][1:]  # after robots.txt was read
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        # Arrival times are taken on the server, where a busy machine delays one request's handling
+        # and so shortens the next gap: the span (jitter only at its two ends) must show the delay,
+        # each gap only that there was one (with no Crawl-delay the gaps are ~1 ms at 1000 requests/s).
+        assert gaps and (times[-1] - times[0]) / len(gaps) >= 0.22 and min(gaps) >= 0.1
 
 
 def test_request_budget_ends_the_run_and_next_run_goes_on(archive: TestArchive, tmp_path: Path) -> None:
