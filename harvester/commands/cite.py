@@ -8,7 +8,7 @@ the style disambiguates that way; notes (--note) keep the order the IDs were giv
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,25 +24,28 @@ STYLE_NAMES = ("apa", "chicago", "chicago-author-date", "chicago-notes-bibliogra
                "modern-language-association", "wcda")
 
 
-def read_ids(handle: TextIO, name: str) -> list[int]:
-    """One Record ID per line; blank lines and `#` comments are ignored (`harvester search --format ids`)."""
-    ids: list[int] = []
-    for number, line in enumerate(handle, start=1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        if not text.isdigit() or int(text) < 1:
-            raise click.BadParameter(f"{name}, line {number}: {text!r} is not a Record ID", param_hint="--ids-file")
-        ids.append(int(text))
-    return ids
+def read_ids(source: str) -> list[int]:
+    """Record IDs (or document URLs) one a line from a file or, for "-", stdin (`harvester search
+    --format ids | harvester cite --ids-file -`); `#` comments and blank lines are ignored."""
+    from harvester import idlist
+
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+            entries = idlist.entries_from_text(text, "stdin")
+        else:
+            entries = idlist.entries_from_file(source)
+        return idlist.resolve(entries)
+    except (idlist.IdListError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--ids-file") from None
 
 
 @click.command("cite")
 @click.argument("ids", nargs=-1, type=click.IntRange(min=1))
-@click.option("--ids-file", "ids_file", type=click.File("r", encoding="utf-8"),
-              help="Read Record IDs from this file, one per line ('-' for stdin).")
+@click.option("--ids-file", "ids_file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Record IDs (or document URLs) one a line, # comments; '-' reads stdin.")
 @click.option("--all", "all_records", is_flag=True, help="Every record in the catalog (withdrawn ones excepted).")
-@click.option("--since", "since", help="Records changed since this date (ISO 8601).")
+@click.option("--since", "--changed-since", "since", help="Records changed since this date (ISO 8601).")
 @click.option("--style", "style", default="wcda", show_default=True,
               help=f"One of {', '.join(STYLE_NAMES)}, or a path to a .csl file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True,
@@ -51,7 +54,7 @@ def read_ids(handle: TextIO, name: str) -> list[int]:
 @click.option("--locale", "locale", help="Locale for terms, dates and punctuation, e.g. en-GB (default: the style's).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
 @click.pass_context
-def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: TextIO | None, all_records: bool,
+def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None, all_records: bool,
                  since: str | None, style: str, fmt: str, note: bool, locale: str | None, out: str | None) -> None:
     """Print citations for the given records, rendered with citeproc-py in STYLE.
 
@@ -62,7 +65,7 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: TextIO | No
     from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
     from catalog.export.output import open_output
 
-    wanted = list(ids) + (read_ids(ids_file, ids_file.name) if ids_file is not None else [])
+    wanted = list(ids) + (read_ids(ids_file) if ids_file is not None else [])
     if not wanted and not all_records and since is None and ids_file is None:
         raise click.UsageError("give Record IDs, --ids-file, --all or --since")
     try:

@@ -163,8 +163,8 @@ def test_cite_all_sorted_with_year_suffixes_style_parsed_once(db: str, monkeypat
 def test_cite_ids_file_stdin_out_and_locale(db: str, tmp_path: Path) -> None:
     out = tmp_path / "refs.txt"
     result = run(db, "cite", "--ids-file", "-", "--style", "mla", "--locale", "en-GB", "--out", str(out),
-                 stdin="300241\n# a comment\n\n175798\n999207\n")
-    assert result.exit_code == 0, result.output
+                 stdin="300241\n# a comment\n\nhttps://digitalarchive.wilsoncenter.org/document/175798\n999207\n")
+    assert result.exit_code == 0, (result.output, repr(result.exception))
     assert "skipped 999207" in result.stderr
     text = out.read_text(encoding="utf-8").splitlines()
     assert [line.split(".")[0] for line in text] == ["Kieninger, Stephan, translator", "Stalin, Joseph, and Zhou Enlai"]
@@ -177,7 +177,7 @@ def test_cite_since_and_bad_input(db: str, tmp_path: Path) -> None:
     bad = tmp_path / "ids.txt"
     bad.write_text("175798\nabc\n", encoding="utf-8")
     result = run(db, "cite", "--ids-file", str(bad))
-    assert result.exit_code == 2 and "line 2" in result.output
+    assert result.exit_code == 2 and "ids.txt:2" in result.output
     assert run(db, "cite").exit_code == 2
     assert run(db, "cite", "175798", "--locale", "xx-YY", "--style", "apa").exit_code == 2
 
