@@ -52,11 +52,16 @@ def entries_from_file(path: str | Path) -> list[Entry]:
     except UnicodeDecodeError as exc:
         bad_line = raw[: exc.start].count(b"\n") + 1
         raise IdListError(f"{p}:{bad_line}: not UTF-8 text (save the list as UTF-8)") from None
+    return entries_from_text(text, str(p))
+
+
+def entries_from_text(text: str, name: str) -> list[Entry]:
+    """The entries of a list already read (a file, or stdin for `--ids-file -`)."""
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
         entry = _COMMENT.sub("", line).strip().lstrip("\ufeff").strip()
         if entry:
-            found.append(Entry(entry, f"{p}:{number}"))
+            found.append(Entry(entry, f"{name}:{number}"))
     return found
 
 

@@ -13,28 +13,52 @@ from catalog.names import Name, parse_name
 PUBLISHER = "Wilson Center Digital Archive"
 DELETED_NOTE = "This record has been withdrawn from the Wilson Center Digital Archive."
 
-# The "Source" block is the archival reference followed by credit sentences
-# ("Translated by Gary Goldberg.", "Contributed, transcribed, and translated by ...",
-# "Obtained by ...; translated and edited by ..."). Translators are exported as names of
-# their own, so the credits would be said twice; the reference ends where they start.
-# Sentences start after ". " + capital letter; "File No. JNSG" also matches, but such a
-# piece has no " by ", so it is kept.
-_SENTENCE_START = re.compile(r"(?:(?<=\.)\s+)(?=[A-Z\u00C0-\u024F])")
-_CREDIT = re.compile(r"\bby\b", re.IGNORECASE)
+# The "Source" block is the archival reference plus credit sentences ("Translated by Gary
+# Goldberg.", "Contributed, transcribed, and translated by ...", "Obtained by ...; translated
+# and edited by ..."). Translators are exported as names of their own, so the credits would
+# be said twice: only the credit sentences go; every other sentence (a shelf mark, a
+# publisher and year, page numbers; "File No. JNSG" splits into pieces that are kept) stays,
+# wherever it stands. Sentences start after ". " + capital letter.
+_SENTENCE_START = re.compile(r"(?:(?<=\.)|(?<=\.[\"”’']))\s+(?=[\"“'‘]?[A-Z\u00C0-\u024F])")
+_CREDIT = re.compile(
+    r"^(?:(?:contributed|obtained|translated|transcribed|edited|donated|provided|compiled|digitized|digitised|"
+    r"scanned|selected|introduced|annotated|proofread|revised)\b[^.;]*?(?:,\s*|\s+and\s+|\s+)?)+"
+    r"(?:for\s+[^.;]*?\s+)?by\b|^translation\s+(?:\w+\s+){0,3}by\b|^courtesy\s+of\b",
+    re.IGNORECASE,
+)
+
+
+_INITIAL_END = re.compile(r"(?:^|[\s(])[A-Z]\.$")  # "Karl J." is not a sentence
+
+
+def source_sentences(source: str) -> list[str]:
+    """The Source block cut into sentences, each with its own full stop; joined with " " they
+    give the block back (runs of spaces aside)."""
+    text = " ".join(source.split())
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_START.finditer(text):
+        piece = text[start:match.start()]
+        if not _INITIAL_END.search(piece):  # "Karl J." + " Weber." is one sentence
+            sentences.append(piece)
+            start = match.end()
+    sentences.append(text[start:])
+    return [s for s in sentences if s]
+
+
+def is_credit_sentence(sentence: str) -> bool:
+    return bool(_CREDIT.match(sentence.strip()))
 
 
 def archival_reference(record: CatalogRecord) -> str | None:
-    """The archive's "Source" block without its trailing credit sentences."""
+    """The archive's "Source" block without its credit sentences."""
     if not record.source:
         return None
-    text = record.source.strip()
-    starts = [0] + [m.end() for m in _SENTENCE_START.finditer(text)]
-    for i, start in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else len(text)
-        if _CREDIT.search(text[start:end]):
-            text = text[:start]
-            break
-    return text.strip().rstrip(".").strip() or None
+    kept = [s for s in source_sentences(record.source) if not is_credit_sentence(s)]
+    text = " ".join(kept).strip()
+    # The style adds its own full stop; a final one belongs to the text only after an abbreviation
+    # that ends the block ("a.e."), which citeproc's punctuation rules keep single.
+    return text[:-1].rstrip() if text.endswith(".") and not text.endswith("..") else (text or None)
 
 
 def language_code_3(lang: Language) -> str | None:
