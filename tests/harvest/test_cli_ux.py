@@ -320,11 +320,13 @@ def test_out_files_respect_the_umask(tmp_path: Path) -> None:
     invoke(tmp_path, "harvest", "175798", "--replay", str(warc_for(175798)))
     old = os.umask(0o022)
     try:
-        for args, name in ((["export", "csv"], "a.csv"), (["feed"], "feed.xml"), (["show", "175798", "--json"],
-                                                                                   "r.json")):
+        feed = ["feed", "--base-url", "http://gw.example.org/oai/feed.xml"]
+        for args, name in ((["export", "csv"], "a.csv"), (feed, "feed.xml"), (["show", "175798", "--json"],
+                                                                              "r.json")):
             target = tmp_path / name
             option = [f"--json={target}"] if args[0] == "show" else ["--out", str(target)]
-            result = invoke(tmp_path, *(args[:2] if args[0] == "show" else args), *option)
+            result = invoke(tmp_path, *(args[:2] if args[0] == "show" else args), *option,
+                            env={"WCDA_OAI__REPOSITORY_IDENTIFIER": "oai.example.org"})
             assert result.exit_code == 0, result.output
             assert target.stat().st_mode & 0o777 == 0o644, name
         os.umask(0o077)
