@@ -154,13 +154,17 @@ def _is_loopback(host: str) -> bool:
               help="Metadata prefix to include (repeatable): oai_dc, mods, marcxml.")
 @click.option("--set", "set_spec", default=None,
               help="Only the records of this OAI set (one file per set keeps a big catalog under the limit).")
+@click.option("--repository-identifier", "identifier", default=None,
+              help="A domain you control, for the oai:<domain>:<Record ID> identifiers "
+                   "(overrides oai.repository_identifier).")
 @click.pass_obj
-def feed(obj: Any, out: str, base_url: str | None, prefixes: tuple[str, ...], set_spec: str | None) -> None:
+def feed(obj: Any, out: str, base_url: str | None, prefixes: tuple[str, ...], set_spec: str | None,
+         identifier: str | None) -> None:
     """Write the catalog as an OAI-PMH Static Repository (one XML file a gateway serves)."""
     from catalog.errors import HarvesterError
     from catalog.oai.static import write_static_repository
 
-    settings: Settings = obj.settings()
+    settings: Settings = obj.settings(**({"oai": {"repository_identifier": identifier}} if identifier else {}))
     oai = settings.oai
     url = base_url or oai.static_base_url
     if not url:
