@@ -38,6 +38,9 @@ def check_site(ctx: click.Context, ids: tuple[int, ...], contact: str | None, ou
     click.echo(f"pages kept in {report.warc_file}")
     if report.blocked:
         click.echo(f"blocked: {report.blocked}; the check stopped. Try later, slower; never work around it.", err=True)
+    if report.unreachable:
+        click.echo(f"error: archive unreachable: {report.unreachable}; the check stopped. Check the network and "
+                   "archive.base_url, then run it again.", err=True)
     ctx.exit(report.exit_code)
 
 

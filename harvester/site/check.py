@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from catalog.errors import Blocked, ConfigError, HarvesterError
+from catalog.errors import Blocked, ConfigError, HarvesterError, TransportError
 from catalog.model import CatalogRecord
 from harvester import __version__
 from harvester.config import Settings
@@ -52,6 +52,7 @@ class CheckReport:
     warc_file: str | None = None
     requests: int = 0
     blocked: str | None = None
+    unreachable: str | None = None  # why the check stopped: the archive could not be reached
 
     @property
     def counts(self) -> dict[str, int]:
@@ -62,7 +63,7 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
-        if self.blocked:
+        if self.blocked or self.unreachable:
             return 2
         return 0 if self.rows and all(r.result == "match" for r in self.rows) else 1
 
@@ -119,7 +120,12 @@ def check_record(record_id: int, known: dict[str, Any], record: CatalogRecord) -
 def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | Path | None = None,
                progress: Callable[[int, str], None] | None = None) -> CheckReport:
     """Fetch each known document live, keep every exchange as WARC, compare. Never raises for one page."""
-    from harvester.pipeline import _LockedWriter, record_from_result  # the harvest's own parse path
+    from harvester.pipeline import (  # the harvest's own parse path and its idea of "unreachable"
+        _CONNECT_FAILURE,
+        UNREACHABLE_AFTER,
+        _LockedWriter,
+        record_from_result,
+    )
 
     documents = [d for d in known_documents() if ids is None or d["record_id"] in ids]
     if not settings.archive.contact:  # before any file is made: a live check needs a contact address
@@ -135,6 +141,7 @@ def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | P
     except BaseException:
         writer.close()
         raise
+    streak = 0  # consecutive documents that could not connect
     try:
         for doc in documents:
             rid = int(doc["record_id"])
@@ -148,7 +155,12 @@ def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | P
                                 for name, value in doc["fields"].items()]
                 if progress:
                     progress(rid, str(exc))
+                streak = streak + 1 if isinstance(exc, TransportError) and _CONNECT_FAILURE.search(str(exc)) else 0
+                if streak >= UNREACHABLE_AFTER:  # no point asking the other documents
+                    report.unreachable = f"{streak} documents in a row could not connect ({exc})"
+                    break
                 continue
+            streak = 0
             report.rows += check_record(rid, doc["fields"], record)
             if progress:
                 progress(rid, record.url)

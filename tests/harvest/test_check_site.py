@@ -7,6 +7,7 @@ changed summary, a missing page and a missing contact address are then seen as s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -86,3 +87,17 @@ def test_a_contact_address_is_required(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "--contact" in result.output
     assert not (tmp_path / "warc").exists()  # nothing was fetched or written
+
+
+def test_an_unreachable_archive_stops_the_check_after_a_few_documents(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: every connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    result = CliRunner().invoke(cli, ["--config", str(config_for(tmp_path, f"http://127.0.0.1:{closed}")),
+                                      "check-site", "--contact", "mailto:ops@example.org"])
+    assert result.exit_code == 2, result.output
+    assert "archive unreachable: 3 documents in a row could not connect" in result.output
+    asked = {int(m.group(1)) for m in re.finditer(r"^(\d+): ConnectError", result.output, re.M)}
+    assert len(asked) == 3  # the other nine documents are not asked for
