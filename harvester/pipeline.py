@@ -23,7 +23,7 @@ from pathlib import Path
 
 from catalog.errors import Blocked, FetchError, Gone, HarvesterError, NotFound, ParseError, RecordValidationError
 from catalog.model import CatalogRecord, Provenance
-from catalog.store import SQLiteStore
+from catalog.store import CatalogStore
 from harvester import __version__
 from harvester.config import Settings
 from harvester.http import Fetcher, FetchResult
@@ -227,7 +227,7 @@ def harvest(
     ids: list[int],
     *,
     settings: Settings,
-    store: SQLiteStore,
+    store: CatalogStore,
     replay: str | Path | WarcIndex | None = None,
     progress: Callable[[Outcome], None] | None = None,
     fetcher: Fetcher | None = None,
@@ -277,16 +277,18 @@ def harvest(
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
-        if isinstance(result, CatalogRecord):
-            status = store.upsert(result)
-            outcome = Outcome(rid, status, problems=list(result.problems))
-        else:
-            assert isinstance(result, Outcome)
-            outcome = result
-            if outcome.status == "blocked":
-                stop.set()
-        if outcome.status != "not_attempted":
-            store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
+        # One unit of work: the record, its derived indexes and its history event commit together.
+        with store.unit_of_work():
+            if isinstance(result, CatalogRecord):
+                status = store.upsert(result)
+                outcome = Outcome(rid, status, problems=list(result.problems))
+            else:
+                assert isinstance(result, Outcome)
+                outcome = result
+                if outcome.status == "blocked":
+                    stop.set()
+            if outcome.status != "not_attempted":
+                store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -411,7 +413,7 @@ def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
     return sorted(found)
 
 
-def reparse(*, settings: Settings, store: SQLiteStore, source: str | Path | None = None,
+def reparse(*, settings: Settings, store: CatalogStore, source: str | Path | None = None,
             progress: Callable[[Outcome], None] | None = None, processes: bool | None = None) -> HarvestSummary:
     """Rebuild every record from the raw archive, with no network: a harvest replayed from our own WARC."""
     archive = Path(source or settings.storage.warc_dir)

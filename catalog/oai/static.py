@@ -29,7 +29,7 @@ from lxml import etree
 from catalog.errors import ExportError
 from catalog.export.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, oai_dc_element
 from catalog.oai import identifiers
-from catalog.store import SQLiteStore
+from catalog.store import CatalogStore
 
 SR_NS = "http://www.openarchives.org/OAI/2.0/static-repository"
 SR_XSD = "http://www.openarchives.org/OAI/2.0/static-repository.xsd"
@@ -81,7 +81,7 @@ def _formats() -> etree._Element:
 
 
 def write_static_repository(
-    store: SQLiteStore,
+    store: CatalogStore,
     out: str | Path,
     *,
     repository_name: str,
@@ -91,11 +91,10 @@ def write_static_repository(
 ) -> StaticResult:
     """Write every live record as a Static Repository at `out` (atomically)."""
     out = Path(out)
-    conn = store.connection
-    earliest = conn.execute("SELECT min(last_changed) FROM record WHERE deleted_at IS NULL").fetchone()[0]
+    earliest = store.earliest_change(include_deleted=False)
     if earliest is None:
         raise ExportError("the catalog has no live records; a Static Repository needs at least one")
-    deleted = int(conn.execute("SELECT count(*) FROM record WHERE deleted_at IS NOT NULL").fetchone()[0])
+    deleted = store.count_deleted()
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     count = 0

@@ -31,7 +31,7 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], style: str, fmt: str,
             raise click.BadParameter(f"{style!r} is an in-text style; only note styles have a --note form", param_hint="--note")
     except ExportError as exc:
         raise click.BadParameter(str(exc), param_hint="--style") from None
-    store = open_store(ctx.obj.settings().storage.database)
+    store = open_store(ctx.obj.settings().storage.database, mode="read")
     failed = False
     try:
         records = []

@@ -39,7 +39,7 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
     csl-json, ris and bibtex skip them with a note on stderr.
     """
     changed_since = parse_since(since) if since else None
-    store = open_store(ctx.obj.settings().storage.database)
+    store = open_store(ctx.obj.settings().storage.database, mode="read")
     try:
         if ids:
             missing = [i for i in ids if store.get(i) is None]

@@ -178,10 +178,10 @@ def _human(stored: StoredRecord) -> str:
 def show(ctx: click.Context, record_id: int, as_json: bool) -> None:
     """Show one record of the catalog, with its harvest history (failures included)."""
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         stored = store.get(record_id)
         events = store.events(record_id)
-    history = [f"  {row['at'][:19]}Z  {row['outcome']}" + (f": {row['detail']}" if row["detail"] else "")
+    history = [f"  {row.at[:19]}Z  {row.outcome}" + (f": {row.detail}" if row.detail else "")
                for row in events[-_HISTORY:]]
     if stored is None:
         # An ID that was tried and never stored still has its reasons on record.
@@ -201,7 +201,7 @@ def show(ctx: click.Context, record_id: int, as_json: bool) -> None:
 def list_records(ctx: click.Context, problems: bool) -> None:
     """List the catalog: Record ID, date, title."""
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         shown = 0
         for stored in store.iter_records():
             r = stored.record

@@ -36,7 +36,7 @@ def serve(obj, host: str | None, port: int | None, threads: int) -> None:
     settings: Settings = obj.settings()
     host = host or settings.oai.host
     port = settings.oai.port if port is None else port
-    store = open_store(settings.storage.database)
+    store = open_store(settings.storage.database, mode="read")
     app = create_app(store, _provider_settings(settings), token_secret=settings.oai.token_secret)
     shown = settings.oai.base_url or f"http://{host}:{port}/oai"
     click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); Ctrl-C stops.")
@@ -63,7 +63,7 @@ def feed(obj, out: str, base_url: str | None) -> None:
     if not url:
         url = Path(out).resolve().as_uri()
         click.echo(f"note: no --base-url / oai.static_base_url; Identify's baseURL is {url}", err=True)
-    store = open_store(settings.storage.database)
+    store = open_store(settings.storage.database, mode="read")
     try:
         result = write_static_repository(
             store, out, repository_name=oai.repository_name, repository_identifier=oai.repository_identifier,

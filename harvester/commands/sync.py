@@ -66,7 +66,7 @@ def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_ru
     from harvester.sync import build_report
 
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         runs = Runs(store)
         if list_runs:
             for info in runs.list():
@@ -96,7 +96,7 @@ def status(ctx: click.Context) -> None:
     from harvester.sync import build_report, due_count
 
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         runs = Runs(store)
         active, total = store.count(), store.count(include_deleted=True)
         click.echo(f"catalog:   {settings.storage.database}")
@@ -113,8 +113,8 @@ def status(ctx: click.Context) -> None:
             click.echo(f"           {_counts_line(data)}")
         holder = runs.lock_holder()
         if holder is not None:
-            click.echo(f"lock:      held by pid {holder['owner_pid']} on {holder['owner_host']} "
-                       f"(run {holder['run_id']}), expires {holder['expires_at']}")
+            click.echo(f"lock:      held by pid {holder.owner_pid} on {holder.owner_host} "
+                       f"(run {holder.run_id}), expires {holder.expires_at}")
 
 
 def _counts_line(data: dict[str, Any]) -> str:
