@@ -97,7 +97,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["sqlite"])
+@pytest.mark.parametrize("package", ["sqlite", "postgres"])
 def test_migrations_import_no_live_code(package: str) -> None:
     folder = Path(sqlite_migrations.__file__).parents[2] / package / "migrations"
     modules = sorted(folder.glob("m[0-9]*.py"))
