@@ -21,6 +21,7 @@ the other way round.
     ├── ParseError                  not a document page (names the ID)
     ├── RecordValidationError       the parsed values do not make a valid record
     ├── StoreError                  the catalog database failed
+    │   └── StoreUnavailable        the connection to the database server was lost
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
 """
@@ -112,6 +113,10 @@ class RecordValidationError(HarvesterError):
 
 class StoreError(HarvesterError):
     pass
+
+
+class StoreUnavailable(StoreError):
+    """The connection to the catalog's database server was lost (the work may be retried)."""
 
 
 class ExportError(HarvesterError):

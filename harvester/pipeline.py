@@ -277,18 +277,22 @@ def harvest(
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
-        # One unit of work: the record, its derived indexes and its history event commit together.
-        with store.unit_of_work():
+        def write() -> Outcome:
             if isinstance(result, CatalogRecord):
                 status = store.upsert(result)
                 outcome = Outcome(rid, status, problems=list(result.problems))
             else:
                 assert isinstance(result, Outcome)
                 outcome = result
-                if outcome.status == "blocked":
-                    stop.set()
             if outcome.status != "not_attempted":
                 store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
+            return outcome
+
+        # One unit of work: the record, its derived indexes and its history event commit together
+        # (retried once if the connection to a database server was lost).
+        outcome = store.write(write)
+        if outcome.status == "blocked":
+            stop.set()
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -30,6 +30,7 @@ from catalog.errors import StoreError
 from catalog.model import CatalogRecord, StoredRecord
 
 UpsertOutcome = Literal["new", "changed", "unchanged", "restored"]
+T = TypeVar("T")
 
 
 # -- time ---------------------------------------------------------------------------
@@ -252,6 +253,7 @@ class CatalogStore(Protocol):
 
     # lifecycle and transactions
     def unit_of_work(self) -> AbstractContextManager[None]: ...
+    def write(self, work: Callable[[], T]) -> T: ...
     def close(self) -> None: ...
     def __enter__(self) -> CatalogStore: ...
     def __exit__(self, *exc: object) -> None: ...

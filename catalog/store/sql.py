@@ -9,12 +9,12 @@ coverage query, its frozen migrations.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from catalog.errors import StoreError
+from catalog.errors import StoreError, StoreUnavailable
 from catalog.index import INDEX_VERSION, Derived, derive
 from catalog.model import CatalogRecord, StoredRecord
 from catalog.store.api import (
@@ -39,6 +39,7 @@ from catalog.store.api import (
 )
 
 Params = Sequence[object]
+T = TypeVar("T")
 
 _RUN_COLUMNS = ("run_id, started_at, finished_at, status, params, phase, checkpoint, robots, baseline, requests,"
                 " attempts, warc_files, stop_reason, report")
@@ -100,6 +101,22 @@ class SqlStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def write(self, work: Callable[[], T]) -> T:
+        """Run `work` in one unit of work. If the connection to the database server is lost,
+        reconnect and run it once more (the lost attempt was rolled back, never half-written);
+        a second loss raises StoreUnavailable, which stops the run."""
+        if self._in_unit_of_work():
+            return work()
+        try:
+            with self.unit_of_work():
+                return work()
+        except StoreUnavailable:
+            with self.unit_of_work():
+                return work()
+
+    def _in_unit_of_work(self) -> bool:
+        raise NotImplementedError
 
     def transaction(self) -> AbstractContextManager[None]:
         """The unit of work under its older name."""

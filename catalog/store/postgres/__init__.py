@@ -20,7 +20,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from catalog.errors import StoreError
+from catalog.errors import StoreError, StoreUnavailable
 from catalog.index import Derived
 from catalog.store.api import to_db_time, utcnow
 from catalog.store.postgres.migrations import MIGRATIONS, Migration
@@ -46,6 +46,12 @@ def describe(url: str) -> str:
     return f"database {parts.get('dbname') or '?'} on host {host}{port}"
 
 
+def _lost(exc: Exception) -> bool:
+    """A broken connection (server gone, backend terminated), not a failed statement."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+
+
 class PostgresStore(SqlStore):
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 8) -> None:
         self.url = url
@@ -68,7 +74,12 @@ class PostgresStore(SqlStore):
         self._migrate(MIGRATIONS)
 
     # -- connections ---------------------------------------------------------------
+    def _in_unit_of_work(self) -> bool:
+        return getattr(self._local, "conn", None) is not None
+
     def _error(self, what: str, exc: Exception) -> Exception:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and _lost(exc):
+            return StoreUnavailable(f"{what}: lost the connection to PostgreSQL {describe(self.url)}")
         if isinstance(exc, psycopg.Error):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return StoreError(f"{what} ({describe(self.url)}): {first}")

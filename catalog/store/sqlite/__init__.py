@@ -100,6 +100,9 @@ class SQLiteStore(SqlStore):
                 conn.execute("ROLLBACK")
             raise
 
+    def _in_unit_of_work(self) -> bool:
+        return self.connection.in_transaction
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all_connections:
