@@ -133,7 +133,7 @@ def met(ok: bool, why: str = "") -> str:
     return "met" if ok else ("NOT met" + (f": {why}" if why else ""))
 
 
-ORDER = ["parse", "harvest", "sync", "export", "oai"]
+ORDER = ["parse", "harvest", "sync", "export", "oai", "backends"]
 
 
 def report() -> None:

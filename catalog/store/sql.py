@@ -446,6 +446,10 @@ class SqlStore:
                f" WHERE {where} ORDER BY t.last_changed, t.record_id LIMIT ?")
         return [OaiRow(r[0], r[1], r[2] is not None, r[3]) for r in self._all(sql, [*params, limit])]
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (after a bulk load)."""
+        self._exec("ANALYZE")
+
     def explain_set_page(self, facet: str) -> str:
         """The backend's query plan for a set-filtered page (for the plan test and benchmarks)."""
         raise NotImplementedError

@@ -218,10 +218,6 @@ class PostgresStore(SqlStore):
                f" ORDER BY t.last_changed, t.record_id LIMIT ?")
         return "\n".join(r[0] for r in self._all(sql, [*params, "", 0, 100]))
 
-    def analyze(self) -> None:
-        """Refresh the planner's statistics (after a bulk load)."""
-        self._exec("ANALYZE")
-
     def after_copy(self) -> None:
         self._exec("SELECT setval(pg_get_serial_sequence('record_event', 'id'), coalesce(max(id), 0) + 1, false)"
                    " FROM record_event")
