@@ -68,6 +68,8 @@ def test_list_show_status_cite_on_postgresql(catalogs: tuple[str, str, Path]) ->
         assert _STAMP.sub("T", pg_out) == _STAMP.sub("T", sqlite_out), args
     status = harvester(pg_db, "status", tmp=tmp).stdout
     assert "records:   21 (plus 0 deleted" in status
+    reparsed = harvester(pg_db, "reparse", "--from", str(DOCUMENTS), tmp=tmp)
+    assert "unchanged 21" in reparsed.stdout + reparsed.stderr
     missing = harvester(pg_db, "show", "12345", tmp=tmp, check=False)
     assert missing.returncode == 1 and "not in the catalog" in missing.stderr
 
