@@ -18,7 +18,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from catalog.export.common import language_code_3  # the project's one ISO 639 lookup
 from catalog.model import CatalogRecord
 from catalog.xmltext import xml_safe
 
@@ -105,6 +104,10 @@ def _language_token(name: str, code: str | None) -> str:
 
 def facets(record: CatalogRecord) -> tuple[Facet, ...]:
     """Every facet of `record`, parents included, sorted by key."""
+    # The project's one ISO 639 lookup; imported here, not at the top: its data takes a
+    # noticeable part of a second to load, and every command opens the store.
+    from catalog.export.common import language_code_3
+
     found: dict[str, Facet] = {}
 
     def add(family: str, token: str, name: str) -> None:
