@@ -45,6 +45,7 @@ def copy_catalog(source: str, dest: str) -> None:
                 counts[table] = n
             dst.after_copy()
             dst.reindex()
+        dst.analyze()  # planner statistics for the freshly loaded tables
     click.echo(f"copied {counts['record']} records, {counts['record_event']} history events and "
                f"{counts['sync_run']} sync runs from {source} to {dest}")
 

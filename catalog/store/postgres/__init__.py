@@ -218,6 +218,16 @@ class PostgresStore(SqlStore):
                f" ORDER BY t.last_changed, t.record_id LIMIT ?")
         return "\n".join(r[0] for r in self._all(sql, [*params, "", 0, 100]))
 
+    def analyze(self) -> None:
+        """Statistics and the visibility map after a bulk load (VACUUM cannot run in a transaction).
+
+        Without the visibility map an index-only scan of record_facet (a set page) still
+        visits the heap for every row; autovacuum sets it eventually, this does it now."""
+        if self._in_unit_of_work():
+            self._exec("ANALYZE")
+            return
+        self._exec("VACUUM (ANALYZE)")
+
     def after_copy(self) -> None:
         self._exec("SELECT setval(pg_get_serial_sequence('record_event', 'id'), coalesce(max(id), 0) + 1, false)"
                    " FROM record_event")
