@@ -22,6 +22,7 @@ unix socket, fsync off as in the tests); the SQLite catalog is the cached synthe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import random
@@ -227,6 +228,23 @@ def oai_walk(url: str) -> tuple[int, float]:
         server.stop()
 
 
+def fill_postgres(pg: Any, source: Path) -> str:
+    """A new database of the cluster holding a copy of the SQLite catalog (copy-catalog's code path)."""
+    from catalog.store import open_store
+
+    url: str = pg.create_database("bench")
+    with open_store(str(source), mode="read") as src, open_store(url) as dst:
+        with dst.unit_of_work():
+            dst.clear_meta()
+            for table in ("record", "record_event", "sync_run", "sync_item", "sync_queue", "store_meta"):
+                for batch in src.copy_rows(table):
+                    dst.insert_rows(table, batch)
+            dst.after_copy()
+            dst.reindex()
+        dst.analyze()
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=100_000)
@@ -235,13 +253,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--writer", nargs=2)
     parser.add_argument("--only-pages", action="store_true", help="only part 1 (set vs unfiltered pages)")
+    parser.add_argument("--pg", action="store_true", help="with --only-pages: PostgreSQL too")
     parser.add_argument("--only-writes", action="store_true",
                         help="only part 2 on SQLite, with a CPU reference: the writer on another catalog")
     args, _ = parser.parse_known_args()
     if args.writer:
         return writer(args.writer[0], float(args.writer[1]), args.mass if "--mass" in sys.argv else 0)
 
-    from catalog.store import open_store
     from tests.support.postgres import cluster
 
     rows: list[list[Any]] = []
@@ -294,14 +312,21 @@ def main() -> None:
         res.save()
         return
 
-    if args.only_pages:  # SQLite only: filling PostgreSQL with 100,000 records takes ~15 min here
-        res = Results("backends-pages", f"6b. Set page vs unfiltered, SQLite, {args.size:,} records, interleaved")
-        r = set_vs_unfiltered(str(synthetic_catalog(args.size)), args.rounds)
+    if args.only_pages:  # interleaved; PostgreSQL too with --pg (filling it takes ~10 ms a record here)
+        res = Results("backends-pages", f"6b. Set page vs unfiltered, {args.size:,} records, interleaved")
+        source = synthetic_catalog(args.size)
+        targets = {"SQLite": str(source)}
+        with contextlib.ExitStack() as stack:
+            if args.pg:
+                pg = stack.enter_context(cluster())
+                targets["PostgreSQL"] = fill_postgres(pg, source)
+            for name, url in targets.items():
+                r = set_vs_unfiltered(url, args.rounds)
+                rows += [[name, d, r[f"unfiltered {d}"], r[f"set {d}"], f"{r[f'set {d}'] / r[f'unfiltered {d}']:.2f}x",
+                          "<= 1.5x: " + met(r[f"set {d}"] <= 1.5 * r[f"unfiltered {d}"])] for d in ("first", "deep")]
+                res.note(f"{name} plan: " + " / ".join(str(r["plan"]).splitlines()))
         res.table(f"ListRecords page (100 records with bodies) through the store, median of {args.rounds}",
-                  ["page", "unfiltered ms", f"set={SET} ms", "set / unfiltered", "target"],
-                  [[d, r[f"unfiltered {d}"], r[f"set {d}"], f"{r[f'set {d}'] / r[f'unfiltered {d}']:.2f}x",
-                    "<= 1.5x: " + met(r[f"set {d}"] <= 1.5 * r[f"unfiltered {d}"])] for d in ("first", "deep")])
-        res.note("plan: " + " / ".join(str(r["plan"]).splitlines()))
+                  ["backend", "page", "unfiltered ms", f"set={SET} ms", "set / unfiltered", "target"], rows)
         res.save()
         return
 
@@ -315,17 +340,8 @@ def main() -> None:
         Path(str(sqlite_db) + suffix).unlink(missing_ok=True)
     sqlite_db.write_bytes(source.read_bytes())  # the writer changes it: a copy per run
     with cluster() as pg:
-        pg_url = pg.create_database("bench")
         started = time.perf_counter()
-        with open_store(str(sqlite_db), mode="read") as src, open_store(pg_url) as dst:
-            with dst.unit_of_work():
-                dst.clear_meta()
-                for table in ("record", "record_event", "sync_run", "sync_item", "sync_queue", "store_meta"):
-                    for batch in src.copy_rows(table):
-                        dst.insert_rows(table, batch)
-                dst.after_copy()
-                dst.reindex()
-            dst.analyze()
+        pg_url = fill_postgres(pg, sqlite_db)
         res.note(f"PostgreSQL catalog filled by copy-catalog's code path (rows copied, indexes derived): "
                  f"{time.perf_counter() - started:.0f} s for {args.size:,} records.")
         backends = {"SQLite": str(sqlite_db), "PostgreSQL": pg_url}
