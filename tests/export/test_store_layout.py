@@ -65,9 +65,9 @@ def test_old_layout_catalog_migrates_and_reads_back_identical_records(tmp_path: 
         assert [s.record for s in store.iter_records()] == sorted(recs, key=lambda r: r.record_id)
         assert store.get(recs[1].record_id).deleted  # type: ignore[union-attr]
         # the body is now the jsonl form of the record, the brief one lacks only the texts' text
-        for raw, rec in zip(store.iter_raw(), sorted(recs, key=lambda r: r.record_id)):
+        for raw, rec in zip(store.iter_raw(), sorted(recs, key=lambda r: r.record_id), strict=True):
             assert raw.json == json.dumps(rec.model_dump(mode="json"), ensure_ascii=False)
-        for raw, rec in zip(store.iter_raw(brief=True), sorted(recs, key=lambda r: r.record_id)):
+        for raw, rec in zip(store.iter_raw(brief=True), sorted(recs, key=lambda r: r.record_id), strict=True):
             brief = CatalogRecord.model_validate_json(raw.json)
             assert [t.text for t in brief.texts] == [""] * len(rec.texts)
             assert brief.model_copy(update={"texts": rec.texts}) == rec
