@@ -98,9 +98,9 @@ class Results:
         self.tables.append({"caption": caption, "columns": list(columns), "rows": rows})
         print(f"\n{caption}")
         widths = [max(len(str(c)), *(len(r[i]) for r in rows)) if rows else len(str(c)) for i, c in enumerate(columns)]
-        print("  ".join(str(c).ljust(w) for c, w in zip(columns, widths)))
+        print("  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True)))
         for row in rows:
-            print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
         sys.stdout.flush()
 
     def note(self, text: str) -> None:
@@ -133,7 +133,7 @@ def met(ok: bool, why: str = "") -> str:
     return "met" if ok else ("NOT met" + (f": {why}" if why else ""))
 
 
-ORDER = ["parse", "harvest", "sync", "export", "oai", "backends"]
+ORDER = ["commands", "parse", "harvest", "sync", "export", "oai", "backends"]
 
 
 def report() -> None:
@@ -194,7 +194,7 @@ def own_peak_rss_mb() -> float:
 
 
 # -- the fixture records and the synthetic catalog -----------------------------------------
-def settings_for(tmp: Path, **overrides: Any):  # -> Settings
+def settings_for(tmp: Path, **overrides: Any) -> Any:  # a Settings (imported lazily)
     from harvester.config import load_settings
 
     layers = {"storage": {"database": str(tmp / "catalog.db"), "warc_dir": str(tmp / "warc")}}
@@ -222,7 +222,7 @@ def fixture_records() -> list:  # -> list[CatalogRecord]
             store.close()
 
 
-def clone(record, new_id: int):  # (CatalogRecord, int) -> CatalogRecord
+def clone(record: Any, new_id: int) -> Any:  # (CatalogRecord, int) -> CatalogRecord
     """A copy of a fixture record under a new Record ID (slug and URLs follow)."""
     data = record.model_dump()
     slug = f"{record.slug or 'document'}-{new_id}"

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Results, met, synthetic_catalog
 
 HARVESTER = [sys.executable, "-c", "from harvester.cli import main; main()"]
-FORMATS = ["jsonl", "csl-json", "oai_dc", "qdc", "csv", "ris", "bibtex"]
-TARGETS = {"jsonl": 20_000, "csl-json": 20_000, "oai_dc": 10_000}
+FORMATS = ["jsonl", "csl-json", "oai_dc", "oai_qdc", "mods", "marcxml", "jsonld", "csv", "ris", "bibtex"]
+TARGETS = {"jsonl": 20_000, "csl-json": 20_000, "oai_dc": 10_000, "mods": 10_000, "marcxml": 10_000}
 MEMORY_TARGET_MB = 200
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Results, met, run_child, settings_for
@@ -48,11 +49,11 @@ def serve(count: int, latency: float) -> None:
     server.route("/robots.txt", Answer(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
     # http.server sends headers and body in separate writes; without TCP_NODELAY, Nagle plus the
     # client's delayed ACK add ~40 ms to every answer (the reference then tops out near 84 pages/s).
-    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True
+    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
     with server:
         print(server.base_url, flush=True)
         done = threading.Event()
-        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()  # type: ignore[func-returns-value]
         done.wait(SERVER_LIFETIME)
 
 
@@ -83,7 +84,60 @@ def cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def harvest_child(base_url: str, count: int, concurrency: int) -> None:
+def tree_memory_mb() -> tuple[float, float]:
+    """RSS and PSS summed over this process and every process below it (fork server, resource
+    tracker, parse workers), from /proc. RSS counts pages shared between processes once per
+    process; PSS splits each shared page between its sharers, so its sum is the real total."""
+    pids = [os.getpid()]
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in pids}
+        pids.extend(frontier)
+    rss = pss = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return rss, pss
+
+
+class MemorySampler:
+    """Samples tree_memory_mb() every 0.2 s on a thread; keeps the peaks."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_rss = self.peak_pss = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.sample()
+
+    def sample(self) -> None:
+        rss, pss = tree_memory_mb()
+        self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def harvest_child(base_url: str, count: int, concurrency: int, processes: bool | None = None) -> None:
     """Child: one live harvest of `count` documents; prints a JSON line."""
     from parse import descendants_cpu
 
@@ -98,31 +152,38 @@ def harvest_child(base_url: str, count: int, concurrency: int) -> None:
         marks: dict[str, float] = {}
         done = [0]
 
-        def progress(outcome) -> None:
+        def progress(outcome: Any) -> None:
             done[0] += 1
             if done[0] == count:  # the parse pool's processes are still alive: count their CPU
                 marks["tree_cpu"] = descendants_cpu()
+                sampler.sample()
 
         d0 = descendants_cpu()
+        sampler = MemorySampler()
         w0, c0 = time.perf_counter(), cpu()
-        summary = harvest(ids, settings=settings, store=store, progress=progress)
+        summary = harvest(ids, settings=settings, store=store, progress=progress, processes=processes)
         wall, used = time.perf_counter() - w0, cpu() - c0
+        sampler.stop()
         store.close()
     print(json.dumps({"wall": wall, "cpu": used, "tree_cpu": marks.get("tree_cpu", d0) - d0,
                       "counts": dict(summary.counts), "requests": summary.requests,
+                      "tree_rss_mb": sampler.peak_rss, "tree_pss_mb": sampler.peak_pss,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def reference_child(base_url: str, count: int, concurrency: int) -> None:
-    """Child: the same GETs by the same number of threads, bodies read and dropped."""
+    """Child: the lean harvester: the same GETs by the same number of threads, each page parsed
+    by lxml into a tree (no WARC, no normalizing, no store)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
+    import lxml.html
 
     client = httpx.Client(limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
 
     def get(i: int) -> int:
         response = client.get(f"{base_url}/document/{FIRST_ID + i}")
+        lxml.html.document_fromstring(response.content)
         return response.status_code
 
     w0, c0 = time.perf_counter(), cpu()
@@ -140,13 +201,15 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--serve", nargs=2)
-    parser.add_argument("--harvest-child", nargs=3)
+    parser.add_argument("--harvest-child", nargs="+")
     parser.add_argument("--reference-child", nargs=3)
     args = parser.parse_args()
     if args.serve:
         return serve(int(args.serve[0]), float(args.serve[1]))
     if args.harvest_child:
-        return harvest_child(args.harvest_child[0], int(args.harvest_child[1]), int(args.harvest_child[2]))
+        mode = args.harvest_child[3] if len(args.harvest_child) > 3 else "default"
+        return harvest_child(args.harvest_child[0], int(args.harvest_child[1]), int(args.harvest_child[2]),
+                             processes={"default": None, "inline": False, "pool": True}[mode])
     if args.reference_child:
         return reference_child(args.reference_child[0], int(args.reference_child[1]), int(args.reference_child[2]))
 
@@ -162,7 +225,10 @@ def main() -> None:
             figures[size] = (got, ref)
             print(f"{size:,} documents: harvest {size / got['wall']:.1f} pages/s ({got['counts']}), "
                   f"reference {size / ref['wall']:.1f} pages/s, ideal {ideal:.0f}", flush=True)
-    big = max(sizes)
+        big = max(sizes)
+        # The same run with the parse on the storing thread (no worker processes), right after.
+        inline = run_child([__file__, "--harvest-child", server.url, str(big), str(conc), "inline"])
+        print(f"{big:,} documents, parse inline: {big / inline['wall']:.1f} pages/s", flush=True)
     got, ref = figures[big]
     rate, ref_rate = big / got["wall"], big / ref["wall"]
     cpu_ms = 1000 * got["cpu"] / big
@@ -170,20 +236,33 @@ def main() -> None:
     res.table(f"Throughput, {big:,} documents (one request each, {latency * 1000:.0f} ms server latency)",
               ["what", "pages/s", "share of ideal", "CPU ms per page (harvest process)",
                "CPU ms per page (parse workers)", "target"],
-              [["harvest (fetch, WARC, parse in 2 worker processes, normalize, validate, store)", rate,
+              [["harvest (fetch, WARC, parse in worker processes, normalize, validate, store)", rate,
                 f"{rate / ideal:.0%}", cpu_ms, worker_ms,
                 ">= 90% of ideal: " + met(rate >= 0.9 * ideal,
                                           f"CPU-bound: {cpu_ms + worker_ms:.1f} ms of CPU a page in all "
                                           f"({cpu_ms:.1f} fetching, WARC, storing; {worker_ms:.1f} parsing), "
                                           f"plus the server's, on {os.cpu_count()} cores; see 'where the time "
                                           "goes'")],
-               ["reference: bare httpx GETs, same 8 threads", ref_rate, f"{ref_rate / ideal:.0%}",
-                1000 * ref["cpu"] / big, "-", "-"],
+               ["the same harvest parsing on the storing thread (no worker processes)", big / inline["wall"],
+                f"{big / inline['wall'] / ideal:.0%}", 1000 * inline["cpu"] / big, "-", "-"],
+               ["reference: lean harvester (httpx GETs, same 8 threads, lxml tree of each page)", ref_rate,
+                f"{ref_rate / ideal:.0%}", 1000 * ref["cpu"] / big, "-", "-"],
                ["ideal: concurrency / latency", ideal, "100%", "-", "-", "-"]])
     res.table("Peak memory of the harvest process (RSS, MB)",
               ["documents", "harvest peak MB", "reference peak MB", "outcomes"],
               [[s, figures[s][0]["peak_rss_mb"], figures[s][1]["peak_rss_mb"], json.dumps(figures[s][0]["counts"])]
                for s in sizes])
+    lean_ms = 1000 * ref["cpu"] / big
+    rows = []
+    for label, fig, all_ms in [("harvest (default: pool of parse workers)", got, cpu_ms + worker_ms),
+                               ("harvest, parse inline", inline, 1000 * inline["cpu"] / big)]:
+        rows.append([label, all_ms, f"{all_ms / lean_ms:.1f}x", fig["tree_rss_mb"], fig["tree_pss_mb"],
+                     "<= 2x lean CPU: " + met(all_ms <= 2 * lean_ms) + "; <= 150 MB (PSS): "
+                     + met(fig["tree_pss_mb"] <= 150)])
+    rows.append(["reference: lean harvester", lean_ms, "1x", ref["peak_rss_mb"], "-", "-"])
+    res.table(f"CPU per page and memory over all processes, {big:,} documents",
+              ["what", "CPU ms per page (all processes)", "vs lean", "peak RSS summed over processes MB",
+               "peak PSS summed MB", "target"], rows)
     small = min(sizes)
     growth = figures[big][0]["peak_rss_mb"] - figures[small][0]["peak_rss_mb"]
     res.note(f"Memory from {small:,} to {big:,} documents: {growth:+.0f} MB "

@@ -31,6 +31,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,7 +57,7 @@ def static_server(port: int, path: str, threads: int) -> None:
 
     body = Path(path).read_bytes()
 
-    def app(environ, start_response):
+    def app(environ: Any, start_response: Any) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -79,7 +80,7 @@ class Proc:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.log.seek(0)
-                    raise RuntimeError(f"server did not start: {self.log.read().decode()[-2000:]}")
+                    raise RuntimeError(f"server did not start: {self.log.read().decode()[-2000:]}") from None
                 time.sleep(0.2)
 
     def warnings(self) -> int:
@@ -282,11 +283,12 @@ def main() -> None:
               ["client", "records", "seconds", "records/s", "target"],
               [["sickle ListRecords (oai_dc), every page", n, harvest_wall, n / harvest_wall,
                 ("all records: " + met(n == SIZE)) if not args.harvest_limit else "limited run"],
-               ["reference: bare walk of the first 20,000 (http.client, token cut out by regex, no XML parsing)", walked, walk_wall,
+               ["reference: bare walk of the first 20,000 (http.client, token cut out by regex, no XML parsing)",
+                walked, walk_wall,
                 walked / walk_wall, "-"]])
     res.table(f"{args.clients} concurrent clients, {args.load_seconds:g} s each (ListRecords pages at random depths)",
               ["server", "requests", "requests/s", "records/s", "errors", "target"],
-              [["harvester serve (waitress, %d threads)" % args.threads, req, req / wall, 100 * req / wall, err,
+              [[f"harvester serve (waitress, {args.threads} threads)", req, req / wall, 100 * req / wall, err,
                 "zero errors: " + met(err == 0)],
                ["reference: static bytes, same waitress threads", sreq, sreq / swall, "-", serr, "-"]])
     res.note(f"Server start (imports, opening the {SIZE:,}-record catalog): {startup:.1f} s; the first request on "

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, FIXTURE_WARC, Results, met, settings_for
@@ -136,7 +137,7 @@ def main() -> None:
     pages = fixture_pages()
     archive = synthetic_archive(args.copies)
 
-    def loop(fn) -> tuple[float, float, int]:
+    def loop(fn: Any) -> tuple[float, float, int]:
         w0, c0 = time.perf_counter(), cpu()
         n = 0
         for _ in range(args.rounds):
@@ -149,14 +150,14 @@ def main() -> None:
     lx_wall, lx_cpu, lx_n = loop(lambda url, r: lxml.html.document_fromstring(r.body))
 
     # Breakdown, in-process, one page at a time.
-    def do_parse(url, r):
+    def do_parse(url: str, r: Any) -> Any:
         return parse_page(r.body, record_id=1, final_url=url, content_type=r.header("Content-Type"))
 
     p_wall, p_cpu, p_n = loop(do_parse)
     parsed = {url: do_parse(url, r) for url, r in pages}
     provs = {url: provenance_for(FetchResult(url, url, r, []), replayed=True) for url, r in pages}
 
-    def do_build(url, r):
+    def do_build(url: str, r: Any) -> None:
         build_record(parsed[url], provs[url], requested_id=1)
 
     b_wall, b_cpu, b_n = loop(do_build)
@@ -165,7 +166,7 @@ def main() -> None:
     # default (a pool at this size) and forced into one process.
     from harvester.pipeline import POOL_MIN_IDS
 
-    def run_reparse(processes: bool | None) -> dict:
+    def run_reparse(processes: bool | None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="bench-parse-") as tmp:
             settings = settings_for(Path(tmp), storage={"warc_dir": str(archive)})
             store = SQLiteStore(Path(tmp) / "catalog.db")
@@ -173,7 +174,7 @@ def main() -> None:
             done = [0]
             total = len(synthetic_ids)
 
-            def progress(outcome) -> None:
+            def progress(outcome: Any) -> None:
                 done[0] += 1
                 if done[0] == 1:
                     marks["first"] = time.perf_counter()

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,14 +46,14 @@ def serve(db: str) -> None:
     from tests.support.archive_server import Answer, ArchiveServer
 
     server = ArchiveServer()
-    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # see bench/harvest.py
+    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]  # see bench/harvest.py
     for path, etag in paths_of(db):
         server.route(path, Answer(304, b"", {"ETag": etag or '"bench"'}))
     server.route("/robots.txt", Answer(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"}))
     with server:
         print(server.base_url, flush=True)
         done = threading.Event()
-        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()  # type: ignore[func-returns-value]
         done.wait(SERVER_LIFETIME)
     docs = [s for s in server.seen if s.path.startswith("/document/")]
     print(json.dumps({"requests": len(server.seen), "document_requests": len(docs),
@@ -100,11 +101,11 @@ def sync_child(base_url: str, db: str) -> None:
     for module in (harvester.sync, harvester.pipeline):
         original = module.parse_page
 
-        def counting(*a, _original=original, **kw):
+        def counting(*a: Any, _original: Any = original, **kw: Any) -> Any:
             parsed["n"] += 1
             return _original(*a, **kw)
 
-        module.parse_page = counting
+        module.parse_page = counting  # type: ignore[attr-defined]
     tmp = Path(db).parent
     settings = settings_for(tmp, archive={"base_url": base_url, "contact": "mailto:bench@example.org"},
                             http={"rate_limit": 1e6}, storage={"database": db})
@@ -126,7 +127,8 @@ def reference_child(base_url: str, db: str) -> None:
     targets = paths_of(db)
     client = httpx.Client()
     w0, c0 = time.perf_counter(), cpu()
-    codes = [client.get(base_url + path, headers={"If-None-Match": etag or '"x"'}).status_code for path, etag in targets]
+    codes = [client.get(base_url + path, headers={"If-None-Match": etag or '"x"'}).status_code for path,
+             etag in targets]
     wall, used = time.perf_counter() - w0, cpu() - c0
     client.close()
     print(json.dumps({"wall": wall, "cpu": used, "not_modified": codes.count(304),
@@ -169,7 +171,8 @@ def main() -> None:
               [["sync --recheck-all (all 304)", n, got["wall"], per_rec, 1000 * got["cpu"] / n, n / got["wall"]],
                ["reference: bare conditional GETs, one after another", n, ref["wall"], ref_rec,
                 1000 * ref["cpu"] / n, n / ref["wall"]],
-               ["the run's own overhead (sync - reference)", n, got["wall"] - ref["wall"], per_rec - ref_rec, "-", "-"]])
+               ["the run's own overhead (sync - reference)", n, got["wall"] - ref["wall"], per_rec - ref_rec, "-",
+                "-"]])
     res.table("Checks", ["check", "figure", "expected", "result"],
               [["pages parsed", got["parsed"], 0, met(got["parsed"] == 0)],
                ["document requests seen by the server (sync)", doc_requests, n, met(doc_requests == n)],

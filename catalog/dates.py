@@ -44,7 +44,7 @@ def normalize_date(display: str | None) -> tuple[DocumentDate, list[str]]:
             if len(iso.split("-")[0]) != 4:  # strftime does not pad years < 1000 everywhere
                 iso = f"{parsed.year:04d}" + iso[len(str(parsed.year)):]
             _check_edtf(iso)
-            return DocumentDate(display=shown, normalized=iso, precision=precision), []  # type: ignore[arg-type]
+            return DocumentDate(display=shown, normalized=iso, precision=precision), []
     return DocumentDate(display=shown, normalized=None, precision="none"), [f"unreadable date: {shown!r}"]
 
 

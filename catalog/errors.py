@@ -13,6 +13,8 @@ the other way round.
     │   ├── RateLimited             429 after the retries ran out
     │   ├── ServerError             5xx after the retries ran out
     │   ├── Blocked                 bot challenge / protection page: stops the run
+    │   ├── AskedToWait             Retry-After longer than http.backoff_max: stops the run
+    │   ├── OutOfTime               the run's time budget ends before the request could
     │   ├── TransportError          connection, timeout, truncated body
     │   ├── ResponseTooLarge        body over the configured cap
     │   ├── OffHostRedirect         a redirect that leaves the archive's host
@@ -20,8 +22,10 @@ the other way round.
     │   └── NotInRecording          replay: the URL is not in the WARC
     ├── ParseError                  not a document page (names the ID)
     ├── RecordValidationError       the parsed values do not make a valid record
+    ├── WorkerDied                  a parse worker process was killed on every attempt at one page
     ├── StoreError                  the catalog database failed
     │   └── StoreUnavailable        the connection to the database server was lost
+    ├── ArchiveWriteError           the raw archive (WARC) could not be written: stops the run
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
 """
@@ -76,6 +80,18 @@ class Blocked(FetchError):
     reason = "blocked by bot protection"
 
 
+class AskedToWait(FetchError):
+    """The archive asked us (Retry-After) to wait longer than http.backoff_max: the whole run stops asking."""
+
+    reason = "the archive asked us to wait"
+
+
+class OutOfTime(FetchError):
+    """The run's time budget (sync --max-minutes) ends before this request could be made or finish."""
+
+    reason = "the run's time budget is used up"
+
+
 class TransportError(FetchError):
     reason = "transport error"
 
@@ -105,10 +121,19 @@ class ParseError(HarvesterError):
         self.message = message
 
 
+class NotADocument(ParseError):
+    """The address answered with a page of another kind (a person page, a listing, a collection):
+    a clear outcome of its own, and nothing is stored."""
+
+
 class RecordValidationError(HarvesterError):
     def __init__(self, record_id: int | str, message: str) -> None:
         super().__init__(f"record {record_id}: invalid record: {message}")
         self.record_id = record_id
+
+
+class WorkerDied(HarvesterError):
+    """A parse worker process died (e.g. the out-of-memory killer) on every attempt at one task."""
 
 
 class StoreError(HarvesterError):
@@ -117,6 +142,10 @@ class StoreError(HarvesterError):
 
 class StoreUnavailable(StoreError):
     """The connection to the catalog's database server was lost (the work may be retried)."""
+
+
+class ArchiveWriteError(HarvesterError):
+    """A WARC file could not be written (a full disk, a file size limit): no record may be stored without it."""
 
 
 class ExportError(HarvesterError):

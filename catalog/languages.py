@@ -1,12 +1,10 @@
-"""Language names as the site shows them -> ISO 639 codes (python-iso639)."""
+"""Language names as the site shows them -> ISO 639 codes (python-iso639's data, precomputed)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from iso639 import Language as IsoLanguage
-from iso639 import LanguageNotFoundError
-
+from catalog.iso639_table import table
 from catalog.model import Language
 
 # Names the site uses that ISO 639 does not list under that name.
@@ -27,13 +25,7 @@ def language(name: str) -> Language:
     """A Language with codes, or with the name alone when the name is not known."""
     shown = " ".join(name.split())
     lookup = _ALIASES.get(shown.lower(), shown)
-    try:
-        lang = IsoLanguage.match(lookup)
-    except (LanguageNotFoundError, ValueError):
+    codes = table().get(lookup.strip())  # what iso639.Language.match(lookup) answers
+    if codes is None:
         return Language(name=shown)
-    return Language(
-        name=shown,
-        iso639_3=lang.part3 or None,
-        iso639_2b=lang.part2b or lang.part3 or None,
-        iso639_1=lang.part1 or None,
-    )
+    return Language(name=shown, iso639_3=codes.part3, iso639_2b=codes.part2b or codes.part3, iso639_1=codes.part1)

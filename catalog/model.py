@@ -12,9 +12,9 @@ import hashlib
 import json
 from datetime import date as calendar_date
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 DatePrecision = Literal["day", "month", "year", "none"]
 TextKind = Literal["translation", "transcript", "original", "unknown"]
@@ -82,6 +82,17 @@ class Provenance(_Model):
     tool_version: str
     parser_version: str
     replayed: bool = False  # True when served from a recording rather than the network
+    # Which alternative of the parser's selector table gave each field: "#<rank> <selector>@<scope>"
+    # (#1 is the first choice). Optional, so records stored before it existed stay valid, and left
+    # out of the JSON when empty, so they also serialize exactly as before.
+    matched: dict[str, str] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_matched(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("matched"):
+            data.pop("matched", None)
+        return data
 
 
 class CatalogRecord(_Model):

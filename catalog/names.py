@@ -11,7 +11,13 @@ structure (CSL-JSON, RIS, BibTeX) call `parse_name`:
   as historians cite it, while the title and the catalog keep the written form;
 * romanized Chinese/Korean/Vietnamese names are family-name-first ("Zhou Enlai"):
   flagged `family_first` so CSL gets `static-ordering` and renderers never invert;
-* institutions are kept whole and never inverted (CSL `literal`, BibTeX braces).
+* institutions are kept whole and never inverted (CSL `literal`, BibTeX braces);
+  that includes Library of Congress-style corporate headings in any language,
+  "Jurisdiction. Body" ("Hungary. Külkereskedelmi Minisztérium", "Poland. Ambasada
+  (China)", "Japan. Foreign Ministry. Asian Affairs Bureau"), which would otherwise
+  be split at the last space into a "family" and a "given" name;
+* non-ASCII hyphens and spaces (U+2010, U+2011 non-breaking hyphen, U+00A0) inside a
+  name are the ordinary ones, so "Il‑sung" initializes and sorts like "Il-sung".
 """
 
 from __future__ import annotations
@@ -67,7 +73,8 @@ _INSTITUTION_WORDS = re.compile(
     r"cpsu|ccp|sed|un|nato|usa|ussr|prc|dprk|gdr|frg)\b",
     re.IGNORECASE,
 )
-_DATES = re.compile(r"^(?:(?:b\.|d\.|born|died|active|fl\.|ca\.)\s*)?\d{3,4}\??(?:\s*-\s*(?:\d{3,4}\??)?)?$|^-\s*\d{3,4}$")
+_DATES = re.compile(r"^(?:(?:b\.|d\.|born|died|active|fl\.|ca\.)\s*)?\d{3,4}\??(?:\s*-\s*(?:\d{3,4}\??)?)?$"
+                    r"|^-\s*\d{3,4}$")
 _PSEUDONYM = re.compile(r"^(?P<pseudonym>[^\[\]]+?)\s*\[(?P<real>[^\[\]]+)\]$")
 _FULLER = re.compile(r"\s*\((?P<fuller>[^()]*)\)")
 
@@ -89,8 +96,26 @@ _PINYIN_GIVEN = re.compile(rf"^(?:{_PINYIN_SYLLABLE}){{1,3}}$", re.IGNORECASE)
 _HYPHENATED_GIVEN = re.compile(r"^[A-Z][a-zŏŭ]{1,5}(?:[- ][A-Za-zŏŭ]{1,5})$")
 
 
+# LC corporate heading: a jurisdiction (a word of 3+ letters, not an initial or "St.") then
+# ". " and the body: "Hungary. Külkereskedelmi Minisztérium". Personal names never have a
+# full stop after a whole word before the comma that inverts them.
+_CORPORATE_HEADING = re.compile(r"^[^,.\[\]]*\b\w{3,}\.\s+\w", re.UNICODE)
+_NOT_JURISDICTION = {"jr", "sr", "st", "mrs", "mme", "mlle", "gen", "col", "capt", "adm", "sgt", "lt", "dr", "prof"}
+_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u00a0": " ", "\u202f": " "})
+
+
+def _corporate_heading(text: str) -> bool:
+    match = _CORPORATE_HEADING.match(text)
+    if not match:
+        return False
+    head = text.split(".", 1)[0].split()[-1].lower()
+    return head not in _NOT_JURISDICTION
+
+
 def is_institution(written: str) -> bool:
-    text = written.strip()
+    text = written.strip().translate(_HYPHENS)
+    if _corporate_heading(text):
+        return True
     if _INSTITUTION_WORDS.search(text):
         return True
     # Acronyms ("CPSU CC") and long comma-free phrases are bodies, not persons.
@@ -109,7 +134,7 @@ def _east_asian(family: str, given: str) -> bool:
 
 def parse_name(written: str) -> Name:
     """Read one name as written in the catalog; see the module docstring for the rules."""
-    text = " ".join(written.split())
+    text = " ".join(written.translate(_HYPHENS).split())
     match = _PSEUDONYM.match(text)
     if match:
         return _pseudonym(match["pseudonym"], match["real"], written)

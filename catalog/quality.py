@@ -58,6 +58,37 @@ def present_fields(record: CatalogRecord) -> list[str]:
     return found
 
 
+FALLBACK_MARK = "fallback:"
+
+
+def fallback_marks(record: CatalogRecord) -> list[str]:
+    """"fallback:<field>=<alternative>" for each field the parser found by a fallback, not the
+    selector table's first choice (provenance.matched says "#1 …" for that). Counted per run,
+    so a fallback becoming common is seen before a field goes missing."""
+    return [f"{FALLBACK_MARK}{name}={how}" for name, how in sorted(record.provenance.matched.items())
+            if not how.startswith("#1 ")]
+
+
+def fallback_counts(marks: dict[str, int]) -> dict[str, dict[str, int]]:
+    """{field: {alternative: pages}} from counted marks (other counted names are ignored)."""
+    found: dict[str, dict[str, int]] = {}
+    for mark, count in sorted(marks.items()):
+        if mark.startswith(FALLBACK_MARK):
+            name, _, how = mark[len(FALLBACK_MARK):].partition("=")
+            found.setdefault(name, {})[how] = count
+    return found
+
+
+def fallback_lines(marks: dict[str, int], parsed: int) -> list[str]:
+    """One line per field and fallback: "subjects: by #2 h2, h3, h4@region>pill-block on 4 of 10 pages (40%)"."""
+    lines = []
+    for name, ways in fallback_counts(marks).items():
+        for how, count in ways.items():
+            share = f" ({count / parsed:.0%})" if parsed else ""
+            lines.append(f"{name}: by {how} on {count} of {parsed} pages{share}")
+    return lines
+
+
 def catalog_coverage(store: CatalogStore) -> dict[str, Any]:
     """{"records": N, "fields": {field: count}} over the live (not deleted) catalog.
 
@@ -77,7 +108,7 @@ class Alarm:
     def message(self) -> str:
         return (f"field '{self.field}' is missing from {1 - self.run_share:.0%} of the {self.parsed} pages parsed "
                 f"in this run, but present in {self.baseline_share:.0%} of the catalog: the site's markup may "
-                f"have changed (check harvester/selectors.py)")
+                f"have changed (check harvester/site/selectors.py)")
 
 
 def alarms(baseline: dict[str, Any] | None, run_counts: dict[str, int], parsed: int, *,

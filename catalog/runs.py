@@ -102,7 +102,7 @@ class Runs:
         """A run by id (a unique prefix is enough on the command line), else the latest."""
         return self.store.run_get(run_id)
 
-    def list(self, limit: int = 20) -> builtins.list[RunInfo]:
+    def recent(self, limit: int = 20) -> builtins.list[RunInfo]:  # not `list`: it would shadow the builtin
         return self.store.run_list(limit)
 
     def begin_attempt(self, run_id: str, warc_file: str | None) -> None:

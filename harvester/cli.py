@@ -10,13 +10,20 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from catalog.errors import HarvesterError
 from harvester import __version__, commands
-from harvester.commands import EXIT_FATAL
-from harvester.config import Settings, load_settings
+from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from harvester.config import Settings
+
+# Start-up: this module and every command module import only click and light modules;
+# the heavy ones (pydantic models, the pipeline, httpx, citeproc, lxml) are imported by
+# the command that runs. tests/harvest/test_startup.py checks `--help` imports none of them.
 
 
 class AppContext:
@@ -29,6 +36,8 @@ class AppContext:
 
     def settings(self, **overrides: dict[str, object]) -> Settings:
         if self._settings is None or overrides:
+            from harvester.config import load_settings  # pydantic: only for commands that need settings
+
             layers: dict[str, dict[str, object]] = {k: dict(v) for k, v in overrides.items()}
             if self.db:
                 layers.setdefault("storage", {})["database"] = self.db
@@ -36,11 +45,51 @@ class AppContext:
         return self._settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Options of the group that may also follow the command (`harvester list --db x.db`).
+GROUP_OPTIONS = ("--db", "--config")
+
+
+def hoist_group_options(args: list[str]) -> list[str]:
+    """Move --db/--config (and their values) written after the command in front of it."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":  # everything after it is an argument, as written
+            rest += args[i:]
+            break
+        if arg in GROUP_OPTIONS and i + 1 < len(args):
+            front += args[i:i + 2]
+            i += 2
+            continue
+        if arg.startswith(tuple(f"{name}=" for name in GROUP_OPTIONS)):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+class _Cli(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_group_options(args))
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Not click's "Aborted!" and exit 1 (the code for "some IDs failed").
+            click.echo("\ninterrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harvester")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="WCDA_CONFIG",
               help="config.toml to read (default: ./config.toml if present).")
-@click.option("--db", help="Catalog database (overrides storage.database).")
+@click.option("--db", help="Catalog database (overrides storage.database). --db and --config may also "
+                            "follow the command.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db: str | None) -> None:
     """Harvest, catalog and export documents of the Wilson Center Digital Archive."""

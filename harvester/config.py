@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from catalog.errors import ConfigError
+
+if TYPE_CHECKING:
+    from catalog.export.common import FormatOptions
 
 ENV_PREFIX = "WCDA_"
 DEFAULT_CONFIG = "config.toml"
@@ -61,7 +64,9 @@ class StorageSettings(_Section):
 
 class OaiSettings(_Section):
     repository_name: str = "Wilson Center Digital Archive (local catalog)"
-    repository_identifier: str = "digitalarchive.wilsoncenter.org"
+    # oai:<this>:<Record ID>. A domain the operator controls (OAI identifier guidelines), never
+    # the archive's own; None: the host of base_url (see harvester/commands/serve.py).
+    repository_identifier: str | None = None
     admin_email: str = "cataloguer@example.org"
     base_url: str | None = None  # public URL of /oai; None: the URL being served
     page_size: int = Field(100, ge=1, le=10_000)
@@ -69,18 +74,26 @@ class OaiSettings(_Section):
     token_ttl_hours: int = Field(24, ge=23)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # `harvester serve` against slow and hostile clients (waitress): connections held at once
+    # (120 slowloris connections must not shut out a real client), seconds a connection may
+    # stay idle, and the largest request body (bigger ones get 413 before they are read).
+    max_connections: int = Field(1000, ge=10, le=10_000)
+    channel_timeout: float = Field(30.0, gt=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
     # `harvester feed`: Identify baseURL of the Static Repository, i.e. the gateway's URL
     # followed by the file's URL (None: the file's own URI, with a note).
     static_base_url: str | None = None
+    # Add an OAI <about> provenance container to each record (the archive page and harvest date).
+    about_provenance: bool = False
 
     @field_validator("repository_identifier")
     @classmethod
-    def _domain_name(cls, value: str) -> str:
+    def _domain_name(cls, value: str | None) -> str | None:
         # oai-identifier.xsd: the repository identifier is a domain name (labels start with a letter).
         import re
 
-        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+", value):
-            raise ValueError("must be a domain name such as digitalarchive.wilsoncenter.org")
+        if value is not None and not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+", value):
+            raise ValueError("must be a domain name you control, such as oai.example.org")
         return value
 
     @field_validator("admin_email")
@@ -101,6 +114,27 @@ class OaiSettings(_Section):
         return value
 
 
+class ExportSettings(_Section):
+    # A rights-statement URI (rightsstatements.org or Creative Commons) printed with the rights
+    # text in oai_dc, oai_qdc, mods, marcxml and jsonld, in exports and over OAI-PMH alike.
+    rights_uri: str | None = None
+    # marcxml: field 524 = the house citation (citeproc-py, ~10x the cost of the rest of the record)
+    marc_citation: bool = True
+
+    def format_options(self) -> FormatOptions:
+        """These settings as the export formats take them (exports, OAI-PMH, feed)."""
+        from catalog.export.common import FormatOptions
+
+        return FormatOptions(rights_uri=self.rights_uri, marc_citation=self.marc_citation)
+
+    @field_validator("rights_uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URI such as http://rightsstatements.org/vocab/InC-EDU/1.0/")
+        return value
+
+
 class SyncSettings(_Section):
     stop_after_known_pages: int = Field(3, ge=1, description="discovery stops after this many pages with nothing new")
     revalidate_days: int = Field(7, ge=1)
@@ -108,6 +142,10 @@ class SyncSettings(_Section):
     max_requests: int | None = Field(None, ge=1)
     max_minutes: float | None = Field(None, gt=0)
     respect_robots: bool = True
+    # A robots.txt Crawl-delay over this stops the run with a message instead of crawling at
+    # that pace (Crawl-delay: 100000 would take a day a request); every wait is also bounded
+    # by max_minutes.
+    max_crawl_delay: float = Field(60.0, gt=0, description="seconds; the longest Crawl-delay obeyed")
     # The lock row expires this long after its last heartbeat (sent every third of it), so a
     # crashed sync on another host cannot hold the catalog for ever; on this host a dead
     # owner pid frees it at once.
@@ -125,6 +163,7 @@ class Settings(_Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     oai: OaiSettings = Field(default_factory=OaiSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
 
@@ -173,3 +212,11 @@ def load_settings(
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         raise ConfigError(key, first["msg"]) from exc
+
+
+def require_live(settings: Settings) -> None:
+    """What a run against the live archive needs, checked before it starts (and creates a WARC
+    file or a sync run): the contact address that goes in the User-Agent."""
+    if not settings.archive.contact:
+        raise ConfigError("archive.contact", "a contact address (e-mail or URL) is required for live requests; "
+                                             "give --contact or set archive.contact in config.toml")

@@ -17,8 +17,8 @@ from catalog.errors import RecordValidationError
 from catalog.languages import language
 from catalog.model import CatalogRecord, Language, Provenance, TextVersion
 from catalog.source import translators_from_source
-from harvester.parse import ParsedPage, TabText
-from harvester.selectors import TEXT_KINDS
+from harvester.site.fields import ParsedPage, TabText
+from harvester.site.selectors import TEXT_KINDS
 
 
 def _as_list(value: list[str] | str | None) -> list[str]:
@@ -45,7 +45,7 @@ def _text_version(tab: TabText) -> TextVersion:
     if lang is None and tab.lang_attr:
         candidate = language(tab.lang_attr)
         lang = candidate if candidate.iso639_3 else None
-    return TextVersion(label=tab.label, kind=kind, language=lang, text=tab.text)  # type: ignore[arg-type]
+    return TextVersion(label=tab.label, kind=kind, language=lang, text=tab.text)
 
 
 def slug_from_url(url: str) -> str | None:
@@ -63,6 +63,8 @@ def build_record(parsed: ParsedPage, provenance: Provenance, *, requested_id: in
     """Assemble and validate the record; raises RecordValidationError naming the ID."""
     problems = list(parsed.problems)
     info = parsed.info
+    if parsed.matched:
+        provenance = provenance.model_copy(update={"matched": dict(parsed.matched)})
 
     record_id = requested_id
     shown_id = _as_text(info.get("record_id"))

@@ -4,32 +4,53 @@ Worker threads fetch in parallel (bounded by the HTTP concurrency setting, and s
 by the shared rate limiter); parsing is CPU work that holds the GIL, so for a large job
 it runs in a pool of worker processes (one per core), and for a small one on the calling
 thread. The calling thread alone writes to the catalog, so the store sees one writer
-and each record is one transaction. A blocked response stops the run: IDs not yet
-started are reported as not attempted.
+and each record is one transaction. A blocked response, a Retry-After longer than we may
+wait, and a catalog or raw archive that cannot be written (a full disk) stop the run: IDs
+not yet started are reported as not attempted. A record is stored only after its raw
+response is in the WARC file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import re
+import signal
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from catalog.errors import Blocked, FetchError, Gone, HarvesterError, NotFound, ParseError, RecordValidationError
+from catalog.errors import (
+    ArchiveWriteError,
+    AskedToWait,
+    Blocked,
+    FetchError,
+    Gone,
+    HarvesterError,
+    NotADocument,
+    NotFound,
+    ParseError,
+    RecordValidationError,
+    StoreError,
+    TransportError,
+)
 from catalog.model import CatalogRecord, Provenance
+from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
 from catalog.store import CatalogStore
 from harvester import __version__
+from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
 from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
-from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files
+from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files, warcinfo_text
+from harvester.workers import SupervisedPool
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
@@ -40,10 +61,17 @@ _RECORD_ID = re.compile(r"[0-9]{1,15}")
 @dataclass
 class Outcome:
     record_id: int
-    status: str  # new, changed, unchanged, restored, not_found, gone, failed, blocked, not_attempted
+    status: str  # new, changed, unchanged, restored, not_found, gone, not_document, failed, blocked, not_attempted
     detail: str = ""
     problems: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    connect_failed: bool = False  # the archive could not be reached at all (no connection)
+
+
+# A live run stops after this many IDs in a row could not even connect: the archive (or our
+# network) is down, and every further ID would only spend its retries to fail the same way.
+UNREACHABLE_AFTER = 3
+_CONNECT_FAILURE = re.compile(r"ConnectError|ConnectTimeout|timeout \(ConnectTimeout\)")
 
 
 @dataclass
@@ -51,6 +79,18 @@ class HarvestSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     requests: int = 0
     warc_file: str | None = None
+    interrupted: bool = False  # stopped by the user (Ctrl-C): what was done is kept
+    skipped: int = 0  # reparse: catalog records with no recorded page, left as they are
+    unreachable: str | None = None  # why the run stopped early because the archive could not be reached
+    # Set when the run had to stop: the catalog or the WARC could not be written (one line).
+    fatal: str | None = None
+    # Seconds the archive asked us to wait (Retry-After over http.backoff_max), if it did.
+    asked_to_wait: float | None = None
+    # Files of a replay folder that were not read, and why (junk, symlinks).
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    parsed: int = 0  # pages that gave a record
+    fields: Counter[str] = field(default_factory=Counter)  # present fields and fallback marks, per page
+    alarms: list[str] = field(default_factory=list)  # the quality alarm that stopped the run, if any
 
     @property
     def counts(self) -> Counter[str]:
@@ -62,10 +102,15 @@ class HarvestSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good, 1 some IDs failed, 2 blocked."""
-        if self.blocked:
+        """0 all good, 1 some IDs failed (or were not document pages) or a quality alarm, 2 blocked,
+        fatal or the archive unreachable, 75 (EXIT_WAIT) the archive asked us to wait, 130 interrupted."""
+        if self.interrupted:
+            return 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
+        if self.blocked or self.fatal or self.unreachable:
             return 2
-        if any(o.status in {"failed", "not_attempted"} for o in self.outcomes):
+        if self.asked_to_wait is not None:
+            return EXIT_WAIT
+        if self.alarms or any(o.status in {"failed", "not_document", "not_attempted"} for o in self.outcomes):
             return 1
         return 0
 
@@ -73,8 +118,13 @@ class HarvestSummary:
         c = self.counts
         harvested = c["new"] + c["changed"] + c["restored"]
         return (f"harvested {harvested} (new {c['new']}, changed {c['changed']}, restored {c['restored']}), "
-                f"unchanged {c['unchanged']}, not found {c['not_found'] + c['gone']}, failed {c['failed']}, "
+                f"unchanged {c['unchanged']}, not found {c['not_found'] + c['gone']}, "
+                f"not a document {c['not_document']}, failed {c['failed']}, "
                 f"blocked {c['blocked']}, not attempted {c['not_attempted']}; {self.requests} requests")
+
+    def fallback_lines(self) -> list[str]:
+        """Fields found by a fallback alternative of the selector table, and on how many pages."""
+        return fallback_lines(dict(self.fields), self.parsed)
 
 
 def parse_ids(values: Iterable[str]) -> list[int]:
@@ -127,7 +177,10 @@ def outcome_for(record_id: int, exc: BaseException) -> Outcome:
     if isinstance(exc, Gone):
         return Outcome(record_id, "gone", str(exc))
     if isinstance(exc, FetchError):
-        return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after)
+        connect = isinstance(exc, TransportError) and bool(_CONNECT_FAILURE.search(str(exc)))
+        return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after, connect_failed=connect)
+    if isinstance(exc, NotADocument):  # a person page, a listing…: nothing stored
+        return Outcome(record_id, "not_document", str(exc))
     if isinstance(exc, (ParseError, RecordValidationError, HarvesterError)):  # ours: reported, never a crash
         return Outcome(record_id, "failed", str(exc))
     # a bug (ours or a library's) fails this ID, not the whole run
@@ -159,15 +212,19 @@ def _pool_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool) -> ProcessPoolExecutor:
+def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool) -> SupervisedPool:
+    # Supervised (harvester/workers.py): a killed worker is replaced and its page retried,
+    # and no worker outlives the harvest (a SIGKILLed harvest leaves no process behind).
     context = multiprocessing.get_context(POOL_START_METHOD)
     if POOL_START_METHOD == "forkserver":
         context.set_forkserver_preload(["harvester.pipeline"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(settings, index, replayed))
+    return SupervisedPool(workers, context, initializer=_init_worker, initargs=(settings, index, replayed))
 
 
 def _init_worker(settings: Settings, index: WarcIndex | None, replayed: bool) -> None:
+    # Ctrl-C reaches the whole process group: the parent winds the run down, the workers
+    # must not die mid-task (a broken pool would fail every ID still in it).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["replayed"] = replayed
     if index is not None:
         _WORKER["fetcher"] = Fetcher(settings, replay=index)
@@ -207,7 +264,7 @@ def _for_worker(result: FetchResult) -> FetchResult:
 def _future_result(record_id: int, future: Future) -> object:
     try:
         return future.result()
-    except Exception as exc:  # the worker process died (BrokenProcessPool) or could not pickle
+    except Exception as exc:  # the worker process died on every attempt (WorkerDied), or could not pickle
         return outcome_for(record_id, exc)
 
 
@@ -233,8 +290,14 @@ def harvest(
     fetcher: Fetcher | None = None,
     run_id: str | None = None,
     processes: bool | None = None,
+    cancel: threading.Event | None = None,
+    log_failures: bool = True,
 ) -> HarvestSummary:
     """Fetch, keep, parse, normalize and store each ID. Never raises for one bad ID.
+
+    `cancel`: set it (from a signal handler) to stop starting IDs; what was done is kept and
+    the rest is `not_attempted`. `log_failures=False` keeps failed outcomes out of the
+    records' histories (reparse: a recording that cannot be read says nothing about a record).
 
     `processes`: parse in worker processes (True), on the calling thread (False), or
     decide (None: a pool from POOL_MIN_IDS IDs up on a multi-core machine, for a replay
@@ -250,7 +313,8 @@ def harvest(
         index = replay if isinstance(replay, WarcIndex) else WarcIndex(replay) if replay is not None else None
         on_exchange = None
         if index is None:
-            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="harvest", software=f"wcda-harvester/{__version__}",
+            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="harvest",
+                                             software=f"wcda-harvester/{__version__}",
                                              operator=settings.archive.contact)
             summary.warc_file = str(writer.path)
             on_exchange = _LockedWriter(writer)
@@ -258,41 +322,103 @@ def harvest(
     if processes is None:
         processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))
-    stop = threading.Event()
+    if index is not None:
+        summary.skipped_files = [(str(path), why) for path, why in index.skipped]
+    stop = cancel if cancel is not None else threading.Event()
+    stop_reason = ["the run stopped after a block"]
+    connect_streak = [0]
     extra_requests = 0
+    # The quality alarm: coverage of the catalog before the run, against this run's pages (a
+    # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
+    quality = settings.sync
+    judged = len(ids) >= quality.quality_min_pages and store.count() > 0
+    baseline = catalog_coverage(store) if judged else None
 
-    def guarded(record_id: int, step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
+    def halt(why: str) -> None:
+        stop_reason[0] = why
+        stop.set()
+
+    def guarded(record_id: int,
+                step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
         try:
             return step()
         except Exception as exc:
             outcome = outcome_for(record_id, exc)
-            if outcome.status == "blocked":
+            if isinstance(exc, AskedToWait):
+                # Every worker stops asking: the fetcher refuses the requests already queued.
+                summary.asked_to_wait = exc.retry_after
+                halt(f"the run stopped: {exc.detail}")
+            elif isinstance(exc, ArchiveWriteError):
+                summary.fatal = summary.fatal or str(exc)
+                halt("the run stopped: the raw archive could not be written")
+            elif outcome.status == "blocked":
                 stop.set()
             return outcome
 
     def work(record_id: int) -> Outcome | FetchResult:
         if stop.is_set():
-            return Outcome(record_id, "not_attempted", "the run stopped after a block")
+            return Outcome(record_id, "not_attempted", _stop_reason())
         return guarded(record_id, lambda: fetcher.get(fetcher.document_url(record_id)))  # type: ignore[return-value]
+
+    def _stop_reason() -> str:
+        return "interrupted (Ctrl-C)" if user_stopped() else stop_reason[0]
+
+    def user_stopped() -> bool:
+        # `stop` is the caller's cancel event when there is one, so a stop for a block, an
+        # unreachable archive, a full disk or a long Retry-After sets it too: not a Ctrl-C.
+        return (cancel is not None and cancel.is_set() and not summary.blocked and not summary.unreachable
+                and not summary.fatal and not summary.alarms and summary.asked_to_wait is None)
 
     def finish(rid: int, result: object) -> None:
         """Store one result (on this thread only), log and report its outcome."""
+        if isinstance(result, CatalogRecord) and (summary.fatal or summary.alarms):
+            # Fetched, but nothing more is written: after a full disk, or after the quality alarm
+            # went off (so no record gets thinner).
+            result = Outcome(rid, "not_attempted", stop_reason[0])
+
         def write() -> Outcome:
             if isinstance(result, CatalogRecord):
                 status = store.upsert(result)
-                outcome = Outcome(rid, status, problems=list(result.problems))
+                written = Outcome(rid, status, problems=list(result.problems))
             else:
                 assert isinstance(result, Outcome)
-                outcome = result
-            if outcome.status != "not_attempted":
-                store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
-            return outcome
+                written = result
+            stored = written.status in {"new", "changed", "unchanged", "restored"}
+            if written.status != "not_attempted" and (log_failures or stored):
+                store.log_event(rid, written.status, written.detail or "; ".join(written.problems), run_id=run_id)
+            return written
 
-        # One unit of work: the record, its derived indexes and its history event commit together
-        # (retried once if the connection to a database server was lost).
-        outcome = store.write(write)
-        if outcome.status == "blocked":
-            stop.set()
+        try:
+            # One unit of work: the record, its derived indexes and its history event commit together
+            # (one commit a page; retried once if the connection to a database server was lost).
+            outcome = store.write(write)
+        except StoreError as exc:
+            # The catalog cannot be written (a full disk, a database server gone for good): nothing
+            # half-written (each write is one unit of work), and the run stops with one line.
+            summary.fatal = summary.fatal or f"cannot write the catalog {store.url}: {exc}"
+            halt("the run stopped: the catalog could not be written")
+            outcome = Outcome(rid, "failed", f"not stored: {exc}")
+        else:
+            if isinstance(result, CatalogRecord):
+                summary.parsed += 1
+                summary.fields.update(present_fields(result) + fallback_marks(result))
+                found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
+                               normal_share=quality.quality_normal_share,
+                               alarm_share=quality.quality_alarm_share)
+                if found and not summary.alarms:
+                    # The site's markup has probably changed: stop before more records get thinner.
+                    summary.alarms = [a.message() for a in found]
+                    halt("the run stopped on a quality alarm")
+            elif outcome.status == "blocked":
+                stop.set()
+            if outcome.connect_failed and not replayed:
+                connect_streak[0] += 1
+                if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
+                    summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
+                                           f"{settings.archive.base_url} ({outcome.detail})")
+                    halt("the run stopped: archive unreachable")
+            elif outcome.status != "not_attempted":
+                connect_streak[0] = 0
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -326,14 +452,17 @@ def harvest(
                         result = got
                     finish(rid, result)
                     refill_replay()
-                for rid in queue:  # after a block
-                    finish(rid, Outcome(rid, "not_attempted", "the run stopped after a block"))
+                for rid in queue:  # after a block or a quality alarm
+                    finish(rid, Outcome(rid, "not_attempted", _stop_reason()))
         elif processes:
             # Live: threads fetch (and write every exchange to the WARC), worker processes parse,
             # this thread stores. Bounded: at most 2 x concurrency pages fetched or waiting for
             # a parser, and 2 per worker process being parsed.
             workers = settings.http.concurrency
-            procs = _pool_workers()
+            # One core fewer than a replay: here this process is busy too (fetching, WARC,
+            # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
+            # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
+            procs = max(1, _pool_workers() - 1)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_pool, \
                     _process_pool(procs, settings, None, replayed) as parse_pool:
                 queue = iter(ids)
@@ -346,10 +475,10 @@ def harvest(
                         rid, fetched = waiting.popleft()
                         parsing[parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
                     while len(fetching) + len(waiting) < 2 * workers:
-                        rid = next(queue, None)
-                        if rid is None:
+                        next_id = next(queue, None)
+                        if next_id is None:
                             return
-                        fetching[fetch_pool.submit(work, rid)] = rid
+                        fetching[fetch_pool.submit(work, next_id)] = next_id
 
                 refill_live()
                 while fetching or parsing or waiting:
@@ -370,7 +499,7 @@ def harvest(
             # A replay answers from disk, so there is no latency for threads to overlap, and the
             # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
             workers = 1 if replayed else settings.http.concurrency
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_threads:
                 # A bounded window of fetches in flight: the workers stay busy while this thread
                 # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
                 queue = iter(ids)
@@ -381,26 +510,34 @@ def harvest(
                         rid = next(queue, None)
                         if rid is None:
                             return
-                        in_flight[pool.submit(work, rid)] = rid
+                        in_flight[fetch_threads.submit(work, rid)] = rid
 
                 refill()
                 while in_flight:
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         rid = in_flight.pop(future)
-                        result: Outcome | FetchResult | CatalogRecord = future.result()
-                        if isinstance(result, FetchResult):
+                        fetched = future.result()
+                        if isinstance(fetched, FetchResult):
                             # Parsed here, on the one writing thread, while the workers keep fetching:
                             # the parse holds the GIL, and threads parsing at once only fight over it.
-                            fetched = result
-                            result = guarded(rid, lambda: record_from_result(fetched, rid, replayed=replayed))
-                        finish(rid, result)
+                            finish(rid, guarded(rid, partial(record_from_result, fetched, rid, replayed=replayed)))
+                        else:
+                            finish(rid, fetched)
                     refill()
     finally:
         summary.requests = fetcher.requests_made + extra_requests
         fetcher.close()
         if writer is not None:
             writer.close()
+            if writer.exchanges == 0:  # nothing was received: no file that only says "warcinfo"
+                writer.path.unlink(missing_ok=True)
+                summary.warc_file = None
+    summary.interrupted = user_stopped()
+    finished = {o.record_id for o in summary.outcomes}
+    for rid in ids:  # IDs a stop left in the queue (the windows above stop refilling)
+        if rid not in finished:
+            summary.outcomes.append(Outcome(rid, "not_attempted", _stop_reason()))
     position = {rid: i for i, rid in enumerate(ids)}
     summary.outcomes.sort(key=lambda o: position[o.record_id])
     return summary
@@ -417,22 +554,73 @@ def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
     return sorted(found)
 
 
+def reparse_sources(settings: Settings, store: CatalogStore) -> list[Path]:
+    """Where `reparse` reads by default: storage.warc_dir (live harvests), and every recording
+    that records were replayed from (their provenance names the file), wherever it is."""
+    sources: list[Path] = []
+    warc_dir = Path(settings.storage.warc_dir)
+    if warc_dir.exists():
+        sources.append(warc_dir)
+    seen: set[str] = set()
+    for raw in store.iter_raw(brief=True):  # the stored JSON: no model to build, a damaged row is skipped
+        try:
+            prov = json.loads(raw.json).get("provenance") or {}
+        except ValueError:
+            continue
+        name = prov.get("warc_file")
+        if not prov.get("replayed") or not isinstance(name, str) or name in seen or not Path(name).is_absolute():
+            continue
+        seen.add(name)
+        path = Path(name)
+        if path.is_file() and not path.is_relative_to(warc_dir.resolve()):
+            sources.append(path)
+    return sources
+
+
 def reparse(*, settings: Settings, store: CatalogStore, source: str | Path | None = None,
-            progress: Callable[[Outcome], None] | None = None, processes: bool | None = None) -> HarvestSummary:
-    """Rebuild every record from the raw archive, with no network: a harvest replayed from our own WARC."""
-    archive = Path(source or settings.storage.warc_dir)
-    if not warc_files(archive):
-        raise FileNotFoundError(f"no WARC files under {archive}")
+            progress: Callable[[Outcome], None] | None = None, processes: bool | None = None,
+            cancel: threading.Event | None = None) -> HarvestSummary:
+    """Rebuild records from the raw archive, with no network: a harvest replayed from our own WARC.
+
+    Only IDs whose page is in the recordings are rebuilt; the others are left as they are and
+    counted in `skipped`. A failure is reported, never written into a record's history.
+    """
+    sources: list[Path] = [Path(source)] if source else reparse_sources(settings, store)
+    where = source or f"{settings.storage.warc_dir} (storage.warc_dir) or the recordings records came from"
+    if not warc_files(sources):
+        raise FileNotFoundError(f"no WARC files in {where}; name a recording with --replay")
     # One scan of the archive serves both the ID list and the replay (scanning is ~1 ms a page).
-    index = WarcIndex(archive)
-    ids = sorted(set(store.record_ids()) | set(ids_in_archive(index)))
-    return harvest(ids, settings=settings, store=store, replay=index, progress=progress, processes=processes)
+    index = WarcIndex(sources)
+    bad = {path for path, _ in index.skipped}
+    if not [f for f in index.files if f not in bad]:
+        skipped = "; ".join(f"{path.name}: {why}" for path, why in index.skipped)
+        raise FileNotFoundError(f"no readable WARC files in {where}" + (f" ({skipped})" if skipped else ""))
+    recorded = set(ids_in_archive(index))
+    if not recorded:
+        raise FileNotFoundError(f"no document pages in the WARC files of {source or 'storage.warc_dir'}")
+    ids = sorted(recorded)
+    summary = harvest(ids, settings=settings, store=store, replay=index, progress=progress, processes=processes,
+                      cancel=cancel, log_failures=False)
+    summary.skipped = len(set(store.record_ids()) - recorded)
+    return summary
 
 
-def record(ids: list[int], *, settings: Settings, out: str | Path) -> HarvestSummary:
-    """Record live responses (redirects included) into one WARC file, for fixtures. Catalog untouched."""
-    summary = HarvestSummary(warc_file=str(out))
-    with WarcWriter(out, software=f"wcda-harvester/{__version__}", operator=settings.archive.contact) as writer:
+def record(ids: list[int], *, settings: Settings, out: str | Path, append: bool = False) -> HarvestSummary:
+    """Record live responses (redirects included) into one WARC file, for fixtures. Catalog untouched.
+
+    The file is replaced (written beside it, renamed at the end, so a failed recording leaves
+    the old one), or with `append=True` added to; a reconstructed fixture is never appended
+    to, so its "reconstructed" warcinfo never heads live responses.
+    """
+    target = Path(out)
+    summary = HarvestSummary(warc_file=str(target))
+    if append and target.exists() and "reconstructed" in warcinfo_text(target).lower():
+        raise FileExistsError(f"{target} is a reconstructed fixture, not a recording: replace it "
+                              "(leave out --append) rather than add live responses to it")
+    # The temporary name keeps the target's suffix: .gz decides whether the writer compresses.
+    path = target if append else target.with_name(f".part-{target.name}")
+    with WarcWriter(path, software=f"wcda-harvester/{__version__}", operator=settings.archive.contact,
+                    replace=not append) as writer:
         fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer))
         try:
             for rid in ids:
@@ -448,4 +636,10 @@ def record(ids: list[int], *, settings: Settings, out: str | Path) -> HarvestSum
         finally:
             summary.requests = fetcher.requests_made
             fetcher.close()
+    if not append:
+        if writer.exchanges:
+            os.replace(path, target)
+        else:  # nothing recorded: keep what was there
+            path.unlink(missing_ok=True)
+            summary.warc_file = None
     return summary

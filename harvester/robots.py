@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from protego import Protego
 
-from catalog.errors import Blocked, FetchError, Gone, NotFound, UnexpectedStatus
+from catalog.errors import AskedToWait, Blocked, FetchError, Gone, NotFound, OutOfTime, UnexpectedStatus
 from harvester.http import Fetcher
 
 
@@ -38,7 +38,7 @@ class RobotsUnavailable(Exception):
 
 
 def fetch_robots(fetcher: Fetcher) -> str:
-    """The robots.txt text ("" if the site has none). Blocked passes through."""
+    """The robots.txt text ("" if the site has none). Blocked, AskedToWait and OutOfTime pass through."""
     url = f"{fetcher.base_url}/robots.txt"
     try:
         result = fetcher.get(url)
@@ -48,7 +48,7 @@ def fetch_robots(fetcher: Fetcher) -> str:
         if exc.status is not None and 400 <= exc.status < 500:
             return ""  # 401/403 and the like: RFC 9309 treats them as "no rules"
         raise RobotsUnavailable(str(exc)) from exc
-    except Blocked:
+    except (Blocked, AskedToWait, OutOfTime):
         raise
     except FetchError as exc:
         raise RobotsUnavailable(str(exc)) from exc
@@ -56,7 +56,11 @@ def fetch_robots(fetcher: Fetcher) -> str:
 
 
 def apply_crawl_delay(fetcher: Fetcher, rules: RobotsRules) -> float | None:
-    """Slow the shared rate limiter to the site's Crawl-delay if that is slower than ours."""
+    """Slow the shared rate limiter to the site's Crawl-delay if that is slower than ours.
+
+    The caller refuses a Crawl-delay over sync.max_crawl_delay first; every wait it causes is
+    still bounded by the run's time budget (the limiter will not sleep past fetcher.deadline).
+    """
     delay = rules.crawl_delay(fetcher.user_agent)
     if delay is not None and delay > fetcher.limiter.interval:
         # Only ever slower: a Crawl-delay never speeds us past http.rate_limit.

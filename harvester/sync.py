@@ -18,10 +18,20 @@ blocks never delete anything.
 
 Processing is sequential on purpose: politeness caps the rate at about one request
 a second anyway, and one item at a time keeps the checkpoint exact.
+
+Hostile answers: one bad item (an unreadable Record ID, a parser or library bug) becomes
+a failed item with its reason, never the end of the run. A discovered page that claims
+the Record ID of a record the catalog holds under another slug is a *conflict*: recorded,
+kept in the WARC, never stored over that record (unless the archive itself says the slug
+was renamed). The run stops, and says why, when the archive asks for a longer pause than
+http.backoff_max (status asked_to_wait), when robots.txt asks for a Crawl-delay over
+sync.max_crawl_delay, and when the catalog or the WARC cannot be written (a full disk).
+No wait and no request outlasts --max-minutes.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -33,24 +43,29 @@ from typing import Any
 from urllib.parse import urlparse
 
 from catalog.errors import (
+    ArchiveWriteError,
+    AskedToWait,
     Blocked,
     FetchError,
     Gone,
     HarvesterError,
     NotFound,
+    OutOfTime,
     ParseError,
     RecordValidationError,
+    StoreError,
 )
-from catalog.quality import alarms, catalog_coverage, present_fields
+from catalog.quality import alarms, catalog_coverage, fallback_counts, fallback_marks, present_fields
 from catalog.runs import LockHandle, LockLost, RunInfo, Runs
 from catalog.store import CatalogStore, to_db_time, utcnow
 from harvester import __version__
+from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
 from harvester.discover import Listing, document_url, listing_url, parse_listing
 from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import parse_page
-from harvester.pipeline import _LockedWriter, provenance_for, record_from_result
+from harvester.pipeline import _RECORD_ID, _LockedWriter, provenance_for, record_from_result
 from harvester.robots import RobotsRules, RobotsUnavailable, apply_crawl_delay, fetch_robots
 from harvester.warc import WarcWriter
 
@@ -70,7 +85,7 @@ class _Stop(Exception):
 @dataclass
 class SyncResult:
     run_id: str
-    status: str  # finished, budget, blocked, failed, interrupted (lock lost)
+    status: str  # finished, budget, blocked, asked_to_wait, quality_alarm, failed, interrupted (lock lost)
     resumed: bool
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -80,11 +95,15 @@ class SyncResult:
 
 
 def exit_code(report: dict[str, Any]) -> int:
-    """0 all good (a budget stop included), 1 some items failed or a quality alarm, 2 blocked/fatal."""
+    """0 all good (a budget stop included), 1 some items failed, a conflict or a quality alarm,
+    2 blocked/fatal, 75 (EXIT_WAIT) the archive asked us to wait longer than http.backoff_max."""
     if report.get("status") in {"blocked", "failed", "interrupted"}:
         return 2
+    if report.get("status") == "asked_to_wait":
+        return EXIT_WAIT
     counts = report.get("counts", {})
-    if counts.get("failed", 0) or counts.get("blocked", 0) or report.get("quality", {}).get("alarms"):
+    if (counts.get("failed", 0) or counts.get("blocked", 0) or counts.get("conflict", 0)
+            or report.get("quality", {}).get("alarms")):
         return 1
     return 0
 
@@ -179,6 +198,9 @@ class _Run:
         self.checkpoint: dict[str, Any] = dict(info.checkpoint)
         self.requests_before = info.requests  # made by earlier attempts of this run
         self.started = time.monotonic()
+        if settings.sync.max_minutes is not None:
+            # No request, and no wait before one (Crawl-delay, Retry-After), outlasts the budget.
+            fetcher.set_budget(settings.sync.max_minutes * 60)
         self.base_url = settings.archive.base_url
         self.robots: RobotsRules | None = None
         # Running field coverage of this run's parsed pages (carried over on resume), so the
@@ -199,6 +221,20 @@ class _Run:
         except LockLost as exc:
             # Someone else owns the run now: leave it "running" for them, write nothing more.
             return SyncResult(self.run_id, "interrupted", resumed, {"status": "interrupted", "stop_reason": str(exc)})
+        except (StoreError, ArchiveWriteError) as exc:
+            # A full disk (or a broken catalog): one line, exit 2. Every item is one transaction,
+            # so nothing is half-written; if even this run's end cannot be written, the run
+            # stays "running" and the next sync resumes it once there is room.
+            reason = _storage_message(exc)
+            try:
+                self._save_requests()
+                self.runs.finish(self.run_id, "failed", {}, stop_reason=reason)
+            except StoreError:
+                pass
+            return SyncResult(self.run_id, "failed", resumed, {"run_id": self.run_id, "status": "failed",
+                                                              "stop_reason": reason})
+        except Exception as exc:  # a bug outside any one item: the run ends "failed", never stuck "running"
+            status, reason = "failed", f"unexpected error: {type(exc).__name__}: {exc}"[:500]
         self._save_requests()
         self.runs.finish(self.run_id, status, {}, stop_reason=reason)
         # Built after `finish` so it has the end time; `report` rebuilds it if a kill lands in between.
@@ -215,6 +251,8 @@ class _Run:
                     text = fetch_robots(self.fetcher)
                 except Blocked as exc:
                     raise _Stop("blocked", f"robots.txt: {exc}") from exc
+                except (OutOfTime, AskedToWait) as exc:
+                    raise self._stop_for(exc) from exc
                 except RobotsUnavailable as exc:
                     raise _Stop("failed", f"robots.txt could not be read ({exc}); not crawling without it") from exc
             self.checkpoint["robots_done"] = True
@@ -226,6 +264,12 @@ class _Run:
             self.info.baseline = baseline
         if self.info.robots is not None and self.settings.sync.respect_robots:
             self.robots = RobotsRules.from_text(self.info.robots)
+            asked = self.robots.crawl_delay(self.fetcher.user_agent)
+            most = self.settings.sync.max_crawl_delay
+            if asked is not None and asked > most:
+                raise _Stop("failed", f"robots.txt asks for Crawl-delay {asked:g} s, over sync.max_crawl_delay "
+                                      f"({most:g} s): not crawling at that pace "
+                                      "(raise sync.max_crawl_delay to accept it)")
             delay = apply_crawl_delay(self.fetcher, self.robots)
             if delay and self.progress:
                 self.progress(f"robots.txt asks for Crawl-delay {delay:g}s; obeying it")
@@ -252,6 +296,28 @@ class _Run:
             # with thinner ones. The raw pages are in the WARC, so `reparse` after a parser fix
             # restores what this run already changed.
             raise _Stop("quality_alarm", "; ".join(a.message() for a in found))
+
+    def _stop_for(self, exc: OutOfTime | AskedToWait) -> _Stop:
+        if isinstance(exc, AskedToWait):
+            return _Stop("asked_to_wait", exc.detail)
+        return _Stop("budget", f"time budget reached ({self.settings.sync.max_minutes:g} minutes): {exc.detail}")
+
+    def _get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """fetcher.get, with the run-wide stops turned into the end of the run (the item in
+        flight is not recorded, so a resumed run asks for it again)."""
+        try:
+            return self.fetcher.get(url, etag=etag, last_modified=last_modified)
+        except (OutOfTime, AskedToWait) as exc:
+            raise self._stop_for(exc) from exc
+
+    def _guarded(self, kind: str, key: str, step: Callable[[], None], **kw: Any) -> None:
+        """One item; a bug (ours or a library's) on it fails this item, never the run."""
+        try:
+            step()
+        except (_Stop, LockLost, StoreError, ArchiveWriteError):
+            raise
+        except Exception as exc:
+            self._done(kind, key, "failed", detail=f"unexpected error: {type(exc).__name__}: {exc}"[:500], **kw)
 
     def _allowed(self, url: str) -> bool:
         return self.robots is None or self.robots.allows(url, self.fetcher.user_agent)
@@ -282,7 +348,7 @@ class _Run:
                 if self.runs.item(self.run_id, "discover", slug) is not None or self._known(slug):
                     continue
                 self._check_budget()
-                self._discover_one(slug, page)
+                self._guarded("discover", slug, functools.partial(self._discover_one, slug, page), page=page)
             new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r.outcome in NEW_OUTCOMES)
             streak = 0 if new else int(self.checkpoint.get("known_streak", 0)) + 1
             enough = not self.full and streak >= sync.stop_after_known_pages
@@ -307,7 +373,7 @@ class _Run:
             self._done("listing", str(page), "disallowed", detail="robots.txt disallows the search listing")
             return None
         try:
-            result = self.fetcher.get(url)
+            result = self._get(url)
         except Blocked as exc:
             self._done("listing", str(page), "blocked", detail=str(exc))
             raise _Stop("blocked", str(exc)) from exc
@@ -318,7 +384,13 @@ class _Run:
             # A missing listing ends discovery for tonight; it never deletes anything.
             self._done("listing", str(page), "failed", detail=f"search listing page {page}: {exc}")
             return None
-        listing = parse_listing(result.response.body, page=page, content_type=result.response.header("Content-Type"))
+        try:
+            listing = parse_listing(result.response.body, page=page,
+                                    content_type=result.response.header("Content-Type"))
+        except Exception as exc:  # a poison listing ends discovery for tonight, never the run
+            self._done("listing", str(page), "failed", detail=f"search listing page {page}: unreadable: "
+                                                              f"{type(exc).__name__}: {exc}"[:500])
+            return None
         self._done("listing", str(page), "listed",
                    detail=json.dumps({"slugs": listing.slugs, "last": listing.last, "total": listing.total,
                                       "selector": listing.selector}))
@@ -333,7 +405,7 @@ class _Run:
             self._done("discover", slug, "disallowed", page=page, detail="robots.txt disallows it")
             return
         try:
-            result = self.fetcher.get(url)
+            result = self._get(url)
         except Blocked as exc:
             self._done("discover", slug, "blocked", page=page, detail=str(exc))
             raise _Stop("blocked", str(exc)) from exc
@@ -349,17 +421,59 @@ class _Run:
                                 content_type=result.response.header("Content-Type"))
             shown = parsed.info.get("record_id")
             shown = shown[0] if isinstance(shown, list) and shown else shown
-            if not isinstance(shown, str) or not shown.strip().isdigit():
+            shown = shown.strip() if isinstance(shown, str) else ""
+            if not shown:
                 raise ParseError(slug, "no Record ID shown on the page, so it cannot be catalogued")
-            record_id = int(shown.strip())
+            # ASCII digits only ("²", "١٢٣" pass str.isdigit()), and small enough for SQLite.
+            if not _RECORD_ID.fullmatch(shown) or int(shown) == 0:
+                raise ParseError(slug, f"the Record ID shown ({shown[:40]!r}) is not a plain number of up to "
+                                       "15 digits, so the page cannot be catalogued")
+            record_id = int(shown)
             record = build_record(parsed, provenance_for(result, replayed=False), requested_id=record_id)
         except (ParseError, RecordValidationError) as exc:
             self._done("discover", slug, "failed", page=page, detail=str(exc))
             return
+        conflict = self._conflict(record_id, record.slug, result)
+        if conflict:
+            with self.store.unit_of_work():
+                self.store.log_event(record_id, "conflict", conflict, run_id=self.run_id)
+                self._done("discover", slug, "conflict", page=page, record_id=record_id, detail=conflict)
+            return
         with self.store.unit_of_work():
             outcome = self.store.upsert(record)
             self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
-            self._done("discover", slug, outcome, page=page, record_id=record_id, fields=present_fields(record))
+            self._done("discover", slug, outcome, page=page, record_id=record_id,
+                       fields=present_fields(record) + fallback_marks(record))
+
+    def _conflict(self, record_id: int, new_slug: str | None, result: FetchResult) -> str | None:
+        """Why this page must not be stored as `record_id`, or None.
+
+        A page claiming the Record ID of a record held under another slug is either that
+        record renamed, which the archive confirms (/document/<ID>, or the old slug,
+        redirects to the new slug: one request each, the page itself is not fetched again),
+        or a conflict that must never overwrite the record.
+        """
+        old_slug = self.store.slug_of(record_id)
+        if old_slug is None or not new_slug or old_slug == new_slug:
+            return None
+        for url in (self.fetcher.document_url(record_id), document_url(self.base_url, old_slug)):
+            if not self._allowed(url):
+                continue
+            try:
+                target = self.fetcher.location(url)
+            except Blocked as exc:
+                self._done("discover", new_slug, "blocked", detail=str(exc))
+                raise _Stop("blocked", str(exc)) from exc
+            except (OutOfTime, AskedToWait) as exc:
+                raise self._stop_for(exc) from exc
+            except FetchError:
+                continue
+            if target and urlparse(target).path.rstrip("/").endswith(f"/document/{new_slug}"):
+                return None  # a real rename: the archive sends the old address to the new page
+        kept = (f"; the page is kept in {result.response.warc_file} ({result.response.warc_record_id})"
+                if result.response.warc_file else "")
+        return (f"Record ID conflict: {result.final_url} claims Record ID {record_id}, which the catalog holds "
+                f"under the slug {old_slug!r} (and the archive does not redirect it there); not stored{kept}")
 
     # -- revalidate ---------------------------------------------------------------
     def _revalidate(self) -> None:
@@ -373,7 +487,8 @@ class _Run:
             if str(record_id) in done:
                 continue
             self._check_budget()
-            self._revalidate_one(record_id)
+            self._guarded("revalidate", str(record_id), functools.partial(self._revalidate_one, record_id),
+                          record_id=record_id)
 
     def _build_queue(self) -> list[int]:
         """Pending 404s first (so "consecutive" means consecutive runs), then overdue records,
@@ -438,16 +553,17 @@ class _Run:
         with self.store.unit_of_work():
             outcome = self.store.upsert(record)
             self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
-            self._done("revalidate", key, outcome, record_id=record_id, fields=present_fields(record))
+            self._done("revalidate", key, outcome, record_id=record_id,
+                       fields=present_fields(record) + fallback_marks(record))
 
     def _fetch_record(self, target: str, id_url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         try:
-            return self.fetcher.get(target, etag=etag, last_modified=last_modified)
+            return self._get(target, etag=etag, last_modified=last_modified)
         except (NotFound, Gone):
             if target == id_url or not self._allowed(id_url):
                 raise
             # The slug may have changed with the title: /document/<ID> redirects to the new one.
-            return self.fetcher.get(id_url)
+            return self._get(id_url)
 
     def _missing(self, record_id: int, deleted: bool, exc: FetchError) -> None:
         key = str(record_id)
@@ -472,7 +588,7 @@ class _Run:
 
 # -- the report ---------------------------------------------------------------------------
 REPORT_OUTCOMES = ("new", "changed", "unchanged", "not_modified", "restored", "not_found", "tombstoned",
-                   "failed", "blocked", "disallowed")
+                   "failed", "blocked", "disallowed", "conflict")
 
 
 def build_report(runs: Runs, run_id: str, settings: Settings, *, status: str | None = None,
@@ -511,7 +627,9 @@ def build_report(runs: Runs, run_id: str, settings: Settings, *, status: str | N
         "counts": outcome_counts,
         "failures": counts.failures,
         "quality": {"parsed": counts.parsed, "baseline_records": base["records"], "fields": fields,
-                    "alarms": [a.message() for a in found]},
+                    "alarms": [a.message() for a in found],
+                    # {field: {alternative: pages}}: fields found by a fallback of the selector table
+                    "fallbacks": fallback_counts(counts.fields)},
         "catalog": {"records": store.count(), "deleted": store.count_deleted()},
         "warc_files": info.warc_files,
     }
@@ -520,3 +638,13 @@ def build_report(runs: Runs, run_id: str, settings: Settings, *, status: str | N
 def due_count(store: CatalogStore, settings: Settings) -> int:
     """Records due for revalidation now: overdue, or with a pending 404."""
     return store.due_count(utcnow() - timedelta(days=settings.sync.revalidate_days))
+
+
+def _storage_message(exc: BaseException) -> str:
+    """One line for a catalog or WARC that cannot be written."""
+    if isinstance(exc, ArchiveWriteError):
+        return str(exc)
+    text = str(exc)
+    if "full" in text or "disk" in text.lower():
+        return f"the catalog could not be written (is the disk full?): {text}"
+    return f"the catalog could not be written: {text}"

@@ -10,8 +10,14 @@ at once, so a killed run leaves only whole records behind; the pair is then sync
 disk together (one fsync an exchange, not one a record: harvest threads share one
 writer, so every fsync is waited for by all of them).
 
+If a write fails (a full disk, a file size limit) the file is cut back to its last whole
+record and ArchiveWriteError is raised: the caller must not store a record whose raw
+response is not kept.
+
 Reading: `WarcIndex` scans files once, remembers where each response record sits
-(by target URI; the latest recording of a URL wins) and reads a body only when asked.
+(by target URI; the latest recording of a URL wins) and reads a body only when asked,
+decoding at most `max_body` bytes of it (a compression bomb in a recording stops there).
+A file that is not a readable WARC, or a symlink, is skipped and named in `skipped`.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from catalog.errors import NotInRecording
+from catalog.errors import ArchiveWriteError, NotInRecording, ResponseTooLarge
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# The most a replayed body may decode to when nobody says less (the fetcher sets its own cap,
+# http.max_response_bytes); config.py allows at most 50 MB there.
+MAX_BODY = 50_000_000
 
 
 @dataclass
@@ -77,11 +86,17 @@ def _warc_date(value: datetime) -> str:
 class WarcWriter:
     """Appends request/response pairs to one .warc.gz file."""
 
-    def __init__(self, path: str | Path, *, software: str, operator: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, software: str, operator: str | None = None, replace: bool = False) -> None:
+        """Append to `path` (a new file starts with a warcinfo record); `replace=True` starts it anew."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._fh = open(self.path, "ab")
+        self.exchanges = 0  # request/response pairs written by this writer
+        self._broken: ArchiveWriteError | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = replace or not self.path.exists() or self.path.stat().st_size == 0
+            self._fh = open(self.path, "wb" if replace else "ab")
+        except OSError as exc:
+            raise ArchiveWriteError(f"cannot write the raw archive {self.path}: {exc.strerror or exc}") from exc
         # WARC/1.1 (ISO 28500:2017), as the warcinfo record declares.
         self._writer = WARCWriter(self._fh, gzip=self.path.name.endswith(".gz"), warc_version="1.1")
         if new:
@@ -90,10 +105,14 @@ class WarcWriter:
             if operator:
                 info["operator"] = operator
             record = self._writer.create_warcinfo_record(self.path.name, info)
-            self._write(record)
+            try:
+                self._write(record)
+            except OSError as exc:
+                raise self._failed(0, exc) from exc
 
     @classmethod
-    def in_directory(cls, directory: str | Path, *, prefix: str, software: str, operator: str | None = None) -> WarcWriter:
+    def in_directory(cls, directory: str | Path, *, prefix: str, software: str,
+                     operator: str | None = None) -> WarcWriter:
         """A new file directly inside `directory`; the prefix is a plain name, never a path."""
         if not _PLAIN_NAME.fullmatch(prefix):
             raise ValueError(f"not a plain file name prefix: {prefix!r}")
@@ -106,14 +125,36 @@ class WarcWriter:
         if sync:
             os.fsync(self._fh.fileno())
 
+    def _failed(self, start: int, exc: OSError) -> ArchiveWriteError:
+        """Cut the file back to its last whole record, and say what went wrong in one line.
+
+        The writer is then closed for good: its buffer still holds the bytes that did not fit,
+        and every later write (or the close) would only try them again.
+        """
+        try:
+            self._fh.close()
+        except OSError:
+            pass
+        try:
+            os.truncate(self.path, start)
+        except OSError:
+            pass
+        self._broken = ArchiveWriteError(f"cannot write the raw archive {self.path}: {exc.strerror or exc}")
+        return self._broken
+
     def write_exchange(self, request: RecordedRequest, response: RecordedResponse) -> str:
         """Write the response and its request; returns the response's WARC-Record-ID."""
+        if self._broken is not None:
+            raise self._broken
         date = _warc_date(response.fetched_at)
         http_headers = StatusAndHeaders(f"{response.status} {response.reason}".strip(), response.headers,
                                         protocol="HTTP/1.1")
         payload = response.raw_body if response.raw_body is not None else response.body
+        # The length is given so warcio hashes the bytes in place instead of copying them into a
+        # SpooledTemporaryFile that it never closes (a ResourceWarning per record).
         resp = self._writer.create_warc_record(
-            response.url, "response", payload=io.BytesIO(payload), http_headers=http_headers,
+            response.url, "response", payload=io.BytesIO(payload), length=len(payload),
+            http_headers=http_headers,
             warc_headers_dict={"WARC-Date": date},
         )
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
@@ -121,17 +162,26 @@ class WarcWriter:
         path = "/" + path.split("/", 1)[1] if "/" in path else "/"
         req_headers = StatusAndHeaders(f"{request.method} {path} HTTP/1.1", request.headers, is_http_request=True)
         req = self._writer.create_warc_record(
-            request.url, "request", payload=io.BytesIO(b""), http_headers=req_headers,
+            request.url, "request", payload=io.BytesIO(b""), length=0, http_headers=req_headers,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
         )
-        self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
-        self._write(req)  # flushed, and both synced
+        start = self._fh.tell()
+        try:
+            self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
+            self._write(req)  # flushed, and both synced
+        except OSError as exc:  # ENOSPC, EFBIG, EIO: no half exchange stays behind
+            raise self._failed(start, exc) from exc
+        finally:
+            for record in (resp, req):  # the blocks' buffers (warcio leaves them open)
+                record.raw_stream.close()
         response.warc_file = self.path.name
         response.warc_record_id = record_id
+        self.exchanges += 1
         return record_id
 
     def close(self) -> None:
-        self._fh.close()
+        if self._broken is None:
+            self._fh.close()  # every record was flushed when written: nothing is left to fail
 
     def __enter__(self) -> WarcWriter:
         return self
@@ -140,11 +190,39 @@ class WarcWriter:
         self.close()
 
 
-def warc_files(path: str | Path) -> list[Path]:
-    """A WARC file, or every WARC file under a folder, in name order."""
+def warcinfo_text(path: str | Path) -> str:
+    """The first warcinfo record's text ("" if the file does not start with one)."""
+    with open(path, "rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "warcinfo":
+                return bytes(record.content_stream().read()).decode("utf-8", "replace")
+            return ""
+    return ""
+
+
+def warc_files(path: str | Path | Iterable[str | Path], skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """A WARC file, or every WARC file under a folder, in name order (several paths: each in turn).
+
+    Symlinks under a folder are left out (and added to `skipped`): a recording is read from
+    the folder itself, never from wherever a link points.
+    """
+    if not isinstance(path, str | Path):
+        several: list[Path] = []
+        for one in path:
+            several += [f for f in warc_files(one, skipped) if f not in several]
+        return several
     p = Path(path)
     if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(WARC_SUFFIXES))
+        found = []
+        for f in sorted(p.rglob("*")):
+            if not f.name.endswith(WARC_SUFFIXES):
+                continue
+            if f.is_symlink():
+                if skipped is not None:
+                    skipped.append((f, "a symlink, not a file of the recording"))
+            elif f.is_file():
+                found.append(f)
+        return found
     if p.is_file():
         return [p]
     raise FileNotFoundError(f"no WARC file or folder at {p}")
@@ -158,13 +236,17 @@ def _parse_warc_date(value: str | None) -> datetime:
     return datetime.strptime(value, fmt).replace(tzinfo=UTC)
 
 
-def _to_response(record: object, warc_file: str) -> RecordedResponse:
+def _to_response(record: object, warc_file: str, max_body: int = MAX_BODY) -> RecordedResponse:
     rec_headers = record.rec_headers  # type: ignore[attr-defined]
     http = record.http_headers  # type: ignore[attr-defined]
     status_line = http.get_statuscode() or "0"
     reason = http.statusline.split(" ", 1)[1] if " " in http.statusline else ""
-    # content_stream() undoes Content-Encoding (gzip, br) and chunking, as a client would.
-    body = record.content_stream().read()  # type: ignore[attr-defined]
+    # content_stream() undoes Content-Encoding (gzip, br) and chunking, as a client would,
+    # a block at a time: reading one byte past the cap stops a compression bomb there.
+    body = record.content_stream().read(max_body + 1)  # type: ignore[attr-defined]
+    if len(body) > max_body:
+        raise ResponseTooLarge(rec_headers.get_header("WARC-Target-URI") or "",
+                               f"recorded body decodes to over {max_body} bytes ({warc_file})")
     # The body is handed back decoded, so the headers that describe the encoded form go;
     # Content-Length stays only when it described these very bytes (truncation checks use it).
     encoded = http.get_header("Content-Encoding") not in (None, "", "identity")
@@ -194,16 +276,26 @@ def iter_responses(paths: Iterable[Path]) -> Iterator[RecordedResponse]:
 class WarcIndex:
     """Responses in recorded WARC files, looked up by request URL. Never touches the network."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.files = warc_files(path)
+    def __init__(self, path: str | Path | Iterable[str | Path], *, max_body: int = MAX_BODY) -> None:
+        self.max_body = max_body
+        # Files left out, with why: symlinks, and files that are not readable WARC (a junk
+        # .warc.gz, a cut-off gzip member). Whole records read before the damage still count.
+        self.skipped: list[tuple[Path, str]] = []
+        self.files = warc_files(path, self.skipped)
         self._where: dict[str, tuple[Path, int]] = {}
         for file in self.files:
-            with open(file, "rb") as fh:
-                it = ArchiveIterator(fh)
-                for record in it:
-                    if record.rec_type == "response":
-                        url = record.rec_headers.get_header("WARC-Target-URI")
-                        self._where[_normalize_url(url)] = (file, it.get_record_offset())
+            try:
+                with open(file, "rb") as fh:
+                    it = ArchiveIterator(fh)
+                    for record in it:
+                        if record.rec_type == "response":
+                            url = record.rec_headers.get_header("WARC-Target-URI")
+                            if url:
+                                self._where[_normalize_url(url)] = (file, it.get_record_offset())
+            except Exception as exc:  # warcio raises ArchiveLoadFailed, zlib/EOF/OSError/ValueError
+                # The reason in plain printable words: warcio quotes the junk it found.
+                said = "".join(c if c.isprintable() and c.isascii() else "?" for c in str(exc).split(",")[0])[:120]
+                self.skipped.append((file, f"not a readable WARC file ({type(exc).__name__}: {said})"))
 
     def __contains__(self, url: str) -> bool:
         return _normalize_url(url) in self._where
@@ -222,7 +314,8 @@ class WarcIndex:
         with open(file, "rb") as fh:
             fh.seek(offset)
             record = next(iter(ArchiveIterator(fh)))
-            return _to_response(record, file.name)
+            # The full path: a record replayed from a recording can be reparsed from it later.
+            return _to_response(record, str(file.resolve()), self.max_body)
 
 
 def _normalize_url(url: str) -> str:

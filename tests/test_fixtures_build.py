@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 BUILD = FIXTURES / "build.py"
 EXPECTED = sorted(p for p in (FIXTURES / "expected").glob("*.json") if p.stem.isdigit())
-SCENARIOS: dict[str, dict[str, object]] = json.loads((FIXTURES / "expected" / "scenarios.json").read_text())["scenarios"]
+SCENARIOS: dict[str,
+                dict[str, object]] = json.loads((FIXTURES / "expected" / "scenarios.json").read_text())["scenarios"]
 
 
 def _load_build() -> ModuleType:

@@ -3,9 +3,14 @@
 `@misc` (no archival type exists in standard biblatex styles), key `wcda<Record ID>`.
 Names: "Family, Given"; institutions and family-first names in braces, so BibTeX
 never splits "Zhou Enlai" or "CC CPSU Politburo" into given/family. `date` is
-biblatex's ISO 8601/EDTF field (with `~` for approximate dates); `organization`
-names the archive; `note` carries the archival reference; `origlanguage` the
-original language. UTF-8 is kept as is (biber reads it); only characters special to
+given as `year` and `month`, which classic BibTeX styles print and biber turns into
+biblatex's date without a warning (biber warns "Overwriting field 'year'" when `date`
+and `year` are both given, so `date` is left out; the day is not carried);
+`organization` names the archive; `note` carries the archival reference;
+`origlanguage` the original languages joined with " and " (a biblatex list);
+`keywords` the subject headings separated by commas, a heading that contains a comma
+("Korean War, 1950-1953") braced so it stays one keyword. UTF-8 is kept as is (biber reads it); only characters
+special to
 TeX are escaped.
 """
 
@@ -18,7 +23,7 @@ from bibtexparser.library import Library
 from bibtexparser.model import Entry, Field
 
 from catalog.export.common import PUBLISHER, archival_reference, cached_name, unique
-from catalog.export.csl_json import _UNCERTAIN, text_language
+from catalog.export.csl_json import text_language
 from catalog.model import CatalogRecord
 from catalog.names import Institution, Name
 
@@ -45,11 +50,16 @@ def bib_key(record: CatalogRecord) -> str:
     return f"wcda{record.record_id}"  # letters and digits only: safe in every BibTeX tool
 
 
-def bib_date(record: CatalogRecord) -> str | None:
-    if not record.date.normalized:
-        return None
-    uncertain = bool(record.date.display and _UNCERTAIN.search(record.date.display + " "))
-    return record.date.normalized + ("~" if uncertain else "")
+def bib_year_month(record: CatalogRecord) -> tuple[str | None, str | None]:
+    parts = record.date.parts if record.date.normalized else []
+    year = f"{parts[0]:04d}" if parts else None
+    month = str(parts[1]) if len(parts) > 1 else None  # biblatex: an integer 1-12
+    return year, month
+
+
+def _keyword(subject: str) -> str:
+    text = tex_escape(subject)
+    return "{" + text + "}" if "," in text else text
 
 
 def bib_entry(record: CatalogRecord) -> Entry:
@@ -58,16 +68,17 @@ def bib_entry(record: CatalogRecord) -> Entry:
         ("translator", " and ".join(bib_name(cached_name(t)) for t in unique(record.translators)) or None),
         # double braces keep the title's capitalisation ("Zhou Enlai", "Peking") in BibTeX styles
         ("title", "{" + tex_escape(record.title) + "}"),
-        ("date", bib_date(record)),
+        ("year", bib_year_month(record)[0]),
+        ("month", bib_year_month(record)[1]),
         ("type", tex_escape("; ".join(unique(record.types))) or None),
         ("organization", PUBLISHER),
         ("note", tex_escape(archival_reference(record) or "") or None),
         ("url", record.archive_url),
         ("urldate", record.provenance.fetched_at.date().isoformat()),
         ("langid", _langid(text_language(record))),
-        ("origlanguage", ", ".join(lang.name.lower() for lang in record.original_languages) or None),
+        ("origlanguage", " and ".join(lang.name.lower() for lang in record.original_languages) or None),
         ("abstract", tex_escape(record.summary) if record.summary else None),
-        ("keywords", tex_escape(", ".join(unique(record.subjects))) or None),
+        ("keywords", ", ".join(_keyword(k) for k in unique(record.subjects)) or None),
     ]
     return Entry("misc", bib_key(record), [Field(k, v) for k, v in fields if v])
 

@@ -1,8 +1,10 @@
 """CSL-JSON 1.0.2 items (valid against csl-data.json) for citation managers and citeproc.
 
-Rules (docs/exports.md has the table): type `document`; id `wcda-<Record ID>`; the
-archive as `publisher`; the whole archival reference in `archive_location` (CSL has
-one archive per item and WCDA documents often cite two); translators as
+Rules (docs/exports.md and docs/citations.md have the table): type `document`; id
+`wcda-<Record ID>`; the archive as `publisher`; the original archive(s) as `archive`
+(Zotero's Archive), the whole archival reference (the shelf mark, without credit
+sentences) in `archive_location` (Zotero's Loc. in Archive; CSL has one archive per
+item and WCDA documents often cite two); the document type as `genre`; translators as
 `translator`; dates only as `date-parts` (+ `circa`) or `literal`, never `raw` (which
 citeproc-py drops) or an EDTF string (invalid in 1.0.2); senders as persons where
 they are persons, institutions as `literal`. Catalog-only facts go into `custom`,
@@ -37,9 +39,15 @@ def csl_id(record: CatalogRecord) -> str:
     return f"wcda-{record.record_id}"
 
 
-def csl_name(name: Name) -> dict[str, Any]:
+def csl_name(name: Name, *, static_ordering: bool = False) -> dict[str, Any]:
+    """A CSL name. Family-first names ("Zhou Enlai") are exported as `literal`: Zotero's CSL-JSON
+    import drops `static-ordering` and would show and cite "Enlai Zhou"; a literal becomes a
+    single-field creator that is never inverted. `static_ordering` gives the structured form
+    (family, given, static-ordering) for processors that honour it (cite.py's renderer)."""
     if isinstance(name, Institution):
         return {"literal": name.name}
+    if name.family_first and not static_ordering:
+        return {"literal": name.natural}
     out: dict[str, Any] = {"family": name.family}
     if name.given:
         out["given"] = name.given
@@ -75,18 +83,24 @@ def text_language(record: CatalogRecord) -> str | None:
     return None
 
 
-def csl_item(record: CatalogRecord) -> CslItem:
+def csl_item(record: CatalogRecord, *, static_ordering: bool = False) -> CslItem:
     item: CslItem = {"id": csl_id(record), "type": "document", "title": record.title}
-    authors = [csl_name(cached_name(a)) for a in unique(record.authors)]
+    authors = [csl_name(cached_name(a), static_ordering=static_ordering) for a in unique(record.authors)]
     if authors:
         item["author"] = authors
-    translators = [csl_name(cached_name(t)) for t in unique(record.translators)]
+    translators = [csl_name(cached_name(t), static_ordering=static_ordering) for t in unique(record.translators)]
     if translators:
         item["translator"] = translators
     issued = csl_date(record)
     if issued:
         item["issued"] = issued
     item["publisher"] = PUBLISHER
+    genre = "; ".join(unique(record.types))
+    if genre:
+        item["genre"] = genre
+    archives = unique(record.original_archives)
+    if archives:
+        item["archive"] = "; ".join(archives)
     reference = archival_reference(record)
     if reference:
         item["archive_location"] = reference
@@ -105,7 +119,6 @@ def csl_item(record: CatalogRecord) -> CslItem:
         "wcda_record_id": record.record_id,
         "canonical_url": record.url,
         "authors_as_written": unique(record.authors),
-        "genre": unique(record.types),
         "original_languages": original_language_codes(record),
     }
     if record.source:

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
+from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
 from catalog.export.registry import Writer, writer_for
 from catalog.store import RawRecord
 
@@ -28,9 +29,9 @@ Row = tuple[int, str, str, str, str, str, "str | None"]
 _worker: Writer | None = None
 
 
-def _init(fmt: str) -> None:
+def _init(fmt: str, options: FormatOptions = DEFAULT_OPTIONS) -> None:
     global _worker
-    _worker = writer_for(fmt)
+    _worker = writer_for(fmt, options=options)
 
 
 def _bodies(rows: list[Row], brief: bool) -> list[str | None]:
@@ -61,7 +62,7 @@ def formatted(fmt: str, writer: Writer, rows: Iterable[RawRecord], *, jobs: int,
             yield writer.record_raw(raw)
         return
     brief = first[0].brief
-    pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_init, initargs=(fmt,))
+    pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_init, initargs=(fmt, writer.options))
     try:
         pending: deque = deque()
         batch = first
@@ -72,7 +73,7 @@ def formatted(fmt: str, writer: Writer, rows: Iterable[RawRecord], *, jobs: int,
                 pending.append((batch, pool.apply_async(_bodies, (tuples, brief))))
                 batch = list(islice(rows, BATCH))
             done, result = pending.popleft()
-            for raw, body in zip(done, result.get()):
+            for raw, body in zip(done, result.get(), strict=True):
                 if body is None:
                     yield writer.record_raw(raw)  # the skip path: reported by the parent, in order
                 else:

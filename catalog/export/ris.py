@@ -1,9 +1,18 @@
 """RIS (EndNote, Zotero, Mendeley), written and read back with rispy.
 
-TY GEN (RIS "generic": no RIS type fits an archival cable); AU senders as
-"Family, Given" (institutions and family-first names whole); A4 translators (the
-tag Zotero uses for translators); DA/PY date; PB the archive; CN the archival
-reference (a shelf mark in the holding archives); UR the archive's URL.
+Tags follow Zotero's RIS translator (zotero/translators, RIS.js: exportTypeMap and
+fieldMap), so that a Zotero import gives back what the catalog knows:
+
+* TY MANSCPT: Zotero's "manuscript" (GEN, RIS "generic", imports as a Journal Article);
+* ID the Record ID; TI title; AU senders as "Family, Given" (institutions and
+  family-first names whole: Zotero splits AU at the first comma);
+* A4 translators (RIS.js: A4 -> creators/translator for every type but case,
+  conferencePaper and film; citation-js reads A4 as translator too);
+* DB the original archive(s) (Zotero "Archive"), AN the archival reference without
+  credit sentences (Zotero "Loc. in Archive"), M3 the document type (Zotero
+  "manuscriptType"), DP the Wilson Center Digital Archive (Zotero "Library Catalog":
+  a manuscript has no publisher field, and PB would become a note);
+* DA/PY date, UR the archive's URL, LA, AB, KW, Y2 access date.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from typing import Any
 import rispy
 
 from catalog.export.common import PUBLISHER, archival_reference, cached_name, unique
-from catalog.export.csl_json import csl_id, text_language
+from catalog.export.csl_json import text_language
 from catalog.model import CatalogRecord
 from catalog.names import Institution, Name
 
@@ -23,7 +32,7 @@ def ris_name(name: Name) -> str:
 
 
 def ris_entry(record: CatalogRecord) -> dict[str, Any]:
-    entry: dict[str, Any] = {"type_of_reference": "GEN", "id": csl_id(record), "title": record.title}
+    entry: dict[str, Any] = {"type_of_reference": "MANSCPT", "id": str(record.record_id), "title": record.title}
     if record.authors:
         entry["authors"] = [ris_name(cached_name(a)) for a in unique(record.authors)]
     if record.translators:
@@ -36,12 +45,15 @@ def ris_entry(record: CatalogRecord) -> dict[str, Any]:
         entry["date"] = "/".join(padded) + "/"
     elif record.date.display:
         entry["date"] = f"///{record.date.display}"
-    entry["publisher"] = PUBLISHER
+    archives = unique(record.original_archives)
+    if archives:
+        entry["name_of_database"] = "; ".join(archives)  # DB: Zotero "Archive"
     reference = archival_reference(record)
     if reference:
-        entry["call_number"] = reference
+        entry["accession_number"] = reference  # AN: Zotero "Loc. in Archive"
+    entry["database_provider"] = PUBLISHER  # DP: Zotero "Library Catalog"
     if record.types:
-        entry["type_of_work"] = "; ".join(unique(record.types))
+        entry["type_of_work"] = "; ".join(unique(record.types))  # M3: Zotero "manuscriptType"
     entry["urls"] = [record.archive_url]
     language = text_language(record)
     if language:
@@ -59,7 +71,7 @@ def ris_entry(record: CatalogRecord) -> dict[str, Any]:
 class _StreamWriter(rispy.RisWriter):
     """rispy numbers references ("1.") per dumps() call; in a stream every one would be "1."."""
 
-    def set_header(self, count: int) -> str | None:  # type: ignore[override]
+    def set_header(self, count: int) -> str | None:
         return None
 
 

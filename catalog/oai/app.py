@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from catalog.oai.provider import OaiProvider, ProviderSettings
-from catalog.oai.repository import QDC_SCHEMA_PATH, QDC_XSD_PATH, CatalogRepository
+from catalog.oai.repository import CatalogRepository
 from catalog.store import CatalogStore
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,8 @@ class OaiApp:
     def _plain(self, start_response: StartResponse, status: str, text: str, extra: list[tuple[str, str]] | None = None,
                *, head: bool = False) -> list[bytes]:
         body = text.encode("utf-8")
-        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *(extra or [])])
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+                                *(extra or [])])
         # waitress sends whatever the app returns, even for HEAD: a body after a HEAD answer
         # would be read by a keep-alive client as the start of the next response.
         return [b"" if head else body]
@@ -106,16 +107,12 @@ class OaiApp:
     def _respond(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        if path == OAI_PATH + QDC_SCHEMA_PATH and QDC_XSD_PATH is not None and method in ("GET", "HEAD"):
-            # The oai_qdc container schema is ours, so we publish it next to the endpoint.
-            data = QDC_XSD_PATH.read_bytes()
-            start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(data)))])
-            return [b"" if method == "HEAD" else data]
         if path != OAI_PATH:
             return self._plain(start_response, "404 Not Found", f"Not found. The OAI-PMH endpoint is {OAI_PATH}.\n",
                                head=method == "HEAD")
         if method not in ("GET", "HEAD", "POST"):
-            return self._plain(start_response, "405 Method Not Allowed", "Use GET or POST.\n", [("Allow", "GET, HEAD, POST")])
+            return self._plain(start_response, "405 Method Not Allowed", "Use GET or POST.\n",
+                               [("Allow", "GET, HEAD, POST")])
 
         pairs: list[tuple[str, str]] | None = []
         try:

@@ -18,9 +18,12 @@ from oaipmh import common, error
 from oaipmh.metadata import MetadataRegistry
 from oaipmh.server import XMLTreeServer
 
+from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
+from catalog.export.registry import OAI_FORMATS, Format
+from catalog.export.xmlout import element_of
 from catalog.oai import arguments, identifiers, responses, tokens
 from catalog.oai.arguments import OaiError, OaiRequest
-from catalog.oai.repository import CatalogRepository, MetadataFormat, Row, metadata_formats, record_from_body
+from catalog.oai.repository import CatalogRepository, Row, metadata_formats, record_from_body
 from catalog.store import to_db_time
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,9 @@ class ProviderSettings:
     page_size: int = 100
     token_ttl_hours: int = 24
     base_url: str | None = None  # public base URL; None: the URL being served
+    format_options: FormatOptions = DEFAULT_OPTIONS  # rights URI etc., as in exports
+    # Add an <about> provenance container (originDescription: the archive page and harvest date).
+    about_provenance: bool = False
 
 
 def _append_metadata(element: etree._Element, metadata: common.Metadata) -> None:
@@ -75,16 +81,16 @@ class _OaipmhBackend:
     def listMetadataFormats(self, identifier: str | None = None) -> list[tuple[str, str, str]]:
         if identifier is not None:
             self.p.row_for(identifier)  # idDoesNotExist if unknown; deleted records keep their formats
-        return [(f.prefix, f.schema, f.namespace) for f in self.p.formats(self.base_url)]
+        return [(f.oai.prefix, f.oai.schema, f.oai.namespace) for f in self.p.formats() if f.oai]
 
     def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[Any, Any, None]:
-        fmt = self.p.format_for(metadataPrefix, self.base_url)
+        fmt = self.p.format_for(metadataPrefix)
         row = self.p.row_for(identifier)
         specs = self.p.repo.set_specs([row.record_id])[row.record_id]
         header = common.Header(None, identifier, row.datestamp, specs, row.deleted)
         if row.deleted or row.body is None:
             return header, None, None
-        return header, common.Metadata(fmt.write(record_from_body(row.body)), {}), None
+        return header, common.Metadata(self.p.metadata(fmt, row), {}), None
 
 
 class OaiProvider:
@@ -93,14 +99,26 @@ class OaiProvider:
         self.settings = settings
 
     # -- helpers used by the backend ---------------------------------------------
-    def formats(self, base_url: str) -> list[MetadataFormat]:
-        return metadata_formats(base_url)
+    def formats(self) -> list[Format]:
+        return metadata_formats()
 
-    def format_for(self, prefix: str, base_url: str) -> MetadataFormat:
-        for fmt in self.formats(base_url):
-            if fmt.prefix == prefix:
-                return fmt
-        raise error.CannotDisseminateFormatError(f"The metadata format '{prefix}' is not supported; see ListMetadataFormats.")
+    def format_for(self, prefix: str) -> Format:
+        fmt = OAI_FORMATS.get(prefix)
+        if fmt is None or fmt.record_xml is None:
+            raise error.CannotDisseminateFormatError(
+                f"The metadata format '{prefix}' is not supported; see ListMetadataFormats.")
+        return fmt
+
+    def metadata(self, fmt: Format, row: Row) -> etree._Element:
+        """The record's metadata element in `fmt`: the format's one serializer, parsed."""
+        assert row.body is not None and fmt.record_xml is not None
+        return element_of(fmt.record_xml(record_from_body(row.body), options=self.settings.format_options))
+
+    def about(self, row: Row) -> etree._Element | None:
+        """The optional <about> provenance container for a record (None when switched off)."""
+        if not self.settings.about_provenance or row.body is None:
+            return None
+        return responses.provenance_about(record_from_body(row.body))
 
     def row_for(self, identifier: str) -> Row:
         record_id = identifiers.parse_identifier(self.settings.repository_identifier, identifier)
@@ -138,8 +156,9 @@ class OaiProvider:
         verb = request.verb
         if verb in ("Identify", "ListMetadataFormats", "GetRecord"):
             registry = MetadataRegistry()
-            for fmt in self.formats(base_url):
-                registry.registerWriter(fmt.prefix, _append_metadata)
+            for fmt in self.formats():
+                if fmt.oai is not None:
+                    registry.registerWriter(fmt.oai.prefix, _append_metadata)
             server = XMLTreeServer(_OaipmhBackend(self, base_url), registry, {"xsi": responses.XSI_NS})
             if verb == "Identify":
                 tree = server.identify()
@@ -147,10 +166,20 @@ class OaiProvider:
                 tree = server.listMetadataFormats(**request.args)
             else:
                 tree = server.getRecord(**request.args)
+                self._add_about(tree.getroot(), request.args["identifier"])
             return tree.getroot()
         if verb == "ListSets":
             return self._list_sets(request, base_url)
         return self._list_records(request, base_url)
+
+    def _add_about(self, root: etree._Element, identifier: str) -> None:
+        """oaipmh writes no <about>: add it to GetRecord's record (live records only)."""
+        record_el = root.find(f"{responses.q('GetRecord')}/{responses.q('record')}")
+        if not self.settings.about_provenance or record_el is None or record_el.find(responses.q("metadata")) is None:
+            return
+        about = self.about(self.row_for(identifier))
+        if about is not None:
+            record_el.append(about)
 
     # -- lists -----------------------------------------------------------------------
     def _expiry(self) -> tuple[int, datetime]:
@@ -200,18 +229,18 @@ class OaiProvider:
         token = request.get("resumptionToken")
         if token is not None:
             state = tokens.decode(token, self.repo.token_key, verb=verb)
-            fmt = self.format_for(state.prefix or "", base_url)
+            fmt = self.format_for(state.prefix or "")
             if state.until is None or (state.after is not None and len(state.after) != 2):
                 raise error.BadResumptionTokenError("The resumption token cannot be read.")
         else:
-            fmt = self.format_for(request.get("metadataPrefix") or "", base_url)
+            fmt = self.format_for(request.get("metadataPrefix") or "")
             # Freeze the upper bound at the first request (see tokens.py).
             now = to_db_time(datetime.now(UTC))
             limit = to_db_time(request.until.replace(tzinfo=UTC)) if request.until else None
             until = limit or now
             state = tokens.TokenState(
                 verb=verb,
-                prefix=fmt.prefix,
+                prefix=request.get("metadataPrefix") or "",
                 set_spec=request.get("set"),
                 from_=to_db_time(request.from_.replace(tzinfo=UTC)) if request.from_ else None,
                 until=min(until, now),
@@ -221,23 +250,27 @@ class OaiProvider:
                 expires=0,
                 limit=limit,
             )
+            assert state.until is not None  # set just above; the type allows None for tokens
             if state.from_ is not None and state.from_ > state.until:
                 raise error.NoRecordsMatchError("from is later than until: no records match.")
-            total = self.repo.count(state.set_spec, state.from_, state.until)
+            total = self.repo.count(state.set_spec, state.from_, min(until, now))
             if total == 0:
                 raise error.NoRecordsMatchError("No records match the request's from, until and set.")
             state = tokens.TokenState(**{**state.__dict__, "total": total})
-        assert state.until is not None
+        frozen = state.until
+        assert frozen is not None
         rows = self.repo.page(
-            state.set_spec, state.from_, state.until, state.after, size + 1, with_body=(verb == "ListRecords")
+            state.set_spec, state.from_, frozen, state.after, size + 1, with_body=(verb == "ListRecords")
         )
         if not rows and token is not None:
             # Every record still to send changed during the harvest and moved past the frozen
             # bound: go on past it (up to the request's own until) with their new versions,
             # rather than fail a harvest that did nothing wrong (see tokens.py).
             state = replace(state, until=state.limit or OPEN_END)
+            assert state.until is not None
             rows = self.repo.page(
-                state.set_spec, state.from_, state.until, state.after, size + 1, with_body=(verb == "ListRecords")
+                state.set_spec, state.from_, state.limit or OPEN_END, state.after, size + 1,
+                with_body=(verb == "ListRecords"),
             )
         if not rows:
             # Only a token can get here: its position is past the last record that is
@@ -257,7 +290,10 @@ class OaiProvider:
             rec = etree.SubElement(body, responses.q("record"))
             responses.header(rec, ident, row.datestamp, specs[row.record_id], row.deleted)
             if not row.deleted and row.body is not None:
-                etree.SubElement(rec, responses.q("metadata")).append(fmt.write(record_from_body(row.body)))
+                etree.SubElement(rec, responses.q("metadata")).append(self.metadata(fmt, row))
+                about = self.about(row)
+                if about is not None:
+                    rec.append(about)
         if more or token is not None:
             last = rows[-1]
             self._token_element(body, state, [last.last_changed, last.record_id] if more else None, len(rows))

@@ -1,4 +1,4 @@
-"""The catalog as an OAI-PMH repository: formats, identity and the keyset queries.
+"""The catalog as an OAI-PMH repository: formats (from the export registry), identity and the keyset queries.
 
 The queries are the store's (`CatalogStore.oai_page` and friends). Lists are read with
 keyset pagination on (last_changed, record_id): "rows after (datestamp, id), LIMIT n",
@@ -13,48 +13,22 @@ Datestamps: the store keeps microseconds, OAI-PMH shows seconds. A record stored
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
-from lxml import etree
-
-from catalog.export.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, oai_dc_element
+from catalog.export.registry import OAI_FORMATS, Format
 from catalog.model import CatalogRecord
 from catalog.oai.sets import PARENTS, OaiSet, is_set_spec
 from catalog.store import CatalogStore, OaiRow, from_db_time
-
-try:  # the qualified-DC export lives in another part of the project; offer it only if present
-    from catalog.export.qdc import QDC_NS, qdc_element
-except ImportError:  # pragma: no cover - depends on the tree
-    QDC_NS = None
-    qdc_element = None
-
-QDC_XSD_PATH: Path | None = (
-    Path(__file__).resolve().parents[1] / "export" / "schemas" / "wcda-qdc.xsd" if qdc_element else None
-)
-QDC_SCHEMA_PATH = "/schemas/wcda-qdc.xsd"  # served by the app, relative to the base URL
-
-
-@dataclass(frozen=True)
-class MetadataFormat:
-    prefix: str
-    schema: str  # URL of the XSD
-    namespace: str
-    write: Callable[[CatalogRecord], etree._Element]
-
 
 # One record as a list page needs it (its body is the store's brief one: no OAI
 # metadata format prints the document text).
 Row = OaiRow
 
 
-def metadata_formats(base_url: str) -> list[MetadataFormat]:
-    formats = [MetadataFormat("oai_dc", OAI_DC_SCHEMA, OAI_DC_NS, oai_dc_element)]
-    if qdc_element is not None and QDC_NS is not None and QDC_XSD_PATH is not None and QDC_XSD_PATH.exists():
-        formats.append(MetadataFormat("oai_qdc", base_url.rstrip("/") + QDC_SCHEMA_PATH, QDC_NS, qdc_element))
-    return formats
+def metadata_formats() -> list[Format]:
+    """The formats OAI-PMH offers: every registry format with an OAI binding."""
+    return list(OAI_FORMATS.values())
 
 
 class CatalogRepository:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from lxml import etree
 from oaipmh.datestamp import datetime_to_datestamp
 
+from catalog.model import CatalogRecord
 from catalog.xmltext import xml_safe
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -67,3 +69,29 @@ def header(parent: etree._Element, identifier: str, stamp: datetime, specs: list
 
 def serialize(root: etree._Element) -> bytes:
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
+PROVENANCE_XSD = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+
+
+def provenance_about(record: CatalogRecord) -> etree._Element:
+    """`<about><provenance>`: where the metadata came from (OAI provenance.xsd).
+
+    The origin is the archive's web page, not an OAI repository: baseURL is the archive's
+    site, identifier the page, datestamp the day it was fetched, metadataNamespace XHTML
+    (what was read), harvestDate the fetch time, altered="true" (it was re-modelled).
+    """
+    prov = record.provenance
+    parts = urlsplit(prov.final_url)
+    fetched = prov.fetched_at.astimezone(UTC)
+    about = etree.Element(q("about"))
+    root = etree.SubElement(about, f"{{{PROVENANCE_NS}}}provenance", nsmap={None: PROVENANCE_NS, "xsi": XSI_NS})
+    root.set(f"{{{XSI_NS}}}schemaLocation", f"{PROVENANCE_NS} {PROVENANCE_XSD}")
+    origin = etree.SubElement(root, f"{{{PROVENANCE_NS}}}originDescription",
+                              harvestDate=fetched.strftime("%Y-%m-%dT%H:%M:%SZ"), altered="true")
+    for name, text in (("baseURL", f"{parts.scheme}://{parts.netloc}"), ("identifier", prov.final_url),
+                       ("datestamp", fetched.strftime("%Y-%m-%d")), ("metadataNamespace", XHTML_NS)):
+        etree.SubElement(origin, f"{{{PROVENANCE_NS}}}{name}").text = xml_safe(text)
+    return about

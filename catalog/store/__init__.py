@@ -16,6 +16,7 @@ from catalog.store.api import (
     CatalogStore,
     Event,
     FacetCount,
+    ListRow,
     OaiRow,
     RawRecord,
     RecordState,
@@ -29,7 +30,7 @@ from catalog.store.api import (
 )
 from catalog.store.sqlite import SQLiteStore, sqlite_path, writable
 
-__all__ = ["CatalogStore", "Event", "FacetCount", "OaiRow", "RawRecord", "RecordState", "SQLiteStore",
+__all__ = ["CatalogStore", "Event", "FacetCount", "ListRow", "OaiRow", "RawRecord", "RecordState", "SQLiteStore",
            "SearchQuery", "SearchResult", "UpsertOutcome", "from_db_time", "is_postgres", "open_store",
            "record_texts", "to_db_time", "utcnow"]
 

@@ -9,6 +9,7 @@ coverage query, its frozen migrations.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -22,6 +23,7 @@ from catalog.store.api import (
     Event,
     FacetCount,
     FacetValue,
+    ListRow,
     LockRow,
     OaiRow,
     RawRecord,
@@ -39,6 +41,8 @@ from catalog.store.api import (
 )
 
 Params = Sequence[object]
+# A slug that may be a Record ID: ASCII digits, small enough for an INTEGER key.
+_RECORD_ID = re.compile(r"[0-9]{1,15}")
 T = TypeVar("T")
 
 _RUN_COLUMNS = ("run_id, started_at, finished_at, status, params, phase, checkpoint, robots, baseline, requests,"
@@ -249,17 +253,27 @@ class SqlStore:
                 yield RawRecord(*row, brief=brief)
             last = rows[-1][0]
 
-    def record_ids(self, *, include_deleted: bool = True) -> list[int]:
-        sql = "SELECT record_id FROM record" + ("" if include_deleted else " WHERE deleted_at IS NULL")
-        return [r[0] for r in self._all(sql + " ORDER BY record_id")]
+    @staticmethod
+    def _where(conditions: list[str], facet: str | None) -> tuple[str, tuple[object, ...]]:
+        """A WHERE clause over `record` from conditions, plus membership of one facet key (an OAI set)."""
+        params: tuple[object, ...] = ()
+        if facet is not None:
+            conditions = [*conditions, "record_id IN (SELECT record_id FROM record_facet WHERE key = ?)"]
+            params = (facet,)
+        return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+    def record_ids(self, *, include_deleted: bool = True, facet: str | None = None) -> list[int]:
+        where, params = self._where([] if include_deleted else ["deleted_at IS NULL"], facet)
+        return [r[0] for r in self._all(f"SELECT record_id FROM record{where} ORDER BY record_id", params)]
 
     def count(self, *, include_deleted: bool = False) -> int:
         sql = "SELECT count(*) FROM record" + ("" if include_deleted else " WHERE deleted_at IS NULL")
         row = self._one(sql)
         return int(row[0]) if row else 0
 
-    def count_deleted(self) -> int:
-        row = self._one("SELECT count(*) FROM record WHERE deleted_at IS NOT NULL")
+    def count_deleted(self, *, facet: str | None = None) -> int:
+        where, params = self._where(["deleted_at IS NOT NULL"], facet)
+        row = self._one(f"SELECT count(*) FROM record{where}", params)
         return int(row[0]) if row else 0
 
     @staticmethod
@@ -281,7 +295,39 @@ class SqlStore:
         """A record with this slug (or, for a numeric slug, this Record ID) is in the catalog."""
         if self._one("SELECT 1 FROM record WHERE slug = ? LIMIT 1", (slug,)) is not None:
             return True
-        return slug.isdigit() and self._one("SELECT 1 FROM record WHERE record_id = ?", (int(slug),)) is not None
+        # ASCII digits only ("²", "١٢٣" pass str.isdigit()), and small enough for an INTEGER key.
+        return (_RECORD_ID.fullmatch(slug) is not None
+                and self._one("SELECT 1 FROM record WHERE record_id = ?", (int(slug),)) is not None)
+
+    def slug_of(self, record_id: int) -> str | None:
+        """The slug the catalog holds for a Record ID (None if the record or its slug is absent)."""
+        row = self._one("SELECT slug FROM record WHERE record_id = ?", (record_id,))
+        return row[0] if row is not None and row[0] else None
+
+    def list_rows(self, *, batch_size: int = 5000) -> Iterator[ListRow]:
+        """What `harvester list` prints, for every record in Record ID order, without the model.
+
+        Reads the brief JSON and picks out title, normalized date and problems (a backend may do
+        that in SQL, see SQLiteStore). A row whose stored JSON is unreadable has `fields` None.
+        """
+        sql = "SELECT record_id, brief, deleted_at FROM record WHERE record_id > ? ORDER BY record_id LIMIT ?"
+        last = 0
+        loads = json.loads
+        while True:
+            rows = self._all(sql, (last, batch_size))
+            if not rows:
+                return
+            for record_id, brief, deleted_at in rows:
+                fields: list[Any] | None
+                try:
+                    data = loads(brief)
+                    date = data.get("date")
+                    fields = [data.get("title"), date.get("normalized") if isinstance(date, dict) else None,
+                              data.get("problems")]
+                except (ValueError, TypeError, AttributeError):
+                    fields = None
+                yield ListRow(record_id, fields, deleted_at is not None)
+            last = rows[-1][0]
 
     def validators(self, record_id: int) -> tuple[str | None, str | None]:
         """The stored ETag and Last-Modified, for a conditional request."""
@@ -321,9 +367,9 @@ class SqlStore:
                         " OR (missing_count > 0 AND deleted_at IS NULL)", (to_db_time(cutoff),))
         return int(row[0]) if row else 0
 
-    def earliest_change(self, *, include_deleted: bool = True) -> str | None:
-        sql = "SELECT min(last_changed) FROM record" + ("" if include_deleted else " WHERE deleted_at IS NULL")
-        row = self._one(sql)
+    def earliest_change(self, *, include_deleted: bool = True, facet: str | None = None) -> str | None:
+        where, params = self._where([] if include_deleted else ["deleted_at IS NULL"], facet)
+        row = self._one(f"SELECT min(last_changed) FROM record{where}", params)
         return row[0] if row else None
 
     # -- history ----------------------------------------------------------------------
@@ -333,6 +379,11 @@ class SqlStore:
         with self.unit_of_work():
             self._exec("INSERT INTO record_event (record_id, at, outcome, detail, run_id) VALUES (?, ?, ?, ?, ?)",
                        (record_id, to_db_time(utcnow()), outcome, detail, run_id))
+
+    def events_with_outcome(self, outcome: str) -> list[Event]:
+        """Every history event of one kind (e.g. "conflict"), oldest first."""
+        return [Event(*r) for r in self._all("SELECT id, record_id, at, outcome, detail, run_id FROM record_event"
+                                             " WHERE outcome = ? ORDER BY id", (outcome,))]
 
     def events(self, record_id: int | None = None) -> list[Event]:
         cols = "SELECT id, record_id, at, outcome, detail, run_id FROM record_event"
@@ -634,7 +685,7 @@ class SqlStore:
             counts.outcomes[outcome] = counts.outcomes.get(outcome, 0) + n
         for row in self._all(
                 "SELECT kind, key, record_id, outcome, detail FROM sync_item WHERE run_id = ?"
-                " AND outcome IN ('failed', 'blocked', 'disallowed') ORDER BY seq", (run_id,)):
+                " AND outcome IN ('failed', 'blocked', 'disallowed', 'conflict') ORDER BY seq", (run_id,)):
             counts.failures.append({"kind": row[0], "key": row[1], "record_id": row[2], "outcome": row[3],
                                     "reason": row[4]})
         for (fields_json,) in self._all("SELECT fields FROM sync_item WHERE run_id = ? AND fields IS NOT NULL"

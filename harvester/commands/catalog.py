@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from catalog.errors import StoreError
-from catalog.store import open_store
+from harvester.commands import open_store
 
 # Base tables in copy order; the derived indexes (facets, full text) are rebuilt at the end.
 _TABLES = ("record", "record_event", "sync_run", "sync_item", "sync_queue", "store_meta")

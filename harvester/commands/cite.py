@@ -1,62 +1,121 @@
-"""`harvester cite ID ... --style STYLE [--format text|html] [--note]`: ready-to-paste citations."""
+"""`harvester cite [ID ...] [--ids-file F|-] [--all] [--since DATE] --style STYLE ...`: ready-to-paste citations.
+
+One record or a whole bibliography: the style is parsed once per run (catalog.cite.Citer),
+entries come sorted as the style's <sort> says, with year suffixes (1997a, 1997b) where
+the style disambiguates that way; notes (--note) keep the order the IDs were given in.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from catalog.cite import STYLES, cite, style_class, style_path
-from catalog.errors import ExportError, HarvesterError, StyleCannotRender
-from catalog.store import open_store
+from catalog.errors import ExportError, HarvesterError
+from harvester.commands import open_store
+
+if TYPE_CHECKING:
+    from catalog.model import CatalogRecord
+
+# The shipped style names, written out so that `--help` does not import citeproc
+# (tests/harvest/test_startup.py checks this list against catalog.cite.STYLES).
+STYLE_NAMES = ("apa", "chicago", "chicago-author-date", "chicago-notes-bibliography", "mla",
+               "modern-language-association", "wcda")
+
+
+def read_ids(source: str) -> list[int]:
+    """Record IDs (or document URLs) one a line from a file or, for "-", stdin (`harvester search
+    --format ids | harvester cite --ids-file -`); `#` comments and blank lines are ignored."""
+    from harvester import idlist
+
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+            entries = idlist.entries_from_text(text, "stdin")
+        else:
+            entries = idlist.entries_from_file(source)
+        return idlist.resolve(entries)
+    except (idlist.IdListError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--ids-file") from None
 
 
 @click.command("cite")
-@click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1))
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1))
+@click.option("--ids-file", "ids_file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Record IDs (or document URLs) one a line, # comments; '-' reads stdin.")
+@click.option("--all", "all_records", is_flag=True, help="Every record in the catalog (withdrawn ones excepted).")
+@click.option("--since", "--changed-since", "since", help="Records changed since this date (ISO 8601).")
 @click.option("--style", "style", default="wcda", show_default=True,
-              help=f"One of {', '.join(sorted(STYLES))}, or a path to a .csl file.")
+              help=f"One of {', '.join(STYLE_NAMES)}, or a path to a .csl file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True,
-              help="Plain text, or HTML with the style's italics and quotes.")
+              help="Plain text, or HTML with the style's italics and quotes (text escaped).")
 @click.option("--note", is_flag=True, help="The footnote form (note styles only) instead of the bibliography entry.")
+@click.option("--locale", "locale", help="Locale for terms, dates and punctuation, e.g. en-GB (default: the style's).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
 @click.pass_context
-def cite_command(ctx: click.Context, ids: tuple[int, ...], style: str, fmt: str, note: bool) -> None:
-    """Print one citation per ID, rendered with citeproc-py in STYLE.
+def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None, all_records: bool,
+                 since: str | None, style: str, fmt: str, note: bool, locale: str | None, out: str | None) -> None:
+    """Print citations for the given records, rendered with citeproc-py in STYLE.
 
-    A record the style cannot render correctly is reported on stderr (exit code 1)
-    instead of printing a wrong entry; withdrawn records are skipped with a note.
+    Many records make a bibliography, sorted and disambiguated as the style says. A record
+    the style cannot render correctly is reported on stderr (exit code 1) instead of
+    printing a wrong entry; withdrawn records are skipped with a note.
     """
+    from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
+    from catalog.export.output import open_output
+
+    wanted = list(ids) + (read_ids(ids_file) if ids_file is not None else [])
+    if not wanted and not all_records and since is None and ids_file is None:
+        raise click.UsageError("give Record IDs, --ids-file, --all or --since")
     try:
-        style_path(style)
-        if note and style_class(style) != "note":
-            raise click.BadParameter(f"{style!r} is an in-text style; only note styles have a --note form", param_hint="--note")
+        citer = Citer(style, fmt=fmt, note=note, locale=locale)  # type: ignore[arg-type]
     except ExportError as exc:
-        raise click.BadParameter(str(exc), param_hint="--style") from None
-    store = open_store(ctx.obj.settings().storage.database, mode="read")
+        hint = "--note" if "in-text style" in str(exc) else "--locale" if "locale" in str(exc) else "--style"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    records = _records(ctx, wanted, all_records, since)
     failed = False
     try:
-        records = []
-        for record_id in ids:
+        entries = citer.bibliography(records)
+        with open_output(out) as handle:
+            for entry in entries:
+                if entry.error is not None:
+                    click.echo(f"error: {entry.error}", err=True)
+                    failed = True
+                else:
+                    handle.write(f"{entry.text}\n")
+    except HarvesterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if failed:
+        sys.exit(1)
+
+
+def _records(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None) -> list[CatalogRecord]:
+    from harvester.commands.export import parse_since
+
+    changed_since = parse_since(since) if since else None
+    store = open_store(ctx.obj.settings().storage.database, mode="read")
+    try:
+        chosen: dict[int, CatalogRecord] = {}
+        missing = []
+        for record_id in dict.fromkeys(wanted):
             stored = store.get(record_id)
             if stored is None:
-                raise click.BadParameter(f"not in the catalog: {record_id}", param_hint="ID")
-            records.append(stored)
-        for stored in records:
-            if stored.deleted:
-                click.echo(f"skipped {stored.record.record_id}: deleted (withdrawn from the archive)", err=True)
-                continue
-            try:
-                click.echo(cite(stored.record, style, fmt=fmt, note=note))  # type: ignore[arg-type]
-            except StyleCannotRender as exc:
-                click.echo(f"error: {exc}", err=True)
-                failed = True
-    except StyleCannotRender:
-        raise
+                missing.append(record_id)
+            elif stored.deleted:
+                click.echo(f"skipped {record_id}: deleted (withdrawn from the archive)", err=True)
+            elif changed_since is None or stored.last_changed >= changed_since:
+                chosen[record_id] = stored.record
+        if missing:
+            raise click.BadParameter(f"not in the catalog: {', '.join(map(str, missing))}", param_hint="ID")
+        if all_records or (since is not None and not wanted):
+            for stored in store.iter_records(changed_since=changed_since, include_deleted=False):
+                chosen.setdefault(stored.record.record_id, stored.record)
+        return list(chosen.values())
     except HarvesterError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
-    if failed:
-        sys.exit(1)
 
 
 COMMANDS = [cite_command]

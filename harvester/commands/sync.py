@@ -3,13 +3,70 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from catalog.runs import Runs, SyncLocked
-from catalog.store import open_store
-from harvester.commands import EXIT_FATAL
+from harvester.commands import EXIT_FATAL, EXIT_WAIT, open_store
+from harvester.commands.options import politeness_options
+
+if TYPE_CHECKING:
+    from catalog.runs import Runs
+
+
+def _json_target(json_out: str | None) -> None:
+    """Make the folder of a --json FILE before the run (a cron line names one that may not exist yet)."""
+    if json_out and json_out != "-":
+        from pathlib import Path
+
+        folder = Path(json_out).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(f"cannot create the folder for --json {json_out}: "
+                                       f"{exc.strerror or exc}") from None
+
+
+def _write_json(json_out: str, data: dict[str, Any]) -> None:
+    if json_out == "-":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    from catalog.export.output import open_output
+
+    with open_output(json_out) as fh:  # whole or not at all, with the umask's mode
+        json.dump(data, fh, indent=2, sort_keys=True)
+    click.echo(f"report written to {json_out}", err=True)
+
+
+class _SyncProgress:
+    """-v: every item on its own line. On a terminal otherwise: one status line (items, rate,
+    the latest item). In cron (stderr not a terminal): nothing; the report says it all."""
+
+    def __init__(self, verbose: bool) -> None:
+        import sys
+        import time
+
+        self.verbose = verbose
+        self.tty = sys.stderr.isatty()
+        self.clock = time.monotonic
+        self.began = self.clock()
+        self.items = 0
+        self.last_draw = 0.0
+
+    def __call__(self, line: str) -> None:
+        self.items += 1
+        if self.verbose:
+            click.echo(line, err=True)
+            return
+        now = self.clock()
+        if self.tty and now - self.last_draw > 0.1:
+            self.last_draw = now
+            rate = self.items / max(now - self.began, 1e-6)
+            click.echo(f"\r\x1b[2Ksync: {self.items} items, {rate:.1f}/s; {line[:70]}", err=True, nl=False)
+
+    def close(self) -> None:
+        if self.tty and not self.verbose and self.items:
+            click.echo("", err=True)
 
 
 @click.command()
@@ -18,23 +75,39 @@ from harvester.commands import EXIT_FATAL
 @click.option("--recheck-all", is_flag=True, help="Revalidate every record this run, not just those due.")
 @click.option("--max-requests", type=int, help="Request budget of this run (overrides sync.max_requests).")
 @click.option("--max-minutes", type=float, help="Time budget of this run (overrides sync.max_minutes).")
-@click.option("--contact", help="Contact e-mail or URL for the User-Agent (overrides archive.contact).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the run report as JSON here.")
-@click.option("-v", "--verbose", is_flag=True, help="Print every item as it is done.")
+@politeness_options
+@click.option("--json", "json_out", is_flag=False, flag_value="-", default=None,
+              help="Also write the run report as JSON: to FILE (its folder is created), or stdout with --json alone.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every item as it is done, and every field in the report.")
 @click.pass_context
 def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | None, max_minutes: float | None,
-         contact: str | None, json_out: str | None, verbose: bool) -> None:
+         contact: str | None, rate_limit: float | None, concurrency: int | None, json_out: str | None,
+         verbose: bool) -> None:
     """Bring the catalog in step with the site: discover, revalidate, tombstone; resumable.
 
     Meant for cron or a systemd timer. A run killed at any point is resumed by the next
-    `harvester sync`. Exit codes: 0 ok, 1 some items failed or a quality alarm, 2 blocked,
-    locked or fatal.
+    `harvester sync`. Exit codes: 0 ok, 1 some items failed, a Record ID conflict or a
+    quality alarm, 2 blocked, locked or fatal (a full disk), 75 the archive asked us to wait,
+    130 interrupted.
     """
+    from catalog.errors import ConfigError
+    from catalog.runs import SyncLocked
+    from harvester.config import require_live
     from harvester.sync import run_sync  # imported here: keeps the CLI's start-up light
 
     settings = ctx.obj.settings(archive={"contact": contact},
+                                http={"rate_limit": rate_limit, "concurrency": concurrency},
                                 sync={"max_requests": max_requests, "max_minutes": max_minutes})
-    progress = (lambda line: click.echo(line, err=True)) if verbose else None
+    # Everything that can refuse the run is checked before a run is created: a refused sync
+    # must not leave a "running" run behind for the next one to "resume".
+    try:
+        require_live(settings)
+    except ConfigError as exc:
+        click.echo(f"error: config: {exc}", err=True)
+        ctx.exit(EXIT_FATAL)
+        return
+    _json_target(json_out)
+    progress = _SyncProgress(verbose)
     with open_store(settings.storage.database) as store:
         try:
             result = run_sync(settings=settings, store=store, full=full, recheck_all=recheck_all, progress=progress)
@@ -42,16 +115,22 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_FATAL)
             return
+        finally:
+            progress.close()
         if result.resumed:
             click.echo(f"resumed the interrupted run {result.run_id}", err=True)
-        if result.status == "interrupted":
+        if result.status == "interrupted" or "started_at" not in result.report:
+            # Lock lost, or the catalog could not be written (a full disk): one line.
             click.echo(f"error: {result.report.get('stop_reason')}", err=True)
             ctx.exit(EXIT_FATAL)
             return
-        click.echo(_human(result.report))
+        if json_out != "-":
+            click.echo(_human(result.report, verbose=verbose))
+        if result.status == "asked_to_wait":
+            click.echo(f"{result.report.get('stop_reason')}; the run stopped (exit {EXIT_WAIT}). "
+                       "Run again after that.", err=True)
         if json_out:
-            with open(json_out, "w", encoding="utf-8") as fh:
-                json.dump(result.report, fh, indent=2, sort_keys=True)
+            _write_json(json_out, result.report)
         ctx.exit(result.exit_code)
 
 
@@ -60,18 +139,23 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
 @click.option("--json", "json_out", is_flag=False, flag_value="-", default=None,
               help="Write the report as JSON (to a file, or stdout with --json alone).")
 @click.option("--list", "list_runs", is_flag=True, help="List recent runs instead.")
+@click.option("--records", is_flag=True,
+              help="Also list the records the run touched: new, changed, restored, deleted, not found, failed.")
+@click.option("-v", "--verbose", is_flag=True, help="Also the field-by-field quality table.")
 @click.pass_context
-def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_runs: bool) -> None:
+def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_runs: bool, records: bool,
+           verbose: bool) -> None:
     """What a sync run did (the latest, or RUN): counts, failures, field quality, alarms."""
+    from catalog.runs import Runs
     from harvester.sync import build_report
 
     settings = ctx.obj.settings()
     with open_store(settings.storage.database, mode="read") as store:
         runs = Runs(store)
         if list_runs:
-            for info in runs.list():
-                click.echo(f"{info.run_id}  {info.status:<9} started {info.started_at:%Y-%m-%d %H:%M:%S}Z  "
-                           f"{info.requests} requests, {info.attempts} attempt(s)")
+            for run in runs.recent():
+                click.echo(f"{run.run_id}  {run.status:<9} started {run.started_at:%Y-%m-%d %H:%M:%S}Z  "
+                           f"{run.requests} requests, {run.attempts} attempt(s)")
             return
         info = runs.get(run_id)
         if info is None:
@@ -79,20 +163,40 @@ def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_ru
                                        else "no sync has run on this catalog yet")
         # A stored report is what the run saw; rebuild one for a running or killed run.
         data = info.report if info.report else build_report(runs, info.run_id, settings)
-    if json_out == "-":
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
-    elif json_out:
-        with open(json_out, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        click.echo(f"report written to {json_out}", err=True)
+        touched = _touched_records(store, runs, info.run_id) if records else None
+    if touched is not None:
+        data = {**data, "records": touched}
+    if json_out:
+        _write_json(json_out, data)
     else:
-        click.echo(_human(data))
+        click.echo(_human(data, verbose=verbose))
+
+
+# The outcomes `report --records` lists, in this order, with their headings.
+_RECORD_OUTCOMES = {"new": "new", "changed": "changed", "restored": "restored", "tombstoned": "deleted (tombstoned)",
+                    "not_found": "not found (kept; deleted after sync.tombstone_after misses)",
+                    "failed": "failed", "blocked": "blocked"}
+
+
+def _touched_records(store: Any, runs: Runs, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Record ID, title and detail of every item of the run whose outcome is worth reading."""
+    found: dict[str, list[dict[str, Any]]] = {key: [] for key in _RECORD_OUTCOMES}
+    for item in runs.items(run_id):
+        outcome = item.outcome
+        if outcome not in found or item.kind not in ("discover", "revalidate"):
+            continue
+        rid = item.record_id
+        stored = store.get(rid) if rid is not None else None
+        found[outcome].append({"record_id": rid, "key": item.key, "detail": item.detail or "",
+                               "title": stored.record.title if stored is not None else ""})
+    return {key: rows for key, rows in found.items() if rows}
 
 
 @click.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Catalog size, deleted count, last run, records due for revalidation, any running sync."""
+    from catalog.runs import Runs
     from harvester.sync import build_report, due_count
 
     settings = ctx.obj.settings()
@@ -125,8 +229,9 @@ def _counts_line(data: dict[str, Any]) -> str:
             f"blocked {c.get('blocked', 0)}, disallowed {c.get('disallowed', 0)}; {data.get('requests', 0)} requests")
 
 
-def _human(data: dict[str, Any]) -> str:
-    lines = [f"run {data['run_id']}: {data['status']}" + (f" ({data['stop_reason']})" if data.get("stop_reason") else ""),
+def _human(data: dict[str, Any], *, verbose: bool = False) -> str:
+    lines = [f"run {data['run_id']}: {data['status']}"
+             + (f" ({data['stop_reason']})" if data.get("stop_reason") else ""),
              f"  started {data['started_at']}, " + (f"took {data['seconds']:.1f} s" if data.get("finished_at")
                                                      else f"running for {data['seconds']:.1f} s")
              + f", {data['attempts']} attempt(s), {data['listing_pages']} listing page(s)",
@@ -138,13 +243,26 @@ def _human(data: dict[str, Any]) -> str:
             what = f"record {f['record_id']}" if f.get("record_id") else f"{f['kind']} {f['key']}"
             lines.append(f"    {what}: {f['outcome']}: {f['reason']}")
     quality = data.get("quality", {})
-    if quality.get("parsed"):
+    if quality.get("parsed") and (verbose or quality.get("alarms")):  # the field table: on request, or to explain
+        # an alarm
         lines.append(f"  quality: {quality['parsed']} page(s) parsed; field: this run / catalog at start")
         for name, q in quality.get("fields", {}).items():
             cat = f"{q['catalog_share']:.0%}" if q.get("catalog_share") is not None else "-"
             lines.append(f"    {name:<26}{q['run']:>6} ({q['run_share']:.0%})   {cat}")
+    for name, ways in quality.get("fallbacks", {}).items():
+        for how, count in ways.items():
+            lines.append(f"  fallback: {name}: by {how} on {count} of {quality.get('parsed', 0)} pages")
     for alarm in quality.get("alarms", []):
         lines.append(f"  ALARM: {alarm}")
+    if quality.get("parsed") and not verbose and not quality.get("alarms"):
+        lines.append(f"  quality: {quality['parsed']} page(s) parsed, no alarm (-v shows every field)")
+    for outcome, rows in data.get("records", {}).items():
+        lines.append(f"  {_RECORD_OUTCOMES.get(outcome, outcome)}: {len(rows)}")
+        for row in rows:
+            what = f"{row['record_id']}" if row.get("record_id") else row["key"]
+            title = f"  {row['title'][:70]}" if row.get("title") else ""
+            detail = f"  ({row['detail']})" if row.get("detail") and outcome not in ("new", "changed") else ""
+            lines.append(f"    {what}{title}{detail}")
     return "\n".join(lines)
 
 

@@ -101,23 +101,28 @@ def test_golden(case: str) -> None:
     assert text == path.read_bytes().decode("utf-8")
 
 
+def _n(text: str) -> str:
+    """Titles are put in headline style with typographic apostrophes: compare without either."""
+    return text.replace("’", "'").casefold()
+
+
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("fmt", ["text", "html"])
 def test_title_and_translators_exactly_once(case: str, fmt: str) -> None:
     record = CASES[case]
     for label, entry in _entries(record, fmt):
-        plain = re.sub(r"<[^>]+>", "", entry).replace("&amp;", "&")
-        assert plain.count(record.title) == 1, (label, plain)
-        rest = plain.replace(record.title, "")
+        plain = _n(re.sub(r"<[^>]+>", "", entry).replace("&amp;", "&"))
+        assert plain.count(_n(record.title)) == 1, (label, plain)
+        rest = plain.replace(_n(record.title), "")
         for translator in record.translators:
-            assert rest.count(_family(translator)) == 1, (label, translator, plain)
+            assert rest.count(_n(_family(translator))) == 1, (label, translator, plain)
         assert plain.lower().count("n.d.") <= 1 and plain.lower().count("undated") <= 1, (label, plain)
         assert "late 1950s" not in plain or plain.count("late 1950s") == 1, (label, plain)
 
 
 def _lead(record: CatalogRecord, style: str, note: bool) -> str:
     """What the entry begins with, by the style manual's rule."""
-    title = re.escape(record.title)
+    title = re.escape(_n(record.title))
     if not record.translators or style == "apa":
         return rf"“?{title}"
     first = parse_name(record.translators[0])
@@ -132,7 +137,7 @@ def test_entry_begins_where_the_manual_says(case: str) -> None:
     record = CASES[case]
     for style, note in RENDERINGS:
         entry = cite(record, style, note=note)
-        assert re.match(_lead(record, style, note), entry), (style, note, entry)
+        assert re.match(_lead(record, style, note), _n(entry), re.I), (style, note, entry)
         if record.translators and style != "apa":
             mla = ", translators." if len(record.translators) > 1 else ", translator."
             label = {"mla": mla, "chicago-notes-bibliography": ", trans.,"}.get(style, ", trans.")
@@ -152,21 +157,22 @@ def _date(record: CatalogRecord, style: str) -> str:
 @pytest.mark.parametrize("case", list(CASES))
 def test_date_in_the_right_place(case: str) -> None:
     record = CASES[case]
-    title = record.title
+    title = _n(record.title)
     # APA: "Title (Translator, Trans.). (date). Wilson Center Digital Archive."
-    apa = cite(record, "apa")
+    apa = _n(cite(record, "apa"))
     after_title = apa[len(title):]
-    m = re.match(r"^(?: \([^()]*, Trans\.\))?\. \(([^()]*)\)\. Wilson Center Digital Archive\.", after_title)
+    m = re.match(r"^(?: \([^()]*, Trans\.\))?\. \(([^()]*)\)\. Wilson Center Digital Archive\.", after_title, re.I)
     assert m, apa
-    assert m.group(1).startswith(_date(record, "apa")) if _date(record, "apa") != "n.d." else m.group(1) == "n.d."
+    apa_date = _n(_date(record, "apa"))
+    assert m.group(1).startswith(apa_date) if apa_date != "n.d." else m.group(1) == "n.d."
     # Chicago author-date: the year (or n.d.) right after the first element
-    ad = cite(record, "chicago-author-date")
+    ad = _n(cite(record, "chicago-author-date"))
     first = re.escape(f"“{title}.”") if not record.translators else r"[^.]+, trans\."
-    date = _date(record, "chicago-author-date")
+    date = _n(_date(record, "chicago-author-date"))
     assert re.match(rf"^{first} {re.escape(date)}{'' if date.endswith('.') else '[.]'} ", ad), ad
     # Chicago notes and MLA: the date follows the publisher, after the title
     for style in ("chicago-notes-bibliography", "mla"):
-        entry = cite(record, style)
-        assert entry.index("Wilson Center Digital Archive") > entry.index(title), entry
+        entry = _n(cite(record, style))
+        assert entry.index("wilson center digital archive") > entry.index(title), entry
         if record.date.normalized:
-            assert record.date.normalized[:4] in entry.split("Wilson Center Digital Archive", 1)[1], entry
+            assert record.date.normalized[:4] in entry.split("wilson center digital archive", 1)[1], entry

@@ -54,9 +54,13 @@ def test_cite_note_form_and_csl_path(db: str) -> None:
 def test_cite_no_author_record(db: str) -> None:
     result = run(db, "cite", "175798", "5", "--style", "apa")
     assert result.exit_code == 0, result.output
+    # a bibliography: sorted as APA says (the title takes the missing author's place, "C" before "S")
     first, second = result.stdout.splitlines()
-    assert first.startswith("Stalin, J., & Zhou, E. (1950, October 11).")
-    assert second.startswith("Cable No. 4785, Filippov [Stalin] and Zhou Enlai to the Soviet Ambassador in Peking (G. Goldberg, Trans.). (1950, October 11). Wilson")
+    assert first.startswith(
+        "Cable No. 4785, Filippov [Stalin] and Zhou Enlai to the Soviet Ambassador in Peking (G. Goldberg, Trans.). "
+        "(1950, October 11). Wilson"
+    )
+    assert second.startswith("Stalin, J., & Zhou, E. (1950, October 11).")
 
 
 def test_cite_refuses_what_citeproc_py_gets_wrong(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,13 +93,14 @@ def test_export_all_to_file(db: str, tmp_path: Path) -> None:
     result = run(db, "export", "jsonl", "--out", str(out))
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [(x["record"]["record_id"], x["deleted"]) for x in lines] == [(5, False), (7, True), (175798, False), (888001, False)]
+    assert [(x["record"]["record_id"], x["deleted"]) for x in lines] == [(5, False), (7, True), (175798, False),
+                                                                         (888001, False)]
 
 
 def test_export_ids_and_citation_formats_skip_tombstones(db: str) -> None:
     result = run(db, "export", "ris", "175798", "7")
     assert result.exit_code == 0
-    assert [e["id"] for e in rispy.loads(result.stdout)] == ["wcda-175798"]
+    assert [e["id"] for e in rispy.loads(result.stdout)] == ["175798"]
     assert "skipped 7" in result.stderr
 
 
@@ -110,3 +115,21 @@ def test_export_errors_leave_no_file(db: str, tmp_path: Path) -> None:
     assert run(db, "export", "oai_dc", "424242", "--out", str(out)).exit_code == 2
     assert run(db, "export", "oai_dc", "--since", "yesterday").exit_code == 2
     assert not out.exists() and list(tmp_path.glob("*.part")) == []
+
+
+@pytest.mark.parametrize("fmt", ["mods", "marcxml", "oai_qdc", "qdc", "jsonld"])
+def test_export_library_formats_with_a_rights_uri(db: str, fmt: str) -> None:
+    from lxml import etree
+
+    uri = "http://rightsstatements.org/vocab/InC-EDU/1.0/"
+    result = CliRunner().invoke(cli, ["--db", db, "export", fmt], env={"WCDA_EXPORT__RIGHTS_URI": uri})
+    assert result.exit_code == 0, result.output
+    if fmt == "jsonld":
+        doc = json.loads(result.stdout)
+        assert {n["license"] for n in doc["@graph"]} == {uri} and len(doc["@graph"]) == 3  # tombstone skipped
+        assert "skipped 7" in result.stderr
+    else:
+        root = etree.fromstring(result.stdout.encode())
+        assert len(root) == 4 and result.stdout.count(uri) == 4
+    bad = CliRunner().invoke(cli, ["--db", db, "export", fmt], env={"WCDA_EXPORT__RIGHTS_URI": "InC-EDU"})
+    assert bad.exit_code != 0 and "export.rights_uri" in (bad.output + str(bad.exception))

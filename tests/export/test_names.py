@@ -29,7 +29,8 @@ def test_persons(written: str, expected: PersonName) -> None:
 
 @pytest.mark.parametrize(
     "written",
-    ["CC CPSU Politburo", "Ministry of Foreign Affairs, PRC", "Soviet Embassy in Beijing", "Central Committee of the Socialist Unity Party"],
+    ["CC CPSU Politburo", "Ministry of Foreign Affairs, PRC", "Soviet Embassy in Beijing",
+     "Central Committee of the Socialist Unity Party"],
 )
 def test_institutions(written: str) -> None:
     assert parse_name(written) == Institution(written, written)

@@ -2,9 +2,14 @@ from __future__ import annotations
 
 from lxml import etree
 
-from catalog.export.oai_dc import DC_NS, OAI_DC_NS, oai_dc_element
+from catalog.export.common import FormatOptions
+from catalog.export.oai_dc import DC_NS, OAI_DC_NS, oai_dc_xml
 from catalog.model import CatalogRecord
 from tests.support.schemas import oai_dc_schema
+
+
+def oai_dc_element(record: CatalogRecord, *, options: FormatOptions = FormatOptions()) -> etree._Element:
+    return etree.fromstring(oai_dc_xml(record, options=options))
 
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
@@ -50,3 +55,19 @@ def test_forbidden_xml_characters_are_removed_and_scripts_survive(rec: CatalogRe
     oai_dc_schema().validate(data)
     assert values(etree.fromstring(data), "title") == ["Телеграмма № 4785 周恩来 𠀋"]
     assert values(el, "description") == []
+
+
+def test_aggregator_asks(rec: CatalogRecord) -> None:
+    """Page URL first identifier, the scan as a relation, the rights URI after the rights text,
+    no empty or repeated element."""
+    rec.pdf_url = "https://digitalarchive.wilsoncenter.org/scan.pdf"
+    rec.subjects = ["China", "China", " ", ""]
+    rec.places = ["China", "China"]
+    el = oai_dc_element(rec, options=FormatOptions(rights_uri="http://rightsstatements.org/vocab/InC-EDU/1.0/"))
+    oai_dc_schema().validate(etree.tostring(el))
+    assert values(el, "identifier")[0] == rec.url
+    assert values(el, "relation") == ["https://digitalarchive.wilsoncenter.org/scan.pdf"]
+    assert values(el, "rights")[-1] == "http://rightsstatements.org/vocab/InC-EDU/1.0/"
+    pairs = [(etree.QName(e).localname, e.text) for e in el]
+    assert len(pairs) == len(set(pairs)) and all(text and text.strip() for _, text in pairs)
+    assert values(el, "coverage") == ["China"]

@@ -37,6 +37,7 @@ def export(store: SQLiteStore, fmt: str, jobs: int) -> tuple[str, list[int]]:
     return text, skipped
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_workers_write_what_the_serial_export_writes(catalog: SQLiteStore, fmt: str) -> None:
     serial, serial_skips = export(catalog, fmt, 1)

@@ -119,8 +119,8 @@ def test_live_harvest_keeps_warc_and_reparse_rebuilds_the_catalog(runner: CliRun
             answers_from(warc_for(rid), site)
         env = {"WCDA_ARCHIVE__BASE_URL": site.base_url, "WCDA_ARCHIVE__CONTACT": "mailto:test@example.org",
                "WCDA_HTTP__RATE_LIMIT": "100"}
-        result = invoke(runner, tmp_path, "harvest", "175798", "300641", "999404", env=env)
-    assert result.exit_code == 0, result.output  # a 404 is recorded, not a failure
+        result = invoke(runner, tmp_path, "harvest", "175798", "300641", "999404", "--allow-missing", env=env)
+    assert result.exit_code == 0, result.output  # a 404 is recorded; with --allow-missing not a failure
     assert "not found 1" in result.output
     files = warc_files(tmp_path / "warc")
     assert len(files) == 1

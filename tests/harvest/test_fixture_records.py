@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from catalog.store import SQLiteStore
@@ -41,12 +43,14 @@ def test_provenance_of_a_replayed_record(offline_settings: Settings) -> None:
     assert prov.redirects == [prov.request_url]
     assert prov.http_status == 200 and prov.replayed
     assert len(prov.sha256) == 64 and prov.etag and prov.last_modified
-    assert prov.warc_file == "doc-175798.warc.gz" and prov.warc_record_id.startswith("<urn:uuid:")
+    # A replayed record names the recording it came from in full, so `reparse` can find it again.
+    assert prov.warc_file is not None and Path(prov.warc_file).is_absolute()
+    assert Path(prov.warc_file).name == "doc-175798.warc.gz" and prov.warc_record_id.startswith("<urn:uuid:")
     assert prov.tool_version and prov.parser_version
 
 
 _ERROR_OUTCOMES = {"blocked": "blocked", "gone": "gone", "not_found": "not_found", "rate_limited": "failed",
-                   "server_error": "failed", "parse_error": "failed", "truncated": "failed"}
+                   "server_error": "failed", "not_document": "not_document", "truncated": "failed"}
 _ERROR_SCENARIOS = {name: s for name, s in SCENARIOS.items() if s["outcome"] in _ERROR_OUTCOMES}
 
 
@@ -65,6 +69,7 @@ def test_error_scenario_is_reported_not_stored(name: str, offline_settings: Sett
         assert outcome.retry_after == pytest.approx(scenario["retry_after"], abs=1)
     if scenario["outcome"] == "truncated":
         assert "truncated" in outcome.detail
-    if scenario["outcome"] == "parse_error":
+    if scenario["outcome"] == "not_document":
         assert str(rid) in outcome.detail and "not a document page" in outcome.detail
-    assert summary.exit_code == (2 if outcome.status == "blocked" else 1 if outcome.status == "failed" else 0)
+    assert summary.exit_code == (2 if outcome.status == "blocked" else 1 if outcome.status in {"failed", "not_document"}
+                                 else 0)

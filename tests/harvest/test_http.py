@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from catalog.errors import (
+    AskedToWait,
     Blocked,
     ConfigError,
     Gone,
     NotFound,
     NotInRecording,
     OffHostRedirect,
-    RateLimited,
     ResponseTooLarge,
     ServerError,
     TransportError,
@@ -72,7 +72,9 @@ def test_rate_limit_spaces_requests(server: ArchiveServer) -> None:
             fetcher.get(fetcher.document_url(1))
     times = [s.at for s in server.seen]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert len(gaps) == 3 and min(gaps) >= 0.18  # 1/5 s apart, less scheduling slack
+    # Times are taken on the server, where a busy machine can delay handling one request and so
+    # shorten the next gap: the span shows the spacing (jitter only at its ends), each gap that there is one.
+    assert len(gaps) == 3 and (times[-1] - times[0]) / 3 >= 0.18 and min(gaps) >= 0.1
 
 
 def test_redirect_within_host_is_followed(server: ArchiveServer) -> None:
@@ -139,9 +141,13 @@ def test_retry_after_as_http_date_is_honoured(server: ArchiveServer) -> None:
 def test_retry_after_longer_than_allowed_stops_without_retrying(server: ArchiveServer) -> None:
     server.route("/document/1", Answer(429, b"", {"Retry-After": "7200"}))
     with Fetcher(settings_for(server.base_url, backoff_max=300), sleep=Sleeps()) as fetcher:
-        with pytest.raises(RateLimited) as info:
+        with pytest.raises(AskedToWait) as info:
             fetcher.get(fetcher.document_url(1))
+        # The whole run stops asking: the next request is refused before it is sent.
+        with pytest.raises(AskedToWait):
+            fetcher.get(fetcher.document_url(2))
     assert info.value.retry_after == 7200 and len(server.seen) == 1
+    assert "the archive asked us to wait 7200 s" in str(info.value)
 
 
 def test_parse_retry_after_forms() -> None:

@@ -41,13 +41,15 @@ SUBJECTS = [
 def make_record(i: int) -> CatalogRecord:
     record_id = 100_000 + i * 7
     url = f"{BASE}/document/doc-{record_id}"
-    title = f"Document {i}: " + ("Телеграмма посла" if i % 5 == 0 else "毛泽东致斯大林电" if i % 7 == 0 else "Memorandum of conversation")
+    title = f"Document {i}: " + ("Телеграмма посла" if i % 5 == 0 else "毛泽东致斯大林电" if i % 7 == 0
+                                 else "Memorandum of conversation")
     return CatalogRecord(
         record_id=record_id,
         url=url,
         slug=f"doc-{record_id}",
         title=title,
-        date=DocumentDate(display="1950", normalized=f"{1945 + i % 40}-{1 + i % 12:02d}-{1 + i % 28:02d}", precision="day"),
+        date=DocumentDate(display="1950", normalized=f"{1945 + i % 40}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                          precision="day"),
         summary=None if i % 4 == 0 else f"Summary of document {i}, with non-Latin text: Москва, 北京.",
         authors=[f"Author {i % 9}"],
         places=["Moscow", "Beijing"][: 1 + i % 2],

@@ -19,10 +19,9 @@ from waitress.server import create_server
 
 from catalog.oai.app import create_app
 from catalog.oai.provider import ProviderSettings
-from catalog.oai.repository import QDC_NS, QDC_XSD_PATH
 from catalog.store import SQLiteStore
 from tests.oai.catalog_builder import build_catalog
-from tests.support.schemas import DC, load_xsd, oai_pmh_schema
+from tests.support.schemas import oai_response_schema
 
 REPO_ID = "digitalarchive.wilsoncenter.org"
 SECRET = "test-secret"
@@ -30,28 +29,9 @@ OAI = {"oai": "http://www.openarchives.org/OAI/2.0/"}
 RESPONSE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-_qdc_schema: list[Any] = []
-
-
 def schema(data: bytes = b""):
-    """OAI-PMH.xsd with oai_dc and oai-identifier; for oai_qdc responses, with the qdc schemas.
-
-    simpledc (under oai_dc) and the DCMI qdc dc.xsd (under dcterms) define the same
-    namespace differently, so one schema set cannot hold both: a response carrying
-    qualified DC is validated with the qdc set, every other one with the oai_dc set.
-    """
-    if QDC_XSD_PATH is None or QDC_NS is None or QDC_NS.encode() not in data:
-        return oai_pmh_schema()
-    if not _qdc_schema:
-        from tests.support.schemas import OAI
-
-        _qdc_schema.append(load_xsd(OAI / "OAI-PMH.xsd", [
-            (QDC_NS, QDC_XSD_PATH),
-            ("http://purl.org/dc/elements/1.1/", DC / "dc.xsd"),
-            ("http://purl.org/dc/terms/", DC / "dcterms.xsd"),
-            ("http://www.openarchives.org/OAI/2.0/oai-identifier", OAI / "oai-identifier.xsd"),
-        ]))
-    return _qdc_schema[0]
+    """OAI-PMH.xsd with the metadata schemas `data` needs (tests/support/schemas.py)."""
+    return oai_response_schema(data)
 
 
 @dataclass
@@ -130,13 +110,15 @@ def error_code(doc: etree._Element) -> str | None:
     return el.get("code") if el is not None else None
 
 
-def start_server(store: SQLiteStore, deleted: list[int], *, page_size: int = 100, ttl: int = 24) -> tuple[Server, Callable[[], None]]:
+def start_server(store: SQLiteStore, deleted: list[int], *, page_size: int = 100, ttl: int = 24,
+                 **extra: Any) -> tuple[Server, Callable[[], None]]:
     settings = ProviderSettings(
         repository_name="Wilson Center Digital Archive (test catalog)",
         repository_identifier=REPO_ID,
         admin_email="cataloguer@example.org",
         page_size=page_size,
         token_ttl_hours=ttl,
+        **extra,
     )
     validator = Validator(create_app(store, settings, token_secret=SECRET))
     server = create_server(validator, host="127.0.0.1", port=0, threads=4)
@@ -188,7 +170,7 @@ def _no_invalid_responses(request: pytest.FixtureRequest) -> Iterator[None]:
     servers = [request.getfixturevalue(n) for n in ("server", "small_page_server") if n in request.fixturenames]
     before = [len(s.validator.failures) for s in servers]
     yield
-    for srv, n in zip(servers, before):
+    for srv, n in zip(servers, before, strict=True):
         assert srv.validator.failures[n:] == []
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from catalog.export.oai_dc import oai_dc_element
+from lxml import etree
+
+from catalog.export.oai_dc import oai_dc_xml
 from catalog.oai.sets import record_sets
 from catalog.store import SQLiteStore
 
@@ -23,7 +25,7 @@ class Expected:
 
 def dc_map(record) -> dict[str, list[str]]:
     found: dict[str, list[str]] = defaultdict(list)
-    for child in oai_dc_element(record):
+    for child in etree.fromstring(oai_dc_xml(record)):
         found[child.tag.split("}")[1]].append(child.text or "")
     return dict(found)
 

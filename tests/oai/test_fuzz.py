@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,9 +17,11 @@ VALUES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(args=st.lists(st.tuples(NAMES, VALUES), max_size=5), post=st.booleans())
-def test_fuzzed_arguments_always_give_a_valid_oai_document(server: Server, args: list[tuple[str, str]], post: bool) -> None:
+def test_fuzzed_arguments_always_give_a_valid_oai_document(server: Server, args: list[tuple[str, str]],
+                                                           post: bool) -> None:
     before = len(server.validator.failures)
     resp = server.post(args) if post else server.get(args)
     assert resp.status_code == 200

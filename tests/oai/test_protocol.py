@@ -59,23 +59,27 @@ def test_tampered_token_is_bad_resumption_token(small_page_server: Server) -> No
     state = tokens.decode(tok, KEY, verb="ListRecords")
     forged = tokens.encode(tokens.TokenState(**{**state.__dict__, "set_spec": "type:cable"}), b"wrong key")
     for bad in (payload[:-2] + "AA." + sig, forged, tok + "x", tok.replace(".", "")):
-        assert error_code(small_page_server.oai({"verb": "ListRecords", "resumptionToken": bad})) == "badResumptionToken"
+        assert error_code(small_page_server.oai({"verb": "ListRecords",
+                                                 "resumptionToken": bad})) == "badResumptionToken"
 
 
 def test_expired_token_is_bad_resumption_token(small_page_server: Server) -> None:
     tok = _token(small_page_server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc"})).text
     state = tokens.decode(tok, KEY, verb="ListRecords")
     expired = tokens.encode(tokens.TokenState(**{**state.__dict__, "expires": int(time.time()) - 1}), KEY)
-    assert error_code(small_page_server.oai({"verb": "ListRecords", "resumptionToken": expired})) == "badResumptionToken"
+    assert error_code(small_page_server.oai({"verb": "ListRecords",
+                                             "resumptionToken": expired})) == "badResumptionToken"
 
 
 def test_past_the_end_token_is_bad_resumption_token(small_page_server: Server) -> None:
     tok = _token(small_page_server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc"})).text
     state = tokens.decode(tok, KEY, verb="ListRecords")
     beyond = tokens.TokenState(**{**state.__dict__, "after": ["9999-12-31T23:59:59.999999Z", 10**9]})
-    assert error_code(small_page_server.oai({"verb": "ListRecords", "resumptionToken": tokens.encode(beyond, KEY)})) == "badResumptionToken"
+    assert error_code(small_page_server.oai({"verb": "ListRecords",
+                                             "resumptionToken": tokens.encode(beyond, KEY)})) == "badResumptionToken"
     over = tokens.TokenState(**{**state.__dict__, "cursor": state.total + 5})
-    assert error_code(small_page_server.oai({"verb": "ListRecords", "resumptionToken": tokens.encode(over, KEY)})) == "badResumptionToken"
+    assert error_code(small_page_server.oai({"verb": "ListRecords",
+                                             "resumptionToken": tokens.encode(over, KEY)})) == "badResumptionToken"
 
 
 def test_token_is_scoped_to_its_verb_and_keeps_the_request(small_page_server: Server) -> None:
@@ -155,7 +159,8 @@ def test_a_list_whose_whole_tail_changed_mid_harvest_goes_on_instead_of_failing(
         page = fresh_server.oai({"verb": "ListRecords", "resumptionToken": tok})
         assert page.find("oai:error", OAI) is None, etree.tostring(page)
         for rec in page.iterfind(".//oai:record", OAI):
-            titles[rec.findtext("oai:header/oai:identifier", namespaces=OAI)] = rec.findtext(".//{http://purl.org/dc/elements/1.1/}title")
+            titles[rec.findtext("oai:header/oai:identifier",
+                                namespaces=OAI)] = rec.findtext(".//{http://purl.org/dc/elements/1.1/}title")
         tok = _token(page).text
     expected = {f"oai:digitalarchive.wilsoncenter.org:{rid}" for rid in all_ids} - sent
     assert set(titles) == expected  # nothing skipped, nothing sent twice
@@ -193,7 +198,8 @@ def test_missing_verb_unknown_argument_and_finer_granularity(server: Server) -> 
     assert error_code(server.oai({"verb": "Identify", "foo": "bar"})) == "badArgument"
     assert error_code(server.oai({"verb": "GetMetadata", "identifier": "x:y", "metadataPrefix": "oai_dc"})) == "badVerb"
     for value in ("2024-03-01T08:00Z", "2024-03-01T08:00:00.5Z", "2024-3-1", "2024-02-30"):
-        assert error_code(server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": value})) == "badArgument"
+        assert error_code(server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc",
+                                      "from": value})) == "badArgument"
 
 
 def test_errors_echo_the_request_when_the_spec_allows(server: Server) -> None:
@@ -207,8 +213,10 @@ def test_errors_echo_the_request_when_the_spec_allows(server: Server) -> None:
 
 
 def test_unknown_set_and_empty_window_are_no_records_match(server: Server) -> None:
-    assert error_code(server.oai({"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "set": "type:nothing"})) == "noRecordsMatch"
-    doc = server.oai({"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "from": "2030-01-01", "until": "2020-01-01"})
+    assert error_code(server.oai({"verb": "ListIdentifiers", "metadataPrefix": "oai_dc",
+                                  "set": "type:nothing"})) == "noRecordsMatch"
+    doc = server.oai({"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "from": "2030-01-01",
+                      "until": "2020-01-01"})
     assert error_code(doc) == "noRecordsMatch"
 
 
@@ -253,7 +261,8 @@ def test_http_status_content_type_and_paths(server: Server) -> None:
     assert requests.put(server.url, data="x", timeout=30).status_code == 405
     bad_utf8 = requests.get(server.url + "?verb=Identify&x=%ff", timeout=30)
     assert bad_utf8.status_code == 200 and error_code(etree.fromstring(bad_utf8.content)) == "badArgument"
-    assert requests.get(server.url + "/schemas/wcda-qdc.xsd", timeout=30).status_code == 200
+    # oai_qdc is OCLC's container now: no private schema is published next to the endpoint
+    assert requests.get(server.url + "/schemas/wcda-qdc.xsd", timeout=30).status_code == 404
 
 
 def test_default_page_size_is_100(server: Server) -> None:

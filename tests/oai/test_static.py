@@ -1,10 +1,9 @@
 """The Static Repository file (`harvester feed`).
 
-static-repository.xsd (and the restricted OAI-PMH-static-repository.xsd it imports) are
-not among the offline schemas in ../shared/schemas, so the file is checked in two parts:
-the restrictions that schema adds are asserted directly, and each embedded part
-(Identify, ListMetadataFormats, ListRecords) is wrapped in an OAI-PMH envelope and
-validated against OAI-PMH.xsd with oai_dc and oai-identifier, offline.
+Every file is validated whole against the official static-repository.xsd (with its
+restricted OAI-PMH-static-repository.xsd and the oai_dc, MODS and MARCXML schemas,
+tests/schemas); the restrictions are also asserted directly, and each embedded part is
+validated against OAI-PMH.xsd as the gateway will serve it.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from catalog.oai.static import write_static_repository
 from harvester.cli import cli
 from tests.oai.catalog_builder import build_catalog
 from tests.oai.expected import expected_catalog
-from tests.support.schemas import oai_pmh_schema
+from tests.support.schemas import oai_pmh_schema, static_repository_schema
 
 SR = "http://www.openarchives.org/OAI/2.0/static-repository"
 OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -44,6 +43,7 @@ def test_static_repository_structure_and_embedded_records(tmp_path: Path) -> Non
         store, out, repository_name="WCDA", repository_identifier="digitalarchive.wilsoncenter.org",
         admin_email="cataloguer@example.org", base_url="http://gateway.example.org/oai/example.org/wcda.xml",
     )
+    static_repository_schema().validate(etree.parse(str(out)))
     doc = etree.parse(str(out)).getroot()
     assert doc.tag == f"{{{SR}}}Repository"
     assert [etree.QName(c).localname for c in doc] == ["Identify", "ListMetadataFormats", "ListRecords"]
@@ -83,7 +83,8 @@ def test_feed_command_writes_the_file(tmp_path: Path) -> None:
     store.close()
     out = tmp_path / "static.xml"
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "c.db"), "feed", "--out", str(out),
-                                      "--base-url", "http://gateway.example.org/oai/example.org/static.xml"])
+                                      "--base-url", "http://gateway.example.org/oai/example.org/static.xml"],
+                                env={"WCDA_OAI__REPOSITORY_IDENTIFIER": "oai.example.org"})
     assert result.exit_code == 0, result.output
     assert "wrote 10 records" in result.output
     doc = etree.parse(str(out)).getroot()
@@ -124,4 +125,93 @@ def test_serve_command_starts_waitress_on_loopback(tmp_path: Path) -> None:
         oai_pmh_schema().validate(doc)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reads and closes the pipe (an open one is a ResourceWarning)
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    store, _ = build_catalog(tmp_path / "c.db", n=2)
+    store.close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port), "--db", str(tmp_path / "c.db")])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.strip().splitlines() if not line.startswith("note:")]
+    assert lines == [f"Error: port {port} on 127.0.0.1 is already in use (another server is listening there); "
+                     "choose another with --port (or oai.port in config.toml)"]
+
+
+def _feed(tmp_path: Path, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, ["--db", str(tmp_path / "c.db"), "feed", "--out", str(tmp_path / "s.xml"), *args],
+                              env={"WCDA_OAI__REPOSITORY_IDENTIFIER": "oai.example.org", **(env or {})})
+
+
+def test_feed_requires_a_public_base_url_and_an_identifier(tmp_path: Path) -> None:
+    build_catalog(tmp_path / "c.db", n=5)[0].close()
+    result = _feed(tmp_path)
+    assert result.exit_code == 2 and "--base-url" in result.output and "Traceback" not in result.output
+    result = _feed(tmp_path, "--base-url", "file:///tmp/x.xml")
+    assert result.exit_code == 2 and "not an http(s) URL" in result.output
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "c.db"), "feed", "--out", str(tmp_path / "s.xml"),
+                                      "--base-url", "http://gw.example.org/oai/x.xml"])
+    assert result.exit_code == 1 and "oai.repository_identifier" in result.output
+    assert not (tmp_path / "s.xml").exists()
+
+
+def test_feed_file_is_readable_as_the_umask_allows(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    build_catalog(tmp_path / "c.db", n=5)[0].close()
+    for mask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        (tmp_path / "s.xml").unlink(missing_ok=True)  # a replaced file keeps its own mode
+        old = os.umask(mask)
+        try:
+            result = _feed(tmp_path, "--base-url", "http://gw.example.org/oai/x.xml")
+        finally:
+            os.umask(old)
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE((tmp_path / "s.xml").stat().st_mode) == mode
+
+
+def test_feed_with_mods_and_marcxml_validates(tmp_path: Path) -> None:
+    build_catalog(tmp_path / "c.db", n=8)[0].close()
+    result = _feed(tmp_path, "--base-url", "http://gw.example.org/oai/x.xml", "--format", "oai_dc",
+                   "--format", "mods", "--format", "marcxml")
+    assert result.exit_code == 0, result.output
+    static_repository_schema().validate(etree.parse(str(tmp_path / "s.xml")))
+    doc = etree.parse(str(tmp_path / "s.xml")).getroot()
+    assert [lr.get("metadataPrefix") for lr in doc.findall("sr:ListRecords", NS)] == ["oai_dc", "mods", "marcxml"]
+    assert [f.findtext("oai:metadataPrefix", namespaces=NS)
+            for f in doc.findall("sr:ListMetadataFormats/oai:metadataFormat", NS)] == ["oai_dc", "mods", "marcxml"]
+    result = _feed(tmp_path, "--base-url", "http://gw.example.org/oai/x.xml", "--format", "oai_qdc")
+    assert result.exit_code == 2 and "oai_qdc" in result.output
+
+
+def test_a_catalog_over_the_limit_is_refused_and_can_be_split_per_set(tmp_path: Path) -> None:
+    store, _ = build_catalog(tmp_path / "c.db", n=30)
+    out = tmp_path / "big.xml"
+    args = dict(repository_name="WCDA", repository_identifier="oai.example.org", admin_email="a@example.org",
+                base_url="http://gw.example.org/oai/big.xml")
+    import pytest
+
+    from catalog.errors import ExportError
+
+    with pytest.raises(ExportError, match=r"at most 10 per Static Repository file.*--set.*harvester serve"):
+        write_static_repository(store, out, max_records=10, **args)  # type: ignore[arg-type]
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+    spec = store.connection.execute(
+        "SELECT set_spec FROM oai_set_member m JOIN record r USING (record_id) WHERE r.deleted_at IS NULL"
+        " GROUP BY set_spec HAVING count(*) BETWEEN 1 AND 10 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    result = write_static_repository(store, out, max_records=10, set_spec=spec, **args)  # type: ignore[arg-type]
+    static_repository_schema().validate(etree.parse(str(out)))
+    members = {r[0] for r in store.connection.execute(
+        "SELECT m.record_id FROM oai_set_member m JOIN record r USING (record_id)"
+        " WHERE m.set_spec = ? AND r.deleted_at IS NULL", (spec,))}
+    got = {int(i.rsplit(":", 1)[1]) for i in etree.parse(str(out)).getroot().xpath(
+        "//oai:header/oai:identifier/text()", namespaces=NS)}
+    assert got == members and result.count == len(members)
+    store.close()

@@ -105,7 +105,8 @@ def test_a5_get_record_datestamp_granularity_and_set(server: Server) -> None:
 
 def test_a6_list_records_from_datestamp_includes_record(server: Server) -> None:
     ident, _ = _example(server)
-    stamp = _text(server.oai({"verb": "GetRecord", "identifier": ident, "metadataPrefix": "oai_dc"}), ".//oai:datestamp")
+    stamp = _text(server.oai({"verb": "GetRecord", "identifier": ident, "metadataPrefix": "oai_dc"}),
+                  ".//oai:datestamp")
     params: dict[str, str] = {"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": stamp}
     while True:
         doc = server.oai(params)
@@ -120,10 +121,12 @@ def test_a6_list_records_from_datestamp_includes_record(server: Server) -> None:
 EXPECTED_ERRORS = [
     ("bad verb", {"verb": "junk"}, {"badVerb"}),
     ("GetRecord without identifier", {"verb": "GetRecord", "metadataPrefix": "oai_dc"}, {"badArgument"}),
-    ("GetRecord without prefix", {"verb": "GetRecord", "identifier": "oai:digitalarchive.wilsoncenter.org:100007"}, {"badArgument"}),
+    ("GetRecord without prefix", {"verb": "GetRecord", "identifier": "oai:digitalarchive.wilsoncenter.org:100007"},
+     {"badArgument"}),
     ("GetRecord invalid identifier", {"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": 'invalid"id'},
      {"badArgument", "idDoesNotExist"}),
-    ("ListIdentifiers until=junk", {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "until": "junk"}, {"badArgument"}),
+    ("ListIdentifiers until=junk", {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "until": "junk"},
+     {"badArgument"}),
     ("ListIdentifiers from=junk", {"verb": "ListIdentifiers", "from": "junk"}, {"badArgument"}),
     ("ListIdentifiers token and until", {"verb": "ListIdentifiers", "resumptionToken": "junk", "until": "2000-02-05"},
      {"badArgument", "badResumptionToken"}),
@@ -144,14 +147,16 @@ def test_a7_expected_error(server: Server, case: str, params: dict[str, str], co
 
 # -- A.8 v2-specific ---------------------------------------------------------------------------
 def test_a8_mixed_granularity_is_bad_argument(server: Server) -> None:
-    doc = server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": "2002-02-05", "until": "2002-02-06T05:35:00Z"})
+    doc = server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": "2002-02-05",
+                      "until": "2002-02-06T05:35:00Z"})
     assert error_code(doc) == "badArgument"
 
 
 def test_a8_until_before_earliest_datestamp_is_no_records_match(server: Server) -> None:
     earliest = datetime.strptime(_text(server.oai({"verb": "Identify"}), ".//oai:earliestDatestamp"), UTC_SECONDS)
     until = (earliest - timedelta(days=365)).strftime(UTC_SECONDS)
-    assert error_code(server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc", "until": until})) == "noRecordsMatch"
+    assert error_code(server.oai({"verb": "ListRecords", "metadataPrefix": "oai_dc",
+                                  "until": until})) == "noRecordsMatch"
 
 
 # -- A.9 POST ----------------------------------------------------------------------------------

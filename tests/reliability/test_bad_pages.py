@@ -18,6 +18,7 @@ import os
 from datetime import UTC, datetime
 
 import lxml.html
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,26 +43,34 @@ SNIPPETS = [
     '<h1 class="title"></h1>', "<article>", "</article></main>", "<main>", "<header>", "</body></html>", "<html>",
     "<script>", "</script>", "<style>", "<!--", "-->", "<![CDATA[", "]]>", "<table><tr><td>", "<template>",
     '<svg><h1 class="title">in svg</h1></svg>', "<math><mi>", "<noscript>", "<plaintext>", "<xmp>", "<textarea>",
-    "&#0;", "&#xD800;", "&#x110000;", "&#99999999999;", "&bogus;", "&amp", "&", "<p class=\"date\">31 February 1950</p>",
+    "&#0;", "&#xD800;", "&#x110000;", "&#99999999999;", "&bogus;", "&amp", "&",
+            "<p class=\"date\">31 February 1950</p>",
     '<div class="information-block"><h3 class="sub-title">Record ID</h3><div class="text">12</div></div>',
     '<div class="information-block"><h3 class="sub-title">Record ID</h3><div class="text">١٢</div></div>',
     '<div class="information-block"><h3 class="sub-title">Record ID</h3><div class="text">²</div></div>',
-    '<div class="information-block"><h3 class="sub-title">Record ID</h3><div class="text">9999999999999999999999</div></div>',
-    '<div class="information-block"><h3 class="sub-title">Original Uploaded Date</h3><div class="text">2023-13-45</div></div>',
-    '<div class="information-block"><h3 class="sub-title">Language</h3><a class="pill"><div class="name">Klingon</div></a></div>',
+    '<div class="information-block"><h3 class="sub-title">Record ID</h3>'
+    '<div class="text">9999999999999999999999</div></div>',
+    '<div class="information-block"><h3 class="sub-title">Original Uploaded Date</h3>'
+    '<div class="text">2023-13-45</div></div>',
+    '<div class="information-block"><h3 class="sub-title">Language</h3>'
+    '<a class="pill"><div class="name">Klingon</div></a></div>',
     '<div class="information-block"><h3 class="sub-title"></h3></div>', '<div class="information-block">',
     '<h3 class="title">Author(s):</h3>', '<a class="pill"><div class="name"><span></span></div></a>',
     '<p class="date">١٩٥٠</p>', '<p class="date">0000</p>', '<p class="date">February 30, 1950</p>',
     '<a href="javascript:alert(1)" class="pill"><div class="name">x</div></a>',
     '<script data-drupal-selector="drupal-settings-json">{"path": [1, 2]}</script>',
     '<script data-drupal-selector="drupal-settings-json">not json</script>',
-    '<script data-drupal-selector="drupal-settings-json">{"path": {"currentPath": "node/99999999999999999999999"}}</script>',
+    '<script data-drupal-selector="drupal-settings-json">'
+    '{"path": {"currentPath": "node/99999999999999999999999"}}</script>',
     '<span data-cfemail="zz">', '<span data-cfemail="01">', '<span data-cfemail="ff00ff">',
     '<object class="pdf-preview" data="">', '<object class="pdf-preview" data="http://[::1">',
-    '<link rel="canonical">', '<link rel="canonical" href="http://[">', '<link rel="shortlink" href="/node/99999999999999999999999">',
+    '<link rel="canonical">', '<link rel="canonical" href="http://[">',
+            '<link rel="shortlink" href="/node/99999999999999999999999">',
     '<a href="/document/99999999999999999999999999/download">', '<a href="http://[::1/document/5/download">',
-    '<base href="http://evil.example/">', '<meta charset="utf-16">', '<meta http-equiv="refresh" content="0;url=http://evil">',
-    '<div class="tab-pane" id="">', '<div class="tab-pane" aria-labelledby="nowhere">', '<button data-bs-target="#">x</button>',
+    '<base href="http://evil.example/">', '<meta charset="utf-16">',
+            '<meta http-equiv="refresh" content="0;url=http://evil">',
+    '<div class="tab-pane" id="">', '<div class="tab-pane" aria-labelledby="nowhere">',
+            '<button data-bs-target="#">x</button>',
     '<!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>', "&xxe;", "<", ">", "<div cla", '"', "'", "</", "<!",
     "<?xml version='1.0'?>", "\x00", "\r", "\x0c",
 ]
@@ -187,7 +196,8 @@ def huge_mutations(draw: st.DrawFn) -> bytes:
     size = draw(st.sampled_from([1_000, 50_000, 300_000]))
     kind = draw(st.sampled_from(["attribute", "many_attributes", "nesting", "long_word", "many_pills", "class"]))
     if kind == "attribute":
-        junk = f'<div class="information-block" data-x="{"a" * size}"><h3 class="sub-title" title="{"&quot;" * (size // 6)}">Source</h3></div>'
+        junk = (f'<div class="information-block" data-x="{"a" * size}">'
+                f'<h3 class="sub-title" title="{"&quot;" * (size // 6)}">Source</h3></div>')
     elif kind == "many_attributes":
         junk = "<div " + " ".join(f'a{i}="{i}"' for i in range(size // 10)) + ">x</div>"
     elif kind == "nesting":
@@ -196,7 +206,8 @@ def huge_mutations(draw: st.DrawFn) -> bytes:
     elif kind == "long_word":
         junk = '<p class="date">' + "9" * size + "</p>"
     elif kind == "many_pills":
-        junk = '<h3 class="title">Subjects Discussed</h3><div>' + '<a class="pill"><div class="name">s</div></a>' * (size // 50) + "</div>"
+        junk = ('<h3 class="title">Subjects Discussed</h3><div>'
+                + '<a class="pill"><div class="name">s</div></a>' * (size // 50) + "</div>")
     else:
         junk = f'<h1 class="{"title " * (size // 6)}">A title</h1>'
     at = draw(st.integers(0, len(text)))
@@ -204,7 +215,8 @@ def huge_mutations(draw: st.DrawFn) -> bytes:
 
 
 empty_bodies = st.one_of(
-    st.sampled_from([b"", b" ", b"\n\r\t ", b"\xef\xbb\xbf", b"\x00" * 64, b"<html></html>", b"<html><body></body></html>",
+    st.sampled_from([b"", b" ", b"\n\r\t ", b"\xef\xbb\xbf", b"\x00" * 64, b"<html></html>",
+                     b"<html><body></body></html>",
                      b"<!DOCTYPE html>", b"<h1 class='title'></h1>", b"<h1 class='title'>T</h1>", b"\xff\xfe\x00\x00",
                      b"<h1 class='title'>T</h1><div class='information-block'></div>"]),
     st.binary(max_size=3000),
@@ -212,24 +224,28 @@ empty_bodies = st.one_of(
 
 
 # -- the properties ---------------------------------------------------------------------
+@pytest.mark.slow
 @SETTINGS
 @given(body=tree_mutations())
 def test_dropped_duplicated_reordered_blocks(body: bytes) -> None:
     check(body)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(body=text_mutations())
 def test_injected_markup_and_broken_tags(body: bytes) -> None:
     check(body)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(body=unicode_mutations())
 def test_odd_unicode(body: bytes) -> None:
     check(body)
 
 
+@pytest.mark.slow
 @HEAVY
 @given(body=huge_mutations())
 def test_huge_attributes_nesting_and_words(body: bytes) -> None:
@@ -247,6 +263,7 @@ def test_empty_and_binary_bodies(body: bytes, content_type: str | None) -> None:
 @SETTINGS
 @given(page=pages, content_type=st.one_of(st.sampled_from(CONTENT_TYPES), st.text(max_size=40)),
        encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "koi8-r"]))
+@pytest.mark.slow
 def test_wrong_charsets(page, content_type: str | None, encoding: str) -> None:
     body = page.body.decode("utf-8").encode(encoding, errors="xmlcharrefreplace")
     check(body, content_type)
@@ -258,6 +275,7 @@ def test_fixture_pages_stay_records() -> None:
         assert check(page.body) is not None, page.record_id
 
 
+@pytest.mark.slow
 def test_every_snippet_in_every_region() -> None:
     """Each injected snippet, deterministically, in the head, the title block, Document Information and the end."""
     page = next(p for p in PAGES if p.record_id == 999001)

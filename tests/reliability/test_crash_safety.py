@@ -79,6 +79,7 @@ def run_and_kill(db: Path, seed: int, rng: random.Random) -> list[tuple[int, str
     return acked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", range(RUNS))
 def test_kill_during_writes_never_corrupts(tmp_path: Path, run: int) -> None:
     rng = random.Random(1000 + run)

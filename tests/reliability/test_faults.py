@@ -38,6 +38,7 @@ def fault_settings(base_url: str, tmp_path: Path) -> Settings:
     })
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_harvest_through_faults(seed: int, tmp_path: Path) -> None:
     plan = FaultPlan.build(seed, N_IDS)
@@ -70,7 +71,8 @@ def test_harvest_through_faults(seed: int, tmp_path: Path) -> None:
             assert f"/document/{rid}" not in hits and rid not in stored_ids and rid not in events, where
             continue
         if outcome.status != spec.expect:
-            mismatches.append(f"{where}: {outcome.status} (expected {spec.expect}): {outcome.detail} {outcome.problems}")
+            mismatches.append(f"{where}: {outcome.status} (expected {spec.expect}): "
+                              f"{outcome.detail} {outcome.problems}")
             continue
         if spec.reason and not re.search(spec.reason, outcome.detail):
             mismatches.append(f"{where}: reason {outcome.detail!r} does not match {spec.reason!r}")

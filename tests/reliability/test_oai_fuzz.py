@@ -110,7 +110,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     client = httpx.Client(timeout=30)
     try:
         real: dict[str, str] = {}
-        for verb, extra in (("ListRecords", {"metadataPrefix": "oai_dc"}), ("ListIdentifiers", {"metadataPrefix": "oai_qdc"}),
+        for verb, extra in (("ListRecords", {"metadataPrefix": "oai_dc"}),
+                            ("ListIdentifiers", {"metadataPrefix": "oai_qdc"}),
                             ("ListSets", {})):
             doc = etree.fromstring(client.get(srv.url, params={"verb": verb, **extra}).content, PARSER)
             real[verb] = doc.findtext(".//oai:resumptionToken", namespaces=OAI)
@@ -143,7 +144,8 @@ def _decodable(text: str) -> bool:
 
 
 def send(t: Target, pairs: list[tuple[str, str]], method: str = "GET", *,
-         content_type: str = "application/x-www-form-urlencoded", headers: dict[str, str] | None = None) -> httpx.Response:
+         content_type: str = "application/x-www-form-urlencoded",
+         headers: dict[str, str] | None = None) -> httpx.Response:
     form = _form(pairs)
     if method == "POST":
         return t.client.post(t.url, content=form, headers={"Content-Type": content_type, **(headers or {})})
@@ -181,7 +183,8 @@ def _stamp_bounds(value: str, *, upper: bool) -> str:
 
 
 def check(t: Target, resp: httpx.Response, pairs: list[tuple[str, str]], method: str, *,
-          content_type: str = "application/x-www-form-urlencoded", failures_before: int | None = None) -> etree._Element | None:
+          content_type: str = "application/x-www-form-urlencoded",
+          failures_before: int | None = None) -> etree._Element | None:
     """The properties every OAI-PMH answer must have; returns the parsed document (None for HEAD)."""
     assert resp.status_code == 200, (resp.status_code, resp.text[:300])
     assert resp.headers["content-type"] == "text/xml; charset=utf-8"
@@ -313,6 +316,7 @@ def requests_(draw: st.DrawFn, real: dict[str, str], *, post: bool) -> list[tupl
 
 
 # -- the properties ------------------------------------------------------------------------------
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data(), method=st.sampled_from(["GET", "GET", "GET", "POST", "POST", "POST", "HEAD"]))
 def test_any_request_gives_a_valid_document_and_an_exact_echo(target: Target, data: st.DataObject, method: str) -> None:
@@ -331,18 +335,21 @@ def test_any_request_gives_a_valid_document_and_an_exact_echo(target: Target, da
 
 
 PATHS = ["/", "/oai/", "/OAI", "/oai2", "/oai/x", "/oai%00", "/oai;verb=Identify", "/oai/schemas/other.xsd",
-         "/oai/schemas/wcda-qdc.xsd", "/oai/schemas/../schemas/wcda-qdc.xsd", "//oai", "/%6Fai", "/oai%2F", "/../etc/passwd",
+         "/oai/schemas/wcda-qdc.xsd", "/oai/schemas/../schemas/wcda-qdc.xsd", "//oai", "/%6Fai", "/oai%2F",
+         "/../etc/passwd",
          "/" + "a" * 5000]
 
 
 @settings(max_examples=max(40, EXAMPLES // 5), deadline=None, suppress_health_check=list(HealthCheck))
-@given(path=st.one_of(st.sampled_from(PATHS + ["/oai"] * 3), st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF,
+@given(path=st.one_of(st.sampled_from(PATHS + ["/oai"] * 3),
+                      st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF,
                                                                                       exclude_characters="?#%"),
                                                                        max_size=20).map(lambda s: "/" + s)),
        method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "TRACE"]))
 def test_other_paths_and_methods_are_404_or_405(target: Target, path: str, method: str) -> None:
     base = target.url.removesuffix("/oai")
-    resp = target.client.request(method, base + quote_from_bytes(path.encode(), safe="/;%"), params={"verb": "Identify"})
+    resp = target.client.request(method, base + quote_from_bytes(path.encode(), safe="/;%"),
+                                 params={"verb": "Identify"})
     body = resp.content
     assert b"Traceback" not in body and b'File "' not in body
     # What really went out (httpx normalizes dot segments), as waitress decodes it into PATH_INFO.
@@ -437,7 +444,8 @@ def _in_scope(doc: etree._Element) -> list[str]:
         stamp = header.findtext("oai:datestamp", namespaces=OAI)
         assert SCOPE["from"] <= stamp <= SCOPE["until"], stamp
         assert SCOPE["set"] in [s.text for s in header.iterfind("oai:setSpec", OAI)]
-        assert header.getparent().find("oai:metadata/{http://www.openarchives.org/OAI/2.0/oai_dc/}dc", OAI) is not None \
+        assert header.getparent().find("oai:metadata/{http://www.openarchives.org/OAI/2.0/oai_dc/}dc",
+                                       OAI) is not None \
             or header.get("status") == "deleted"
         ids.append(header.findtext("oai:identifier", namespaces=OAI))
     return ids
@@ -512,6 +520,7 @@ GUESSED_KEYS = [b"", b"secret", b"test", b"key", SECRET.upper().encode(), SECRET
                 hashlib.sha256(KEY).hexdigest().encode(), KEY.hex().encode(), b"\x00" * 32, os.urandom(32)]
 
 
+@pytest.mark.slow
 def test_every_field_alteration_is_bad_resumption_token(target: Target, scoped: dict[str, object]) -> None:
     checked = 0
     for tok in scoped["tokens"]:
@@ -541,21 +550,25 @@ def test_genuine_but_expired_or_misused_tokens_are_refused(target: Target, scope
         doc = check(target, send(target, pairs), pairs, "GET")
         assert [e.get("code") for e in doc.iterfind("oai:error", OAI)] == ["badResumptionToken"]
     # A token cannot be widened or narrowed by arguments next to it: that is badArgument.
-    for extra in (("set", "type:letter"), ("metadataPrefix", "oai_qdc"), ("from", "2000-01-01"), ("until", "2030-01-01"),
+    for extra in (("set", "type:letter"), ("metadataPrefix", "oai_qdc"), ("from", "2000-01-01"),
+                  ("until", "2030-01-01"),
                   ("identifier", f"oai:{REPO_ID}:100007")):
         pairs = [("verb", "ListRecords"), ("resumptionToken", tok), extra]
         doc = check(target, send(target, pairs), pairs, "GET")
         assert [e.get("code") for e in doc.iterfind("oai:error", OAI)] == ["badArgument"]
 
 
+@pytest.mark.slow
 @settings(max_examples=max(60, EXAMPLES // 3), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
-def test_any_character_edit_of_a_genuine_token_is_refused(target: Target, scoped: dict[str, object], data: st.DataObject) -> None:
+def test_any_character_edit_of_a_genuine_token_is_refused(target: Target, scoped: dict[str, object],
+                                                          data: st.DataObject) -> None:
     """Substitutions, insertions, deletions, case swaps, padding, whitespace, percent-escapes: a
     token that is not byte-for-byte one the server issued is badResumptionToken, never a page."""
     tok = data.draw(st.sampled_from(scoped["tokens"]), label="token")
     edits = data.draw(st.lists(st.tuples(st.sampled_from(["sub", "ins", "del", "case"]), st.integers(0, 10**6),
-                                         st.sampled_from("AZaz09-_.=+/!~ %\t\n")), min_size=1, max_size=3), label="edits")
+                                         st.sampled_from("AZaz09-_.=+/!~ %\t\n")), min_size=1, max_size=3),
+                      label="edits")
     forged = tok
     for op, pos, ch in edits:
         i = pos % (len(forged) + 1)
@@ -586,14 +599,16 @@ def test_padding_and_alphabet_variants_of_the_signature_are_refused(target: Targ
     last = sig[-1]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     same_bits = [c for c in alphabet if c != last and alphabet.index(c) >> 4 == alphabet.index(last) >> 4]
-    variants = [f"{payload}.{sig}=", f"{payload}.{sig}==", f"{payload}.{sig[:5]}!{sig[5:]}", f"{payload}.{sig[:5]}\n{sig[5:]}",
+    variants = [f"{payload}.{sig}=", f"{payload}.{sig}==", f"{payload}.{sig[:5]}!{sig[5:]}",
+                f"{payload}.{sig[:5]}\n{sig[5:]}",
                 f"{payload}.{base64.b64encode(raw).decode()}", f"{payload}={'' if len(payload) % 4 else '='}.{sig}",
                 *(f"{payload}.{sig[:-1]}{c}" for c in same_bits)]
     for forged in variants:
         assert forged != tok
         pairs = [("verb", "ListRecords"), ("resumptionToken", forged)]
         doc = check(target, send(target, pairs), pairs, "GET")
-        assert [e.get("code") for e in doc.iterfind("oai:error", OAI)] in (["badResumptionToken"], ["badArgument"]), forged
+        assert [e.get("code") for e in doc.iterfind("oai:error", OAI)] in (["badResumptionToken"],
+                                                                           ["badArgument"]), forged
 
 
 def test_dates_before_year_1000_keep_their_meaning(target: Target) -> None:

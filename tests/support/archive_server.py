@@ -85,11 +85,11 @@ class ArchiveServer:
     @property
     def base_url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def route(self, path: str, *answers: Answer | Handler) -> None:
         if len(answers) == 1 and callable(answers[0]):
-            self.routes[path] = answers[0]  # type: ignore[assignment]
+            self.routes[path] = answers[0]
         else:
             self.routes[path] = list(answers)  # type: ignore[arg-type]
 

@@ -14,6 +14,11 @@ be followed.
 
 Every answer closes its connection (`Connection: close`), so one fault never leaks
 into the next request.
+
+Hostile behaviours that are not per-ID faults (they stop a run, or need a whole server to
+themselves) plug in as `routes`: a path mapped to a `Behaviour`, a function that answers on
+the raw socket. The factories below (`gzip_bomb`, `trickle_headers`, `endless_continue`,
+`canned`) build them; `FaultPlan.empty()` is a plan with no IDs for such a server.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -120,12 +127,9 @@ FAULTS: dict[str, FaultSpec] = {
                               "Content-Length cut inside the document (HTTP cannot tell): stored with problems"),
     "length_invalid": FaultSpec(2, "failed", r"RemoteProtocolError|Content-Length|content-length", None,
                                 "a Content-Length that is not a number, or two that disagree"),
-    "status_429_seconds": FaultSpec(3, "failed", r"HTTP 429, Retry-After 3600s", None,
-                                    "429 with Retry-After: 3600 (longer than allowed: stop asking)"),
-    "status_429_date": FaultSpec(3, "failed", r"HTTP 429, Retry-After 36\d\ds", None,
-                                 "429 with Retry-After as an HTTP-date an hour ahead"),
     "status_429_once_seconds": FaultSpec(1, "new", None, None, "429 with Retry-After: 1, then the page"),
-    "status_429_once_date": FaultSpec(1, "new", None, None, "429 with Retry-After as an HTTP-date (now), then the page"),
+    "status_429_once_date": FaultSpec(1, "new", None, None,
+                                      "429 with Retry-After as an HTTP-date (now), then the page"),
     "status_500": FaultSpec(2, "failed", r"HTTP 500", None, "500 on every try"),
     "status_502": FaultSpec(2, "failed", r"HTTP 502", None, "502 on every try"),
     "status_503": FaultSpec(2, "failed", r"HTTP 503", None, "503 on every try"),
@@ -135,7 +139,8 @@ FAULTS: dict[str, FaultSpec] = {
     "redirect_offhost": FaultSpec(10, "failed", r"refused to (leave|follow)", None,
                                   "Location elsewhere (other port, //host, user@host, localhost, https, "
                                   "javascript:, file:, IDN, percent-encoded, backslash)"),
-    "endless": FaultSpec(3, "failed", r"over the cap", None, "a 200 whose body never ends (close-delimited or chunked)"),
+    "endless": FaultSpec(3, "failed", r"over the cap", None,
+                         "a 200 whose body never ends (close-delimited or chunked)"),
     "huge_declared": FaultSpec(2, "failed", r"over the cap", None, "Content-Length: 10^12"),
     "drip": FaultSpec(1, "failed", r"timeout", None, "a body that drips a few bytes every 50 ms, forever"),
     "bad_gzip": FaultSpec(2, "failed", r"undecodable", None, "Content-Encoding: gzip over bytes that are not gzip"),
@@ -146,7 +151,7 @@ FAULTS: dict[str, FaultSpec] = {
     "encoding_undeclared": FaultSpec(2, "new", None, None, "no charset in the header, windows-1252 bytes"),
     "not_found": FaultSpec(2, "not_found", r"not found", None, "404"),
     "gone": FaultSpec(2, "gone", r"gone", None, "410"),
-    "not_a_document": FaultSpec(2, "failed", r"not a document page", None, "a 200 that is not a document page"),
+    "not_a_document": FaultSpec(2, "not_document", r"not a document page", None, "a 200 that is not a document page"),
     "empty_200": FaultSpec(2, "failed", r"empty page", None, "a 200 with an empty body"),
     "challenge": FaultSpec(1, "blocked", r"bot-protection challenge", None,
                            "a Cloudflare challenge (stops the run; placed among the last IDs)"),
@@ -248,6 +253,11 @@ class FaultPlan:
             order.append(rid)
         return cls(seed, cases, order)
 
+    @classmethod
+    def empty(cls) -> FaultPlan:
+        """No IDs: a server answering only its `routes` (and 404 elsewhere)."""
+        return cls(0, {}, [])
+
     def counts(self) -> Counter[str]:
         return Counter(c.kind for c in self.cases.values())
 
@@ -280,9 +290,88 @@ def _http_date(when: datetime) -> str:
     return format_datetime(when.replace(microsecond=0), usegmt=True)
 
 
+# -- hostile behaviours (routes) -----------------------------------------------------------
+# A behaviour answers one request on the raw socket: (server, connection, attempt number of
+# this path) -> True if it already closed the connection.
+Behaviour = Callable[["FaultyServer", socket.socket, int], bool]
+
+
+def bomb_bytes(size: int, encoding: str = "gzip") -> bytes:
+    """`size` bytes of zeros (a multiple of 1 MiB), gzip- or raw-deflate-compressed about 1000:1.
+
+    Built in well under a second: after a full flush the compressor starts afresh, so every
+    MiB after the first compresses to the same bytes, which are repeated; the gzip trailer's
+    CRC is computed over the zeros, so the stream is valid to its end.
+    """
+    mib = 1 << 20
+    count = max(1, size // mib)
+    zeros = b"\0" * mib
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else -zlib.MAX_WBITS
+    comp = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    middle = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush()  # an empty final block
+    out = first + middle * (count - 1) + last
+    if encoding == "gzip":
+        crc = 0
+        for _ in range(count):
+            crc = zlib.crc32(zeros, crc)
+        out += struct.pack("<II", crc & 0xFFFFFFFF, (count * mib) & 0xFFFFFFFF)
+    return out
+
+
+def canned(status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None, *,
+           content_type: str = "text/html; charset=UTF-8") -> Behaviour:
+    """The same answer every time."""
+    def answer(server: FaultyServer, conn: socket.socket, attempt: int) -> bool:
+        server._send(conn, status, body, headers, content_type=content_type)
+        return False
+    return answer
+
+
+def gzip_bomb(size: int = 1 << 30, encoding: str = "gzip") -> Behaviour:
+    """A 200 whose body is `size` bytes once decoded, about size/1000 on the wire."""
+    payload = bomb_bytes(size, encoding)
+    return canned(200, payload, [("Content-Encoding", encoding)])
+
+
+def trickle_headers(interval: float = 0.5) -> Behaviour:
+    """A status line, then one header byte every `interval` seconds, never ending the headers."""
+    def answer(server: FaultyServer, conn: socket.socket, attempt: int) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        header = b"X-Slow: " + b"a" * 100_000
+        deadline = time.monotonic() + server.stall_limit
+        try:
+            for byte in header:
+                if server._stop.is_set() or time.monotonic() > deadline:
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(interval)
+        except OSError:
+            pass  # the client gave up: that is the point
+        return False
+    return answer
+
+
+def endless_continue(interval: float = 0.2) -> Behaviour:
+    """`100 Continue` interim responses, one every `interval` seconds, never a final answer."""
+    def answer(server: FaultyServer, conn: socket.socket, attempt: int) -> bool:
+        deadline = time.monotonic() + server.stall_limit
+        try:
+            while not server._stop.is_set() and time.monotonic() < deadline:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                time.sleep(interval)
+        except OSError:
+            pass
+        return False
+    return answer
+
+
 class FaultyServer:
-    def __init__(self, plan: FaultPlan, *, stall_limit: float = 10.0) -> None:
+    def __init__(self, plan: FaultPlan, *, stall_limit: float = 10.0,
+                 routes: dict[str, Behaviour] | None = None) -> None:
         self.plan = plan
+        self.routes: dict[str, Behaviour] = dict(routes or {})
         self.stall_limit = stall_limit
         self.hits: list[Hit] = []
         self.trap_hits = 0
@@ -399,6 +488,8 @@ class FaultyServer:
 
     def _answer(self, conn: socket.socket, path: str, attempt: int) -> bool:
         """Answer one request; True if the connection was already closed (reset)."""
+        if path in self.routes:
+            return self.routes[path](self, conn, attempt)
         match = re.fullmatch(r"/document/(\d+)", path)
         if match and int(match.group(1)) in self.plan.cases:
             return self._answer_id(conn, self.plan.cases[int(match.group(1))], attempt)
@@ -482,12 +573,6 @@ class FaultyServer:
             else:
                 self._send(conn, 200, body, headers + [("Content-Length", str(len(body) - 7))])
             return False
-        elif kind == "status_429_seconds":
-            self._send(conn, 429, b"slow down", [("Retry-After", "3600")])
-            return False
-        elif kind == "status_429_date":
-            self._send(conn, 429, b"slow down", [("Retry-After", _http_date(datetime.now(UTC) + timedelta(hours=1)))])
-            return False
         elif kind == "status_429_once_seconds" and attempt == 0:
             self._send(conn, 429, b"slow down", [("Retry-After", "1")])
             return False
@@ -510,7 +595,8 @@ class FaultyServer:
             self._drip(conn)
             return False
         elif kind == "bad_gzip":
-            self._send(conn, 200, b"\x1f\x8b\x08\x00this is not gzip" + body[:100], headers + [("Content-Encoding", "gzip")])
+            self._send(conn, 200, b"\x1f\x8b\x08\x00this is not gzip" + body[:100],
+                       headers + [("Content-Encoding", "gzip")])
             return False
         elif kind == "encoding_cp1252":
             self._send(conn, 200, body.decode("utf-8").encode("cp1252"), headers)

@@ -19,6 +19,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+from harvester.site.listing import listing_url
 from harvester.warc import WarcIndex
 from tests.support.archive_server import Answer, ArchiveServer, Seen
 from tests.support.fixture_site import WARC_DIR
@@ -76,6 +77,12 @@ def fixture_page(record_id: int) -> tuple[str, bytes]:
     return _FIXTURES[record_id]
 
 
+def listing_path(page: int) -> str:
+    """The path and query the harvester asks for listing page `page` (sort parameters included)."""
+    url = urlparse(listing_url("http://archive.test", page))
+    return f"{url.path}?{url.query}"
+
+
 class TestArchive:
     __test__ = False  # not a pytest test class
 
@@ -90,7 +97,7 @@ class TestArchive:
         self.server.route("/robots.txt", lambda seen: Answer(200, self.robots.encode(),
                                                              {"Content-Type": "text/plain"}))
         for page in range(0, 60):
-            self.server.route(f"/search?page={page}", self._listing_handler(page))
+            self.server.route(listing_path(page), self._listing_handler(page))
 
     # -- lifecycle ----------------------------------------------------------------
     def __enter__(self) -> TestArchive:

@@ -50,3 +50,45 @@ def test_second_sync_refuses_with_a_clear_message(archive: TestArchive, tmp_path
     assert result.exit_code == 2
     assert "another sync is running on this catalog" in result.output
     assert archive.seen == []  # refused before any request
+
+
+def test_sync_refused_for_config_leaves_no_run_behind(archive: TestArchive, tmp_path: Path) -> None:
+    db = str(tmp_path / "catalog.db")
+    env = {**_env(archive, tmp_path), "WCDA_ARCHIVE__CONTACT": ""}
+    refused = CliRunner().invoke(cli, ["--db", db, "sync"], env=env)
+    assert refused.exit_code == 2 and "archive.contact" in refused.output
+    assert "Traceback" not in refused.output and archive.seen == []
+    with SQLiteStore(db) as store:
+        assert Runs(store).recent() == []  # no phantom "running" run for the next sync to "resume"
+    ok = CliRunner().invoke(cli, ["--db", db, "sync"], env=_env(archive, tmp_path))
+    assert ok.exit_code == 0, ok.output
+    assert "resumed" not in ok.output
+
+
+def test_sync_json_creates_its_folder_and_the_table_waits_for_verbose(archive: TestArchive, tmp_path: Path) -> None:
+    db = str(tmp_path / "catalog.db")
+    target = tmp_path / "data" / "reports" / "last-sync.json"  # the cron line of docs/sync.md
+    result = CliRunner().invoke(cli, ["sync", "--json", str(target), "--db", db], env=_env(archive, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text())["counts"]["new"] == len(DOCUMENT_IDS)
+    # The field table only with -v (no alarm fired here).
+    assert "no alarm (-v shows every field)" in result.output and "title" not in result.output.split("quality")[1]
+    verbose = CliRunner().invoke(cli, ["report", "-v", "--db", db])
+    assert "field: this run / catalog at start" in verbose.output and "    title" in verbose.output
+    as_json = CliRunner().invoke(cli, ["sync", "--json", "--db", db], env=_env(archive, tmp_path))
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout)["status"] == "finished"
+
+
+def test_report_records_lists_what_changed(archive: TestArchive, tmp_path: Path) -> None:
+    db = str(tmp_path / "catalog.db")
+    env = _env(archive, tmp_path)
+    assert CliRunner().invoke(cli, ["--db", db, "sync"], env=env).exit_code == 0
+    result = CliRunner().invoke(cli, ["--db", db, "report", "--records"])
+    assert result.exit_code == 0, result.output
+    assert f"  new: {len(DOCUMENT_IDS)}" in result.output
+    with SQLiteStore(db) as store:
+        first = store.get(DOCUMENT_IDS[0])
+    assert first is not None
+    assert f"    {DOCUMENT_IDS[0]}  {first.record.title[:70]}" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["--db", db, "report", "--records", "--json"]).stdout)
+    assert sorted(r["record_id"] for r in data["records"]["new"]) == sorted(DOCUMENT_IDS)

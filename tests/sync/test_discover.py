@@ -38,7 +38,8 @@ def test_empty_page_is_the_last() -> None:
 
 
 def test_counter_says_last_page() -> None:
-    body = b"<html><body><main>41 - 43 of 43<table><tr><td class='document'><a href='/document/z'>z</a></td></tr></table></main></body></html>"
+    body = (b"<html><body><main>41 - 43 of 43<table><tr><td class='document'><a href='/document/z'>z</a></td></tr>"
+            b"</table></main></body></html>")
     assert parse_listing(body, page=4).is_last_page
 
 

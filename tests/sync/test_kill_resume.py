@@ -54,6 +54,7 @@ def _env(archive: TestArchive, db: Path, warc: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_killed_sync_resumes_to_the_same_catalog(seed: int, tmp_path: Path) -> None:
     rng = random.Random(seed)

@@ -16,7 +16,7 @@ from catalog.store import SQLiteStore, to_db_time, utcnow
 from harvester.config import Settings
 from harvester.sync import SyncResult, run_sync
 from tests.support.archive_server import Answer
-from tests.support.test_archive import DOCUMENT_IDS, TestArchive
+from tests.support.test_archive import DOCUMENT_IDS, TestArchive, listing_path
 from tests.sync.conftest import make_settings
 
 Sync = Callable[..., SyncResult]
@@ -51,7 +51,7 @@ def test_discovery_stops_after_known_pages_and_skips_known_slugs(archive: TestAr
         result = run_sync(settings=settings, store=store)
     paths = archive.paths(before)
     # Page 0 holds the 2 new documents; pages 1 and 2 bring nothing new: stop there.
-    assert _listing_paths(paths) == ["/search?page=0", "/search?page=1", "/search?page=2"]
+    assert _listing_paths(paths) == [listing_path(0), listing_path(1), listing_path(2)]
     assert result.report["counts"]["new"] == 2
     discovered = [p for p in paths if p.startswith("/document/") and "400001" in p or "400002" in p]
     assert len(discovered) == 2
@@ -63,7 +63,7 @@ def test_full_walks_every_page(archive: TestArchive, tmp_path: Path) -> None:
         run_sync(settings=settings, store=store)
         before = len(archive.seen)
         run_sync(settings=settings, store=store, full=True)
-    assert _listing_paths(archive.paths(before)) == [f"/search?page={n}" for n in range(4)]
+    assert _listing_paths(archive.paths(before)) == [listing_path(n) for n in range(4)]
 
 
 def test_304_same_hash_and_change(archive: TestArchive, settings: Settings, sync_once: Sync) -> None:
@@ -127,7 +127,7 @@ def test_errors_and_missing_listing_never_delete(archive: TestArchive, tmp_path:
     with SQLiteStore(settings.storage.database) as store:
         run_sync(settings=settings, store=store)
         slug = store.get(300641).record.slug
-        archive.server.route("/search?page=0", Answer(503, b"down"))
+        archive.server.route(listing_path(0), Answer(503, b"down"))
         archive.server.route(f"/document/{slug}", Answer(500, b"oops"))
         archive.server.route(f"/document/{store.get(300640).record.slug}", Answer(200, b"slow", delay=1.0))
         result = run_sync(settings=settings, store=store, recheck_all=True)
@@ -159,9 +159,12 @@ def test_robots_disallow_and_crawl_delay(tmp_path: Path) -> None:
             assert sorted(store.record_ids()) == [300639, 300641]
         assert result.report["counts"]["disallowed"] == 1
         assert not any(p.startswith("/document/asian-affairs") for p in site.paths())
-        times = [s.at for s in site.seen]
-        gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]  # after robots.txt was read
-        assert gaps and min(gaps) >= 0.23
+        times = [s.at for s in site.seen][1:]  # after robots.txt was read
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        # Arrival times are taken on the server, where a busy machine delays one request's handling
+        # and so shortens the next gap: the span (jitter only at its two ends) must show the delay,
+        # each gap only that there was one (with no Crawl-delay the gaps are ~1 ms at 1000 requests/s).
+        assert gaps and (times[-1] - times[0]) / len(gaps) >= 0.22 and min(gaps) >= 0.1
 
 
 def test_request_budget_ends_the_run_and_next_run_goes_on(archive: TestArchive, tmp_path: Path) -> None:
@@ -177,7 +180,7 @@ def test_request_budget_ends_the_run_and_next_run_goes_on(archive: TestArchive, 
 
 
 def test_time_budget(archive: TestArchive, tmp_path: Path) -> None:
-    archive.server.route("/search?page=0", Answer(200, archive.listing_page(0), delay=0.3))
+    archive.server.route(listing_path(0), Answer(200, archive.listing_page(0), delay=0.3))
     settings = make_settings(archive.base_url, tmp_path, max_minutes=0.004)  # 0.24 s
     with SQLiteStore(settings.storage.database) as store:
         result = run_sync(settings=settings, store=store)

@@ -8,6 +8,7 @@ threads, and the OAI server is threaded).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -19,7 +20,7 @@ from typing import Any
 
 from catalog.errors import StoreError
 from catalog.index import Derived
-from catalog.store.api import to_db_time, utcnow
+from catalog.store.api import ListRow, to_db_time, utcnow
 from catalog.store.sql import Params, SqlStore
 from catalog.store.sqlite.migrations import MIGRATIONS, Migration
 
@@ -199,6 +200,27 @@ class SQLiteStore(SqlStore):
         row = self._one(f"SELECT count(*), {', '.join(parts)} FROM record WHERE deleted_at IS NULL")
         assert row is not None
         return {"records": int(row[0]), "fields": {name: int(row[i + 1]) for i, name in enumerate(fields)}}
+
+    def list_rows(self, *, batch_size: int = 5000) -> Iterator[ListRow]:
+        """What `harvester list` prints, for every record in Record ID order, without the model.
+
+        SQLite's JSON functions pick the three fields out of the brief body in one parse
+        per row (a record's title, date and problems are inside its JSON), so listing the
+        catalog costs a few microseconds a record instead of validating each one. A row
+        whose stored JSON is unreadable comes back with `fields` None.
+        """
+        sql = ("SELECT record_id, CASE WHEN json_valid(brief) THEN "
+               "json_extract(brief, '$.title', '$.date.normalized', '$.problems') END, deleted_at "
+               "FROM record WHERE record_id > ? ORDER BY record_id LIMIT ?")
+        last = 0
+        loads = json.loads
+        while True:
+            rows = self._all(sql, (last, batch_size))
+            if not rows:
+                return
+            for record_id, fields, deleted_at in rows:
+                yield ListRow(record_id, loads(fields) if fields else None, deleted_at is not None)
+            last = rows[-1][0]
 
     def explain_set_page(self, facet: str) -> str:
         until = to_db_time(utcnow())

@@ -1,0 +1,15 @@
+"""Reading the Wilson Center Digital Archive's pages.
+
+One module per concept, all markup knowledge in `selectors` (the one table):
+
+- `decode`:    bytes -> text (charset), challenge detection, element text, Cloudflare e-mails;
+- `index`:     one walk over a page that answers every selector of the table (checked against
+               soupsieve by a property test);
+- `scope`:     the document's own region and the exclusion zones (teasers, cards, furniture);
+- `fields`:    one small extractor per field, each trying the table's ordered alternatives;
+- `page`:      `parse_page`: the document page -> `ParsedPage` (or "not a document page");
+- `listing`:   the search listing -> slugs and the result counter;
+- `check`:     `harvester check-site`: live pages against the known field values (`known_values.json`).
+
+Nothing is imported here, so `import harvester.site.decode` stays cheap.
+"""

@@ -1,0 +1,264 @@
+"""The selector index: one walk over a page answers every selector of the table.
+
+The walk (document order, no recursion) records for every element its position, the
+position of its last descendant, which table selectors it matches, and for each "zone"
+selector the nearest ancestor-or-self that matches it (the exclusion zones, the title's
+`.content-block`, the enclosing `article`). Every `select`, `select_one` and scope check
+is then a lookup, not a fresh tree walk through soupsieve or find_parent.
+
+Simple compounds (tag, .class, #id, [attr], comma lists of them) are matched here;
+attribute values are confirmed by soupsieve itself; any other selector is handed to
+soupsieve whole. `tests/harvest/test_selector_index.py` checks, for every selector of the
+table over every fixture page, that the index selects exactly what soupsieve selects.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import soupsieve
+from bs4 import BeautifulSoup, PageElement, Tag
+
+_COMPOUND = re.compile(r"([a-z][a-z0-9]*)?((?:[.#][A-Za-z_][A-Za-z0-9_-]*)*)((?:\[[^\]]+\])*)")
+_ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*([~|^$*]?=)?")
+# [name="value"], [name='value'] or [name=value]: exact equality, checked here without soupsieve.
+_ATTR_EQUALS = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+))\s*\]")
+
+
+@dataclass(frozen=True)
+class _Compound:
+    css: str  # the whole selector (a comma list) this compound belongs to
+    tag: str | None
+    classes: tuple[str, ...]
+    id: str | None
+    present: tuple[str, ...]  # attribute names that must be present
+    equals: tuple[tuple[str, str], ...]  # [attr="value"] parts, checked here
+    confirm: Any  # soupsieve's compiled compound, for other attribute operators (or two ids)
+    tie: Any  # soupsieve's compiled compound, for a value equal to an [attr="value"] but for case
+
+
+class CompiledTable:
+    """A set of selectors compiled once (at import): indexable compounds and soupsieve fallbacks."""
+
+    def __init__(self, selectors: Iterable[str]) -> None:
+        self.by_tag: dict[str, list[_Compound]] = {}
+        self.by_class: dict[str, list[_Compound]] = {}
+        self.by_id: dict[str, list[_Compound]] = {}
+        self.by_attr: dict[str, list[_Compound]] = {}
+        self.fallback: dict[str, Any] = {}
+        self.selectors: set[str] = set()
+        for css in dict.fromkeys(selectors):
+            self.selectors.add(css)
+            compounds = self._compounds(css)
+            if compounds is None:
+                self.fallback[css] = soupsieve.compile(css)
+                continue
+            for c in compounds:
+                if c.tag is not None:
+                    self.by_tag.setdefault(c.tag, []).append(c)
+                elif c.classes:
+                    self.by_class.setdefault(c.classes[0], []).append(c)
+                elif c.id is not None:
+                    self.by_id.setdefault(c.id, []).append(c)
+                else:
+                    self.by_attr.setdefault(c.present[0], []).append(c)
+
+    @staticmethod
+    def _compounds(css: str) -> list[_Compound] | None:
+        found: list[_Compound] = []
+        for part in (p.strip() for p in css.split(",")):
+            match = _COMPOUND.fullmatch(part)
+            if match is None or not part:
+                return None
+            tag, simple, attrs = match.group(1), match.group(2), match.group(3)
+            classes = tuple(re.findall(r"\.([A-Za-z0-9_-]+)", simple))
+            ids = re.findall(r"#([A-Za-z0-9_-]+)", simple)
+            names = _ATTR_NAME.findall(attrs)
+            if attrs and len(names) != attrs.count("["):
+                return None  # an attribute part this little parser does not understand
+            present = tuple(name for name, _ in names)
+            if not (tag or classes or ids or present):
+                return None
+            equals = tuple((m[0], m[1] or m[2] or m[3]) for m in _ATTR_EQUALS.findall(attrs))
+            simple_equals = all(op in ("", "=") for _, op in names) and len(equals) == sum(op == "=" for _, op in names)
+            # soupsieve confirms what this module does not check itself, and breaks ties (an
+            # attribute value equal but for case: HTML compares some values case-insensitively).
+            needs = len(ids) > 1 or not simple_equals
+            confirm = soupsieve.compile(part) if needs or equals else None
+            found.append(_Compound(css, tag, classes, ids[0] if len(ids) == 1 else None, present,
+                                   equals if not needs else (), confirm if needs else None,
+                                   confirm if equals and not needs else None))
+        return found
+
+
+def _equals(c: _Compound, tag: Tag) -> bool:
+    for name, want in c.equals:
+        value = tag.attrs.get(name)
+        got = " ".join(value) if isinstance(value, list) else value
+        if got == want:
+            continue
+        if not isinstance(got, str) or got.lower() != want.lower():
+            return False
+        return bool(c.tie.match(tag))
+    return True
+
+
+def _matches(c: _Compound, tag: Tag, classes: Any) -> bool:
+    if c.tag is not None and tag.name != c.tag:
+        return False
+    for name in c.classes:
+        if name not in classes:
+            return False
+    if c.id is not None and tag.attrs.get("id") != c.id:
+        return False
+    for name in c.present:
+        if name not in tag.attrs:
+            return False
+    if c.equals and not _equals(c, tag):
+        return False
+    return c.confirm is None or bool(c.confirm.match(tag))
+
+
+class SelectorIndex:
+    """Positions, zones and selector matches of every element of one page."""
+
+    def __init__(self, soup: BeautifulSoup, table: CompiledTable, zones: Iterable[str] = (),
+                 lookup_attrs: Iterable[str] = ()) -> None:
+        self.soup = soup
+        self.table = table
+        self.zones = list(zones)
+        order: list[Tag] = []
+        end: list[int] = []
+        hits: dict[str, list[int]] = {}
+        pos: dict[int, int] = {}
+        zone_of: list[tuple[int, ...]] = []
+        by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
+        zone_set = set(self.zones)
+        zone_at = {z: k for k, z in enumerate(self.zones)}
+        none = tuple(-1 for _ in self.zones)
+        attr_names = tuple(by_attr)
+        # Attribute values looked up by `find_by_attr` (tab labels): collected in the same walk.
+        lookups: dict[str, dict[str, list[int]]] = {a: {} for a in lookup_attrs}
+        # (children, own position, zone positions inherited by the children)
+        stack: list[tuple[Iterator[PageElement], int, tuple[int, ...]]] = [(iter(soup.contents), -1, none)]
+        while stack:
+            children, parent, inherited = stack[-1]
+            for child in children:
+                if not isinstance(child, Tag):
+                    continue
+                i = len(order)
+                order.append(child)
+                end.append(i)
+                pos[id(child)] = i
+                attrs = child.attrs
+                if lookups:
+                    for name, value in attrs.items():
+                        table_for = lookups.get(name)
+                        if table_for is not None and isinstance(value, str):
+                            table_for.setdefault(value, []).append(i)
+                cls_value = attrs.get("class")
+                classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
+                candidates = by_tag.get(child.name, ())
+                for cls in classes:
+                    more = by_class.get(cls)
+                    if more:
+                        candidates = [*candidates, *more]
+                if by_id:
+                    ident = attrs.get("id")
+                    if isinstance(ident, str) and ident in by_id:
+                        candidates = [*candidates, *by_id[ident]]
+                for name in attr_names:
+                    if name in attrs:
+                        candidates = [*candidates, *by_attr[name]]
+                own = inherited
+                for c in candidates:
+                    got = hits.setdefault(c.css, [])
+                    if (not got or got[-1] != i) and _matches(c, child, classes):
+                        got.append(i)
+                        if c.css in zone_set:  # rare: only zone elements build a new tuple
+                            changed = list(own)
+                            changed[zone_at[c.css]] = i
+                            own = tuple(changed)
+                zone_of.append(own)
+                stack.append((iter(child.contents), i, own))
+                break
+            else:
+                stack.pop()
+                if parent >= 0:
+                    end[parent] = len(order) - 1
+        self.order = order
+        self.end = end
+        self.hits = hits
+        self.pos = pos
+        self._zone_of = zone_of
+        self._by_attr = lookups
+
+    # -- positions -----------------------------------------------------------------------
+    def position(self, node: Tag) -> int:
+        return self.pos[id(node)]
+
+    def span(self, root: Tag) -> tuple[int, int]:
+        """Positions of `root`'s descendants (exclusive start, inclusive end)."""
+        if root is self.soup:
+            return -1, len(self.order) - 1
+        i = self.pos[id(root)]
+        return i, self.end[i]
+
+    def contains(self, root: Tag, node: Tag) -> bool:
+        lo, hi = self.span(root)
+        return lo < self.pos[id(node)] <= hi
+
+    def zone(self, node: Tag, css: str) -> Tag | None:
+        """The nearest ancestor-or-self of `node` matching the zone selector `css`."""
+        i = self._zone_of[self.pos[id(node)]][self.zones.index(css)]
+        return self.order[i] if i >= 0 else None
+
+    # -- selecting -----------------------------------------------------------------------
+    def select(self, root: Tag, css: str) -> list[Tag]:
+        """`root.select(css)`: matching descendants in document order."""
+        compiled = self.table.fallback.get(css)
+        if compiled is not None:
+            return list(compiled.select(root))
+        positions = self.hits.get(css)
+        if not positions:
+            if css not in self.table.selectors:  # a typo must not read as "nothing matched"
+                raise KeyError(f"selector not in the compiled table: {css!r}")
+            return []
+        lo, hi = self.span(root)
+        return [self.order[i] for i in positions[bisect_right(positions, lo):bisect_right(positions, hi)]]
+
+    def select_one(self, root: Tag, css: str) -> Tag | None:
+        found = self.select(root, css)
+        return found[0] if found else None
+
+    def matches(self, node: Tag, css: str) -> bool:
+        compiled = self.table.fallback.get(css)
+        if compiled is not None:
+            return bool(compiled.match(node))
+        positions = self.hits.get(css)
+        if not positions:
+            return False
+        i = self.pos[id(node)]
+        at = bisect_right(positions, i)
+        return at > 0 and positions[at - 1] == i
+
+    def find_by_attr(self, root: Tag, attr: str, value: str) -> Tag | None:
+        """`root.find(attrs={attr: value})` for a single-valued attribute."""
+        table = self._by_attr.get(attr)
+        if table is None:
+            table = {}
+            for i, tag in enumerate(self.order):
+                v = tag.attrs.get(attr)
+                if isinstance(v, str):
+                    table.setdefault(v, []).append(i)
+            self._by_attr[attr] = table
+        positions = table.get(value)
+        if not positions:
+            return None
+        lo, hi = self.span(root)
+        found = positions[bisect_right(positions, lo):bisect_right(positions, hi)]
+        return self.order[found[0]] if found else None

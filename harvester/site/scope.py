@@ -1,0 +1,148 @@
+"""The document's own part of a page: its title, its `.content-block`, its region, and
+the exclusion zones inside which nothing is ever read.
+
+A page shows more than its document: header, menus and footer, a cookie banner, person or
+region cards, and other documents' teasers (Related Documents, Popular Documents) that
+reuse `.date`, `.title`, `.text-block` and `.pill`. Fields come only from elements that are
+in the title's region and in no exclusion zone (`selectors.EXCLUDE`, and the sections under
+an `EXCLUDE_HEADINGS` heading), and that belong to no other `.content-block` or `article`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from bs4 import BeautifulSoup, Tag
+
+from harvester.site import selectors as table
+from harvester.site.decode import clean
+from harvester.site.index import CompiledTable, SelectorIndex
+from harvester.site.selectors import Alt
+
+COMPILED = CompiledTable(table.table_selectors())
+ZONES = (table.EXCLUDE, table.CONTENT_BLOCK, "article", table.PILL_BLOCK)
+LOOKUP_ATTRS = (*table.TAB_LABEL_ATTRS, table.TAB_LABEL_ARIA, "id")
+
+
+def heading_key(text: str) -> str:
+    """A heading or label as the table spells it: case-folded, trailing colon and spaces trimmed."""
+    return clean(text).rstrip(":").strip().casefold()
+
+
+class DocumentScope:
+    """One page, indexed, with the document's title, block and region once found."""
+
+    def __init__(self, soup: BeautifulSoup) -> None:
+        self.soup = soup
+        self.index = SelectorIndex(soup, COMPILED, ZONES, LOOKUP_ATTRS)
+        self._ranges: list[tuple[int, int]] = []  # excluded by a heading (start, end), sorted
+        self.h1: Tag | None = None
+        self.title_alt: Alt | None = None
+        self.block: Tag | None = None
+        self.region: Tag = soup
+        self.settings_read = False
+        self.settings_path: str | None = None  # Drupal's currentPath, once read
+        self.settings_broken = False
+        self._find_title()
+
+    # -- exclusion ---------------------------------------------------------------------------
+    def excluded(self, node: Tag) -> bool:
+        """Inside (or itself) an exclusion zone."""
+        if self.index.zone(node, table.EXCLUDE) is not None:
+            return True
+        if self._ranges:
+            i = self.index.position(node)
+            at = bisect_right(self._ranges, (i, len(self.index.order)))
+            return at > 0 and self._ranges[at - 1][0] <= i <= self._ranges[at - 1][1]
+        return False
+
+    def _heading_zones(self, title: Tag | None) -> None:
+        index = self.index
+        ranges = []
+        for heading in index.select(self.soup, table.EXCLUDE_HEADINGS_CSS):
+            if heading_key(heading.get_text()) not in table.EXCLUDE_HEADINGS:
+                continue
+            parent = heading.parent
+            if not isinstance(parent, Tag) or parent is self.soup:
+                continue
+            start, end = index.span(parent)
+            if title is not None and start < index.position(title) <= end:
+                # The heading sits beside the document itself: only what follows it is excluded.
+                start = index.position(heading)
+            ranges.append((max(start, 0), end))
+        self._ranges = sorted(ranges)
+
+    # -- title, block, region ----------------------------------------------------------------
+    def _find_title(self) -> None:
+        index = self.index
+        first: Tag | None = None
+        for alt in table.TITLE:
+            for h1 in index.select(self.soup, alt.css):
+                if index.zone(h1, table.EXCLUDE) is None and clean(h1.get_text()):
+                    first = h1
+                    break
+            if first is not None:
+                break
+        self._heading_zones(first)
+        for alt in table.TITLE:
+            for h1 in index.select(self.soup, alt.css):
+                if not self.excluded(h1) and clean(h1.get_text()):
+                    self.h1, self.title_alt = h1, alt
+                    break
+            if self.h1 is not None:
+                break
+        if self.h1 is None:
+            self.region = self.soup.find("main") or self.soup.body or self.soup
+            return
+        block = index.zone(self.h1, table.CONTENT_BLOCK)
+        self.block = block if block is not self.h1 else None
+        self.region = self._region(self.h1)
+
+    def _region(self, h1: Tag) -> Tag:
+        """The nearest ancestor of the title matching the first REGION selector that has one."""
+        for css in table.REGION:
+            for ancestor in h1.parents:
+                if isinstance(ancestor, Tag) and ancestor is not self.soup and self.index.matches(ancestor, css):
+                    return ancestor
+        body = self.soup.body
+        return body if body is not None else self.soup
+
+    # -- scope -------------------------------------------------------------------------------
+    def in_scope(self, node: Tag) -> bool:
+        """True if `node` belongs to this document, not to a teaser, card or page furniture."""
+        if self.excluded(node):
+            return False
+        index = self.index
+        # A nested article (a teaser) inside our region is another document.
+        article = index.zone(node, "article")
+        if article is not None and self.region.name == "article" and article is not self.region:
+            return False
+        # Another `.content-block` (a teaser reusing the classes) is not ours.
+        block = index.zone(node, table.CONTENT_BLOCK)
+        if block is not None and self.block is not None and block is not self.block:
+            return False
+        return True
+
+    def root_for(self, alt: Alt, item: Tag | None = None) -> Tag | None:
+        if alt.scope == "block":
+            return self.block
+        if alt.scope == "region":
+            return self.region
+        if alt.scope == "item":
+            return item
+        return self.soup
+
+    def find_all(self, alts: tuple[Alt, ...], item: Tag | None = None) -> tuple[list[Tag], Alt | None]:
+        """The in-scope elements of the first alternative that finds any, and that alternative."""
+        for alt in alts:
+            root = self.root_for(alt, item)
+            if root is None:
+                continue
+            found = [n for n in self.index.select(root, alt.css) if self.in_scope(n)]
+            if found:
+                return found, alt
+        return [], None
+
+    def find(self, alts: tuple[Alt, ...], item: Tag | None = None) -> tuple[Tag | None, Alt | None]:
+        found, alt = self.find_all(alts, item)
+        return (found[0], alt) if found else (None, None)

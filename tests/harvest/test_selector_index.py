@@ -1,0 +1,106 @@
+"""The fast selector index selects exactly what soupsieve selects.
+
+For every selector of the table, over every fixture page (recorded documents and
+scenarios, hand-written variants, look-alikes): the whole-page selection is checked
+exhaustively, and selections under random sub-roots, the zones (nearest ancestor-or-self)
+and single-element matches are checked by hypothesis.
+"""
+
+from __future__ import annotations
+
+import os
+
+import soupsieve
+from bs4 import BeautifulSoup, Tag
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harvester.site.decode import decode_html
+from harvester.site.index import CompiledTable, SelectorIndex
+from harvester.site.scope import COMPILED, ZONES
+from harvester.site.selectors import table_selectors
+from tests.support.pages import all_pages
+
+SELECTORS = table_selectors()
+PAGES = all_pages()
+EXAMPLES = int(os.environ.get("WCDA_HYPOTHESIS_EXAMPLES", "200"))
+_SOUPS: dict[str, tuple[BeautifulSoup, SelectorIndex, list[Tag]]] = {}
+
+
+def soup_of(name: str, body: bytes) -> tuple[BeautifulSoup, SelectorIndex, list[Tag]]:
+    if name not in _SOUPS:
+        soup = BeautifulSoup(decode_html(body, None)[0], "lxml")
+        _SOUPS[name] = (soup, SelectorIndex(soup, COMPILED, ZONES), list(soup.find_all(True)))
+    return _SOUPS[name]
+
+
+def test_there_is_something_to_check() -> None:
+    assert len(PAGES) >= 30 and len(SELECTORS) >= 25
+    # Most selectors go through the index itself, not the soupsieve fallback.
+    assert len(COMPILED.fallback) <= 2, sorted(COMPILED.fallback)
+
+
+def test_every_selector_over_every_page() -> None:
+    for name, body in PAGES:
+        soup, index, elements = soup_of(name, body)
+        assert index.order == elements, name  # the walk sees every element, in document order
+        for css in SELECTORS:
+            got = index.select(soup, css)
+            want = soup.select(css)
+            assert [id(t) for t in got] == [id(t) for t in want], (name, css)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(page=st.integers(0, len(PAGES) - 1), at=st.integers(0, 10**6), css=st.sampled_from(SELECTORS))
+def test_selection_under_any_root(page: int, at: int, css: str) -> None:
+    name, body = PAGES[page]
+    soup, index, elements = soup_of(name, body)
+    root = elements[at % len(elements)]
+    assert [id(t) for t in index.select(root, css)] == [id(t) for t in root.select(css)], (name, css, root.name)
+    assert index.matches(root, css) == soupsieve.match(css, root), (name, css)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(page=st.integers(0, len(PAGES) - 1), at=st.integers(0, 10**6), zone=st.sampled_from(ZONES))
+def test_zone_is_the_nearest_matching_ancestor_or_self(page: int, at: int, zone: str) -> None:
+    name, body = PAGES[page]
+    soup, index, elements = soup_of(name, body)
+    node = elements[at % len(elements)]
+    want = next((t for t in [node, *node.parents] if isinstance(t, Tag) and t is not soup
+                 and soupsieve.match(zone, t)), None)
+    assert index.zone(node, zone) is want, (name, zone)
+
+
+def test_an_unknown_selector_is_an_error_not_an_empty_result() -> None:
+    soup, index, _ = soup_of(*PAGES[0])
+    try:
+        index.select(soup, ".not-in-the-table")
+    except KeyError:
+        return
+    raise AssertionError("an unknown selector must raise")
+
+
+def test_attribute_values_and_odd_selectors_agree_too() -> None:
+    """Selectors outside the table's simple forms (soupsieve fallback) and valued attributes."""
+    extra = ["a[href*='/document/']", "div > p", "td.document a[href]", "[lang]", "link[rel~='canonical']",
+             "#documentTabs.document-tabs", ".pill.pill-subject"]
+    table = CompiledTable(extra)
+    for name, body in PAGES[:12]:
+        soup = BeautifulSoup(decode_html(body, None)[0], "lxml")
+        index = SelectorIndex(soup, table)
+        for css in extra:
+            assert [id(t) for t in index.select(soup, css)] == [id(t) for t in soup.select(css)], (name, css)
+
+
+def test_attribute_lookups_agree_with_find() -> None:
+    """`find_by_attr` (the tab labels' lookups, collected during the walk) is bs4's `find(attrs=…)`."""
+    from harvester.site.scope import LOOKUP_ATTRS
+
+    for name, body in PAGES:
+        soup, index, elements = soup_of(name, body)
+        for attr in (*LOOKUP_ATTRS, "aria-labelledby"):
+            values = {v for t in elements if isinstance(v := t.attrs.get(attr), str)}
+            for value in sorted(values)[:20]:
+                for root in (soup, index.zone(elements[-1], "article") or soup):
+                    want = root.find(attrs={attr: value})
+                    assert index.find_by_attr(root, attr, value) is want, (name, attr, value)

@@ -1,0 +1,39 @@
+"""Tasks for tests/harvest/test_workers.py, in a module the worker processes can import."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def double(value: int) -> int:
+    return 2 * value
+
+
+def killed_once(marker: str, value: int) -> int:
+    """SIGKILLs its own worker the first time (as the out-of-memory killer would), then works."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 2 * value
+
+
+def always_killed(value: int) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return value
+
+
+def fails(value: int) -> int:
+    raise ValueError(f"bad value {value}")
+
+
+def sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def broken_initializer() -> None:
+    raise RuntimeError("cannot start")
