@@ -252,7 +252,7 @@ def test_sync_lock_run_items_queue(store: CatalogStore) -> None:
     info = runs.get(run_id)
     assert info is not None and info.status == "finished" and info.attempts == 2 and info.warc_files == ["a.warc.gz"]
     assert info.checkpoint == {"page": 1, "queue_built": True} and info.requests == 3 and info.report == {"ok": True}
-    assert [i.run_id for i in runs.list()] == [run_id] and runs.unfinished() is None
+    assert [i.run_id for i in runs.recent()] == [run_id] and runs.unfinished() is None
     runs.release(lock)
     assert runs.lock_holder() is None
     with pytest.raises(LockLost):

@@ -9,6 +9,7 @@ catalog.oai), so its set tables are empty: the upgrade must derive the indexes.
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -50,7 +51,10 @@ def test_release_catalog_upgrades_with_indexes_and_same_records(release_copy: Pa
         for rid in old.record_ids():
             a, b = old.get(rid), fresh.get(rid)
             assert a is not None and b is not None
-            assert a.record == b.record and a.content_hash == b.content_hash
+            # The parser moved on since that release (provenance names the parser version, the
+            # recording and which selector matched); the record's content is what must be kept.
+            assert a.record.model_dump(exclude={"provenance"}) == b.record.model_dump(exclude={"provenance"})
+            assert a.content_hash == b.content_hash
         families = ("type", "language", "archive", "subject")
         ids = old.record_ids()
         assert old.facets_of(ids, families) == fresh.facets_of(ids, families)
@@ -61,7 +65,9 @@ def test_release_catalog_upgrades_with_indexes_and_same_records(release_copy: Pa
             [r.record_id for r in fresh.oai_page("type:cable", None, until, None, 100, with_body=False)] != []
         # raw bodies: the frozen m0004 wrote what the live model writes
         for raw_old, raw_new in zip(old.iter_raw(), fresh.iter_raw(), strict=True):
-            assert raw_old.json == raw_new.json
+            body_old, body_new = json.loads(raw_old.json), json.loads(raw_new.json)
+            assert body_old.pop("provenance").keys() <= body_new.pop("provenance").keys()
+            assert body_old == body_new
         query = SearchQuery("Stalin", limit=100)
         assert old.search(query).record_ids == fresh.search(query).record_ids != []
 
