@@ -77,6 +77,45 @@ def test_streams_and_bookkeeping(store: CatalogStore) -> None:
     assert store.earliest_change() == to_db_time(T0 + timedelta(seconds=1))  # ids[0]'s tombstone moved it
 
 
+def test_list_rows_slugs_conflict_events_and_set_selection(store: CatalogStore) -> None:
+    records = fill(store, 12)
+    ids = sorted(r.record_id for r in records)
+    by_id = {r.record_id: r for r in records}
+    problem = by_id[ids[4]].model_copy(update={"problems": ["no date on the page"]})
+    store.upsert(problem)
+    store.tombstone(ids[0])
+    rows = list(store.list_rows(batch_size=5))  # several batches
+    assert [row.record_id for row in rows] == ids
+    assert rows[0].deleted and not any(row.deleted for row in rows[1:])
+    assert rows[4].fields == [problem.title, problem.date.normalized, ["no date on the page"]]
+    assert rows[1].fields == [by_id[ids[1]].title, by_id[ids[1]].date.normalized, []]
+    # A damaged row is listed as unreadable, and the rest still are (the backend's own statement).
+    store._exec("UPDATE record SET brief = ? WHERE record_id = ?", ("{not json", ids[2]))  # type: ignore[attr-defined]
+    rows = list(store.list_rows())
+    assert rows[2].fields is None and [r.record_id for r in rows] == ids and rows[3].fields is not None
+
+    assert store.slug_of(ids[3]) == by_id[ids[3]].slug and store.slug_of(999_999_999) is None
+    # Only ASCII digits name a Record ID ("١٢٣" and "²" pass str.isdigit()).
+    arabic = str(ids[3]).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert store.has_slug(str(ids[3])) and not store.has_slug(arabic) and not store.has_slug("²")
+
+    store.log_event(ids[3], "conflict", "page X claims it", run_id="r1")
+    store.log_event(ids[3], "unchanged")
+    store.log_event(ids[5], "conflict", "page Y claims it")
+    conflicts = store.events_with_outcome("conflict")
+    assert [(e.record_id, e.detail, e.run_id) for e in conflicts] == [(ids[3], "page X claims it", "r1"),
+                                                                      (ids[5], "page Y claims it", None)]
+
+    # One OAI set (a facet key) selects records, live and deleted, as feed --set needs.
+    key = next(k for k in store.facets_of([ids[0]], ("type",))[ids[0]] if ":" in k)
+    members = [rid for rid in ids if key in store.facets_of([rid], ("type",))[rid]]
+    assert store.record_ids(facet=key) == members
+    assert store.record_ids(include_deleted=False, facet=key) == members[1:]
+    assert store.count_deleted(facet=key) == 1 and store.count_deleted(facet="type:no-such-type") == 0
+    assert store.earliest_change(include_deleted=False, facet="type:no-such-type") is None
+    assert store.earliest_change(include_deleted=False, facet=key) is not None
+
+
 def test_unit_of_work_commits_all_or_nothing(store: CatalogStore) -> None:
     r = rec(5)
     with pytest.raises(RuntimeError), store.unit_of_work():
