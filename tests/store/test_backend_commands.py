@@ -30,7 +30,8 @@ def test_sync_tombstone_report_reindex_feed(url: str, tmp_path: Path) -> None:
             assert store.get(300653).deleted  # type: ignore[union-attr]
             assert second.report["catalog"] == {"records": len(DOCUMENT_IDS) - 1, "deleted": 1}
             assert second.report["quality"]["baseline_records"] == len(DOCUMENT_IDS)
-    env = {"WCDA_STORAGE__WARC_DIR": settings.storage.warc_dir, "WCDA_ARCHIVE__BASE_URL": settings.archive.base_url}
+    env = {"WCDA_STORAGE__WARC_DIR": settings.storage.warc_dir, "WCDA_ARCHIVE__BASE_URL": settings.archive.base_url,
+           "WCDA_OAI__REPOSITORY_IDENTIFIER": "oai.example.org"}  # feed needs a domain of ours
     runner = CliRunner()
 
     def run(*args: str) -> str:

@@ -106,7 +106,7 @@ def _port() -> int:
 def test_serve_oai_from_postgresql(catalogs: tuple[str, str, Path]) -> None:
     sqlite_db, pg_db, tmp = catalogs
     port = _port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WCDA_OAI__REPOSITORY_IDENTIFIER": "oai.example.org"}
     proc = subprocess.Popen([sys.executable, "-m", "harvester", "--db", pg_db, "serve", "--port", str(port)],
                             cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -120,7 +120,7 @@ def test_serve_oai_from_postgresql(catalogs: tuple[str, str, Path]) -> None:
         doc = etree.fromstring(requests.get(base, params={"verb": "ListIdentifiers", "metadataPrefix": "oai_dc",
                                                           "set": "type:cable"}, timeout=10).content)
         ids = [h.text for h in doc.iterfind(".//oai:header/oai:identifier", OAI)]
-        assert ids and all(i.startswith("oai:digitalarchive.wilsoncenter.org:") for i in ids)
+        assert ids and all(i.startswith("oai:oai.example.org:") for i in ids)
         sets = etree.fromstring(requests.get(base, params={"verb": "ListSets"}, timeout=10).content)
         specs = [s.text for s in sets.iterfind(".//oai:setSpec", OAI)]
         assert "type" in specs and "type:cable" in specs
