@@ -42,7 +42,7 @@ from catalog.errors import (
 )
 from catalog.model import CatalogRecord, Provenance
 from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
-from catalog.store import CatalogStore
+from catalog.store import CatalogStore, display_name
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
@@ -395,7 +395,7 @@ def harvest(
         except StoreError as exc:
             # The catalog cannot be written (a full disk, a database server gone for good): nothing
             # half-written (each write is one unit of work), and the run stops with one line.
-            summary.fatal = summary.fatal or f"cannot write the catalog {store.url}: {exc}"
+            summary.fatal = summary.fatal or f"cannot write the catalog {display_name(store.url)}: {exc}"
             halt("the run stopped: the catalog could not be written")
             outcome = Outcome(rid, "failed", f"not stored: {exc}")
         else:

@@ -31,7 +31,7 @@ from catalog.store.api import (
 from catalog.store.sqlite import SQLiteStore, sqlite_path, writable
 
 __all__ = ["CatalogStore", "Event", "FacetCount", "ListRow", "OaiRow", "RawRecord", "RecordState", "SQLiteStore",
-           "SearchQuery", "SearchResult", "UpsertOutcome", "from_db_time", "is_postgres", "open_store",
+           "SearchQuery", "SearchResult", "UpsertOutcome", "display_name", "from_db_time", "is_postgres", "open_store",
            "record_texts", "to_db_time", "utcnow"]
 
 Mode = Literal["write", "read"]
@@ -39,6 +39,16 @@ Mode = Literal["write", "read"]
 
 def is_postgres(url: str | Path) -> bool:
     return str(url).startswith(("postgres://", "postgresql://"))
+
+
+def display_name(url_or_path: str | Path) -> str:
+    """The catalog as messages name it: the SQLite path, or "database D on host H" (never a password)."""
+    text = str(url_or_path)
+    if is_postgres(text):
+        from catalog.store.postgres import describe
+
+        return describe(text)
+    return sqlite_path(text)
 
 
 def open_store(url_or_path: str | Path, *, mode: Mode = "write") -> CatalogStore:
