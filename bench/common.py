@@ -133,7 +133,7 @@ def met(ok: bool, why: str = "") -> str:
     return "met" if ok else ("NOT met" + (f": {why}" if why else ""))
 
 
-ORDER = ["commands", "parse", "harvest", "sync", "export", "oai"]
+ORDER = ["commands", "parse", "harvest", "sync", "export", "oai", "backends"]
 
 
 def report() -> None:
@@ -238,13 +238,12 @@ def clone(record: Any, new_id: int) -> Any:  # (CatalogRecord, int) -> CatalogRe
 def synthetic_catalog(size: int) -> Path:
     """A catalog of `size` records cloned from the fixture records, cached under bench/.cache.
 
-    Built through SQLiteStore.upsert (so the OAI set tables are filled by the same write
-    hook a harvest uses), all in ONE transaction: the nested upsert transactions join it.
+    Built through SQLiteStore.upsert (so the facet index is written by the same unit of work
+    a harvest uses), all in ONE transaction: the nested upsert transactions join it.
     """
-    path = CACHE / f"catalog-{size}.db"
+    path = CACHE / f"catalog-v5-{size}.db"  # v5: the schema with the derived indexes (m0005)
     if path.exists():
         return path
-    import catalog.oai.sets  # noqa: F401 - registers the set-membership write hook
     from catalog.store import SQLiteStore
 
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -232,8 +232,8 @@ def main() -> None:
     static = None
     first = "/oai?verb=ListRecords&metadataPrefix=oai_dc"
     try:
-        # The first request a waitress thread answers opens its SQLite connection and checks the
-        # set index (one scan of the catalog); measured once, then every thread is warmed.
+        # The first request a waitress thread answers opens its SQLite connection; measured
+        # once, then every thread is warmed.
         cold = latencies(port, [first], 1)[0]
         load(port, [first], args.threads * 2, 2.0)
         tokens = mint_tokens(db, [DEEP] + [random.Random(i).randrange(100, SIZE - 100) for i in range(60)])
@@ -291,9 +291,9 @@ def main() -> None:
               [[f"harvester serve (waitress, {args.threads} threads)", req, req / wall, 100 * req / wall, err,
                 "zero errors: " + met(err == 0)],
                ["reference: static bytes, same waitress threads", sreq, sreq / swall, "-", serr, "-"]])
-    res.note(f"Server start (imports, set-index check of {SIZE:,} records): {startup:.1f} s; the first request on "
-             f"a fresh waitress thread took {cold * 1000:.0f} ms (its own SQLite connection runs the set-index "
-             "staleness check once), so every thread is warmed before measuring.")
+    res.note(f"Server start (imports, opening the {SIZE:,}-record catalog): {startup:.1f} s; the first request on "
+             f"a fresh waitress thread took {cold * 1000:.0f} ms (it opens its own SQLite connection), so every "
+             "thread is warmed before measuring.")
     res.note(f"waitress logged {queue_warnings} 'Task queue depth' warnings under load ({args.clients} clients, "
              f"{args.threads} threads: requests wait for a free thread; expected, not errors).")
     for where, kinds in LOAD_ERRORS.items():

@@ -24,6 +24,7 @@ the other way round.
     ├── RecordValidationError       the parsed values do not make a valid record
     ├── WorkerDied                  a parse worker process was killed on every attempt at one page
     ├── StoreError                  the catalog database failed
+    │   └── StoreUnavailable        the connection to the database server was lost
     ├── ArchiveWriteError           the raw archive (WARC) could not be written: stops the run
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
@@ -137,6 +138,10 @@ class WorkerDied(HarvesterError):
 
 class StoreError(HarvesterError):
     pass
+
+
+class StoreUnavailable(StoreError):
+    """The connection to the catalog's database server was lost (the work may be retried)."""
 
 
 class ArchiveWriteError(HarvesterError):

@@ -11,11 +11,11 @@ resumed run judges against the same baseline).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from catalog.model import CatalogRecord
+from catalog.store.api import CatalogStore
 
 # field -> (JSON path in record.body, kind). "list" fields count when non-empty.
 FIELDS: dict[str, tuple[str, str]] = {
@@ -89,21 +89,13 @@ def fallback_lines(marks: dict[str, int], parsed: int) -> list[str]:
     return lines
 
 
-def catalog_coverage(conn: sqlite3.Connection) -> dict[str, Any]:
+def catalog_coverage(store: CatalogStore) -> dict[str, Any]:
     """{"records": N, "fields": {field: count}} over the live (not deleted) catalog.
 
-    Done in SQL with SQLite's JSON functions: the catalog is ~17k bodies of tens of KB,
-    which Python would have to parse one by one.
+    Counted by the store in SQL (JSON functions): the catalog is ~17k bodies of tens of
+    KB, which Python would have to parse one by one.
     """
-    parts = []
-    for name, (path, kind) in FIELDS.items():
-        if kind == "list":
-            parts.append(f"coalesce(sum(coalesce(json_array_length(body, '{path}'), 0) > 0), 0) AS \"{name}\"")
-        else:
-            parts.append(f"coalesce(sum(json_extract(body, '{path}') IS NOT NULL"
-                         f" AND json_extract(body, '{path}') != ''), 0) AS \"{name}\"")
-    row = conn.execute(f"SELECT count(*) AS n, {', '.join(parts)} FROM record WHERE deleted_at IS NULL").fetchone()
-    return {"records": int(row[0]), "fields": {name: int(row[i + 1]) for i, name in enumerate(FIELDS)}}
+    return store.coverage(FIELDS)
 
 
 @dataclass

@@ -88,8 +88,8 @@ class _Cli(click.Group):
 @click.version_option(__version__, prog_name="harvester")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="WCDA_CONFIG",
               help="config.toml to read (default: ./config.toml if present).")
-@click.option("--db", help="Catalog database (overrides storage.database). --db and --config may also "
-                            "follow the command.")
+@click.option("--db", help="Catalog database: a SQLite file or a postgresql:// URL (overrides storage.database). "
+                            "--db and --config may also follow the command.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db: str | None) -> None:
     """Harvest, catalog and export documents of the Wilson Center Digital Archive."""

@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import re
 import signal
-import sqlite3
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -43,7 +42,7 @@ from catalog.errors import (
 )
 from catalog.model import CatalogRecord, Provenance
 from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
-from catalog.store import SQLiteStore
+from catalog.store import CatalogStore, display_name
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
@@ -285,7 +284,7 @@ def harvest(
     ids: list[int],
     *,
     settings: Settings,
-    store: SQLiteStore,
+    store: CatalogStore,
     replay: str | Path | WarcIndex | None = None,
     progress: Callable[[Outcome], None] | None = None,
     fetcher: Fetcher | None = None,
@@ -333,7 +332,7 @@ def harvest(
     # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
     quality = settings.sync
     judged = len(ids) >= quality.quality_min_pages and store.count() > 0
-    baseline = catalog_coverage(store.connection) if judged else None
+    baseline = catalog_coverage(store) if judged else None
 
     def halt(why: str) -> None:
         stop_reason[0] = why
@@ -376,43 +375,50 @@ def harvest(
             # Fetched, but nothing more is written: after a full disk, or after the quality alarm
             # went off (so no record gets thinner).
             result = Outcome(rid, "not_attempted", stop_reason[0])
+
+        def write() -> Outcome:
+            if isinstance(result, CatalogRecord):
+                status = store.upsert(result)
+                written = Outcome(rid, status, problems=list(result.problems))
+            else:
+                assert isinstance(result, Outcome)
+                written = result
+            stored = written.status in {"new", "changed", "unchanged", "restored"}
+            if written.status != "not_attempted" and (log_failures or stored):
+                store.log_event(rid, written.status, written.detail or "; ".join(written.problems), run_id=run_id)
+            return written
+
         try:
-            # The record and its history event in one transaction: one commit a page, not two.
-            with store.transaction():
-                if isinstance(result, CatalogRecord):
-                    status = store.upsert(result)
-                    outcome = Outcome(rid, status, problems=list(result.problems))
-                    summary.parsed += 1
-                    summary.fields.update(present_fields(result) + fallback_marks(result))
-                    found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
-                                   normal_share=quality.quality_normal_share,
-                                   alarm_share=quality.quality_alarm_share)
-                    if found and not summary.alarms:
-                        # The site's markup has probably changed: stop before more records get thinner.
-                        summary.alarms = [a.message() for a in found]
-                        halt("the run stopped on a quality alarm")
-                else:
-                    assert isinstance(result, Outcome)
-                    outcome = result
-                    if outcome.status == "blocked":
-                        stop.set()
-                if outcome.connect_failed and not replayed:
-                    connect_streak[0] += 1
-                    if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
-                        summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
-                                               f"{settings.archive.base_url} ({outcome.detail})")
-                        halt("the run stopped: archive unreachable")
-                elif outcome.status != "not_attempted":
-                    connect_streak[0] = 0
-                stored = outcome.status in {"new", "changed", "unchanged", "restored"}
-                if outcome.status != "not_attempted" and (log_failures or stored):
-                    store.log_event(rid, outcome.status, outcome.detail or "; ".join(outcome.problems), run_id=run_id)
-        except (StoreError, sqlite3.Error) as exc:
-            # The catalog cannot be written (a full disk): nothing half-written (each write is
-            # one transaction), and the run stops with one line instead of a traceback.
-            summary.fatal = summary.fatal or f"cannot write the catalog {store.path}: {exc}"
+            # One unit of work: the record, its derived indexes and its history event commit together
+            # (one commit a page; retried once if the connection to a database server was lost).
+            outcome = store.write(write)
+        except StoreError as exc:
+            # The catalog cannot be written (a full disk, a database server gone for good): nothing
+            # half-written (each write is one unit of work), and the run stops with one line.
+            summary.fatal = summary.fatal or f"cannot write the catalog {display_name(store.url)}: {exc}"
             halt("the run stopped: the catalog could not be written")
             outcome = Outcome(rid, "failed", f"not stored: {exc}")
+        else:
+            if isinstance(result, CatalogRecord):
+                summary.parsed += 1
+                summary.fields.update(present_fields(result) + fallback_marks(result))
+                found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
+                               normal_share=quality.quality_normal_share,
+                               alarm_share=quality.quality_alarm_share)
+                if found and not summary.alarms:
+                    # The site's markup has probably changed: stop before more records get thinner.
+                    summary.alarms = [a.message() for a in found]
+                    halt("the run stopped on a quality alarm")
+            elif outcome.status == "blocked":
+                stop.set()
+            if outcome.connect_failed and not replayed:
+                connect_streak[0] += 1
+                if connect_streak[0] >= UNREACHABLE_AFTER and not summary.unreachable:
+                    summary.unreachable = (f"{connect_streak[0]} IDs in a row could not connect to "
+                                           f"{settings.archive.base_url} ({outcome.detail})")
+                    halt("the run stopped: archive unreachable")
+            elif outcome.status != "not_attempted":
+                connect_streak[0] = 0
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -548,7 +554,7 @@ def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
     return sorted(found)
 
 
-def reparse_sources(settings: Settings, store: SQLiteStore) -> list[Path]:
+def reparse_sources(settings: Settings, store: CatalogStore) -> list[Path]:
     """Where `reparse` reads by default: storage.warc_dir (live harvests), and every recording
     that records were replayed from (their provenance names the file), wherever it is."""
     sources: list[Path] = []
@@ -571,7 +577,7 @@ def reparse_sources(settings: Settings, store: SQLiteStore) -> list[Path]:
     return sources
 
 
-def reparse(*, settings: Settings, store: SQLiteStore, source: str | Path | None = None,
+def reparse(*, settings: Settings, store: CatalogStore, source: str | Path | None = None,
             progress: Callable[[Outcome], None] | None = None, processes: bool | None = None,
             cancel: threading.Event | None = None) -> HarvestSummary:
     """Rebuild records from the raw archive, with no network: a harvest replayed from our own WARC.

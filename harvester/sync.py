@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -58,7 +57,7 @@ from catalog.errors import (
 )
 from catalog.quality import alarms, catalog_coverage, fallback_counts, fallback_marks, present_fields
 from catalog.runs import LockHandle, LockLost, RunInfo, Runs
-from catalog.store import SQLiteStore, to_db_time, utcnow
+from catalog.store import CatalogStore, to_db_time, utcnow
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
@@ -137,7 +136,7 @@ class _Heartbeat(threading.Thread):
 def run_sync(
     *,
     settings: Settings,
-    store: SQLiteStore,
+    store: CatalogStore,
     full: bool = False,
     recheck_all: bool = False,
     fetcher: Fetcher | None = None,
@@ -184,7 +183,7 @@ def run_sync(
 
 
 class _Run:
-    def __init__(self, settings: Settings, store: SQLiteStore, runs: Runs, info: RunInfo, fetcher: Fetcher,
+    def __init__(self, settings: Settings, store: CatalogStore, runs: Runs, info: RunInfo, fetcher: Fetcher,
                  heart: _Heartbeat, progress: Progress | None) -> None:
         self.settings = settings
         self.store = store
@@ -222,7 +221,7 @@ class _Run:
         except LockLost as exc:
             # Someone else owns the run now: leave it "running" for them, write nothing more.
             return SyncResult(self.run_id, "interrupted", resumed, {"status": "interrupted", "stop_reason": str(exc)})
-        except (StoreError, sqlite3.Error, ArchiveWriteError) as exc:
+        except (StoreError, ArchiveWriteError) as exc:
             # A full disk (or a broken catalog): one line, exit 2. Every item is one transaction,
             # so nothing is half-written; if even this run's end cannot be written, the run
             # stays "running" and the next sync resumes it once there is room.
@@ -230,7 +229,7 @@ class _Run:
             try:
                 self._save_requests()
                 self.runs.finish(self.run_id, "failed", {}, stop_reason=reason)
-            except (StoreError, sqlite3.Error):
+            except StoreError:
                 pass
             return SyncResult(self.run_id, "failed", resumed, {"run_id": self.run_id, "status": "failed",
                                                               "stop_reason": reason})
@@ -240,9 +239,7 @@ class _Run:
         self.runs.finish(self.run_id, status, {}, stop_reason=reason)
         # Built after `finish` so it has the end time; `report` rebuilds it if a kill lands in between.
         report = build_report(self.runs, self.run_id, self.settings)
-        with self.store.transaction() as conn:
-            conn.execute("UPDATE sync_run SET report = ? WHERE run_id = ?",
-                         (json.dumps(report, sort_keys=True), self.run_id))
+        self.runs.set_fields(self.run_id, report=report)
         return SyncResult(self.run_id, status, resumed, report)
 
     def _prepare(self) -> None:
@@ -259,8 +256,8 @@ class _Run:
                 except RobotsUnavailable as exc:
                     raise _Stop("failed", f"robots.txt could not be read ({exc}); not crawling without it") from exc
             self.checkpoint["robots_done"] = True
-            with self.store.transaction():
-                baseline = catalog_coverage(self.store.connection)
+            with self.store.unit_of_work():
+                baseline = catalog_coverage(self.store)
                 self.runs.set_fields(self.run_id, robots=text, baseline=baseline, checkpoint=self.checkpoint,
                                      phase="discover", requests=self._requests())
             self.info.robots = text
@@ -317,7 +314,7 @@ class _Run:
         """One item; a bug (ours or a library's) on it fails this item, never the run."""
         try:
             step()
-        except (_Stop, LockLost, StoreError, sqlite3.Error, ArchiveWriteError):
+        except (_Stop, LockLost, StoreError, ArchiveWriteError):
             raise
         except Exception as exc:
             self._done(kind, key, "failed", detail=f"unexpected error: {type(exc).__name__}: {exc}"[:500], **kw)
@@ -327,7 +324,7 @@ class _Run:
 
     def _done(self, kind: str, key: str, outcome: str, **kw: Any) -> None:
         """Log an item and save the request count, inside the caller's transaction if any."""
-        with self.store.transaction():
+        with self.store.unit_of_work():
             self.runs.add_item(self.run_id, kind, key, outcome, **kw)
             self.runs.set_fields(self.run_id, requests=self._requests())
         if kw.get("fields") is not None:
@@ -352,7 +349,7 @@ class _Run:
                     continue
                 self._check_budget()
                 self._guarded("discover", slug, functools.partial(self._discover_one, slug, page), page=page)
-            new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r["outcome"] in NEW_OUTCOMES)
+            new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r.outcome in NEW_OUTCOMES)
             streak = 0 if new else int(self.checkpoint.get("known_streak", 0)) + 1
             enough = not self.full and streak >= sync.stop_after_known_pages
             self._checkpoint(page=page + 1, known_streak=streak, discover_done=enough or listing.is_last_page)
@@ -366,9 +363,9 @@ class _Run:
     def _listing(self, page: int) -> Listing | None:
         done = self.runs.item(self.run_id, "listing", str(page))
         if done is not None:  # fetched before a kill: its slugs were kept, never fetch it again
-            if done["outcome"] != "listed":
+            if done.outcome != "listed":
                 return None
-            data = json.loads(done["detail"])
+            data = json.loads(done.detail)
             return Listing(page=page, slugs=data["slugs"], last=data.get("last"), total=data.get("total"))
         self._check_budget()
         url = listing_url(self.base_url, page)
@@ -400,10 +397,7 @@ class _Run:
         return listing
 
     def _known(self, slug: str) -> bool:
-        row = self.store.connection.execute("SELECT 1 FROM record WHERE slug = ? LIMIT 1", (slug,)).fetchone()
-        if row is None and _RECORD_ID.fullmatch(slug):
-            row = self.store.connection.execute("SELECT 1 FROM record WHERE record_id = ?", (int(slug),)).fetchone()
-        return row is not None
+        return self.store.has_slug(slug)
 
     def _discover_one(self, slug: str, page: int) -> None:
         url = document_url(self.base_url, slug)
@@ -441,11 +435,11 @@ class _Run:
             return
         conflict = self._conflict(record_id, record.slug, result)
         if conflict:
-            with self.store.transaction():
+            with self.store.unit_of_work():
                 self.store.log_event(record_id, "conflict", conflict, run_id=self.run_id)
                 self._done("discover", slug, "conflict", page=page, record_id=record_id, detail=conflict)
             return
-        with self.store.transaction():
+        with self.store.unit_of_work():
             outcome = self.store.upsert(record)
             self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
             self._done("discover", slug, outcome, page=page, record_id=record_id,
@@ -488,7 +482,7 @@ class _Run:
             queue = self._build_queue()
             self.runs.save_queue(self.run_id, queue, self.checkpoint)
             self.checkpoint["queue_built"] = True
-        done = {r["key"] for r in self.runs.items(self.run_id, "revalidate")}
+        done = {r.key for r in self.runs.items(self.run_id, "revalidate")}
         for record_id in queue:
             if str(record_id) in done:
                 continue
@@ -501,37 +495,33 @@ class _Run:
         then the oldest-checked up to a daily share (catalog / revalidate_days), which spreads
         the checks evenly over the days instead of all falling due on the same night."""
         sync = self.settings.sync
-        touched = {r["record_id"] for r in self.runs.items(self.run_id, "discover") if r["record_id"] is not None}
-        rows = self.store.connection.execute(
-            "SELECT record_id, last_checked, missing_count, deleted_at FROM record"
-            " ORDER BY (missing_count > 0 AND deleted_at IS NULL) DESC, last_checked, record_id").fetchall()
+        touched = {r.record_id for r in self.runs.items(self.run_id, "discover") if r.record_id is not None}
+        rows = self.store.states()
         cutoff = to_db_time(utcnow() - timedelta(days=sync.revalidate_days))
         share = math.ceil(len(rows) / sync.revalidate_days)
         queue: list[int] = []
         for row in rows:
-            if row["record_id"] in touched:
+            if row.record_id in touched:
                 continue
-            pending = row["missing_count"] > 0 and row["deleted_at"] is None
-            if self.recheck_all or pending or row["last_checked"] < cutoff or len(queue) < share:
-                queue.append(row["record_id"])
+            pending = row.missing_count > 0 and not row.deleted
+            if self.recheck_all or pending or row.last_checked < cutoff or len(queue) < share:
+                queue.append(row.record_id)
         return queue
 
     def _target(self, record_id: int) -> tuple[str, str]:
         """The canonical slug URL (one request, no redirect) and the stable /document/<ID> URL."""
         id_url = self.fetcher.document_url(record_id)
-        row = self.store.connection.execute("SELECT url, slug FROM record WHERE record_id = ?",
-                                            (record_id,)).fetchone()
-        if row is None or not row["slug"]:
+        row = self.store.state(record_id)
+        if row is None or not row.slug:
             return id_url, id_url
         # Rebased on the configured archive (a mirror or test server serves the same paths).
-        return self.base_url + urlparse(row["url"]).path, id_url
+        return self.base_url + urlparse(row.url).path, id_url
 
     def _revalidate_one(self, record_id: int) -> None:
         key = str(record_id)
         target, id_url = self._target(record_id)
-        row = self.store.connection.execute("SELECT deleted_at FROM record WHERE record_id = ?",
-                                            (record_id,)).fetchone()
-        deleted = row is not None and row["deleted_at"] is not None
+        row = self.store.state(record_id)
+        deleted = row is not None and row.deleted
         # A tombstone is asked unconditionally: a page that comes back must answer 200, not 304.
         etag, last_modified = (None, None) if deleted else self.store.validators(record_id)
         if not self._allowed(target):
@@ -551,7 +541,7 @@ class _Run:
             return
         assert result is not None
         if result.not_modified:
-            with self.store.transaction():
+            with self.store.unit_of_work():
                 self.store.mark_checked(record_id, found=True)
                 self._done("revalidate", key, "not_modified", record_id=record_id)
             return
@@ -560,7 +550,7 @@ class _Run:
         except (ParseError, RecordValidationError) as exc:
             self._done("revalidate", key, "failed", record_id=record_id, detail=str(exc))
             return
-        with self.store.transaction():
+        with self.store.unit_of_work():
             outcome = self.store.upsert(record)
             self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
             self._done("revalidate", key, outcome, record_id=record_id,
@@ -578,7 +568,7 @@ class _Run:
     def _missing(self, record_id: int, deleted: bool, exc: FetchError) -> None:
         key = str(record_id)
         limit = self.settings.sync.tombstone_after
-        with self.store.transaction():
+        with self.store.unit_of_work():
             if deleted:
                 self.store.mark_checked(record_id)
                 self._done("revalidate", key, "not_found", record_id=record_id, detail=f"still gone: {exc.detail}")
@@ -621,7 +611,7 @@ def build_report(runs: Runs, run_id: str, settings: Settings, *, status: str | N
                         "catalog": catalog_count,
                         "catalog_share": round(catalog_count / base["records"], 3) if base["records"] else None}
     finished = info.finished_at
-    conn = runs.store.connection
+    store = runs.store
     return {
         "run_id": run_id,
         "status": status or info.status,
@@ -640,20 +630,14 @@ def build_report(runs: Runs, run_id: str, settings: Settings, *, status: str | N
                     "alarms": [a.message() for a in found],
                     # {field: {alternative: pages}}: fields found by a fallback of the selector table
                     "fallbacks": fallback_counts(counts.fields)},
-        "catalog": {"records": int(conn.execute("SELECT count(*) FROM record WHERE deleted_at IS NULL").fetchone()[0]),
-                    "deleted": int(conn.execute("SELECT count(*) FROM record WHERE deleted_at IS NOT NULL")
-                                   .fetchone()[0])},
+        "catalog": {"records": store.count(), "deleted": store.count_deleted()},
         "warc_files": info.warc_files,
     }
 
 
-def due_count(store: SQLiteStore, settings: Settings) -> int:
+def due_count(store: CatalogStore, settings: Settings) -> int:
     """Records due for revalidation now: overdue, or with a pending 404."""
-    cutoff = to_db_time(utcnow() - timedelta(days=settings.sync.revalidate_days))
-    row = store.connection.execute(
-        "SELECT count(*) FROM record WHERE last_checked < ? OR (missing_count > 0 AND deleted_at IS NULL)",
-        (cutoff,)).fetchone()
-    return int(row[0])
+    return store.due_count(utcnow() - timedelta(days=settings.sync.revalidate_days))
 
 
 def _storage_message(exc: BaseException) -> str:

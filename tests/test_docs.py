@@ -50,6 +50,8 @@ def _readme_examples() -> list[str]:
                 if re.search(r"\blive\b", comment):  # needs the archive itself (and a contact address)
                     assert "--contact" in command, f"a live example without --contact: {command}"
                     continue
+                if "postgresql://" in command:  # needs a PostgreSQL server: run by tests/store on a throw-away one
+                    continue
                 if not command.startswith(_LONG_RUNNING):
                     found.append(command.strip())
     return found

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from catalog.oai.provider import OaiProvider, ProviderSettings
 from catalog.oai.repository import CatalogRepository
-from catalog.store import SQLiteStore
+from catalog.store import CatalogStore
 
 log = logging.getLogger(__name__)
 
@@ -150,5 +150,5 @@ class OaiApp:
         return parse_qsl(data.decode("utf-8"), keep_blank_values=True, errors="strict")
 
 
-def create_app(store: SQLiteStore, settings: ProviderSettings, *, token_secret: str | None = None) -> OaiApp:
+def create_app(store: CatalogStore, settings: ProviderSettings, *, token_secret: str | None = None) -> OaiApp:
     return OaiApp(OaiProvider(CatalogRepository(store, token_secret=token_secret), settings))

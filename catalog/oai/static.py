@@ -35,7 +35,8 @@ from catalog.export.output import publish
 from catalog.export.registry import OAI_FORMATS, Format
 from catalog.export.xmlout import element_of
 from catalog.oai import identifiers
-from catalog.store import SQLiteStore
+from catalog.oai.sets import is_set_spec
+from catalog.store import CatalogStore
 
 SR_NS = "http://www.openarchives.org/OAI/2.0/static-repository"
 SR_XSD = "http://www.openarchives.org/OAI/2.0/static-repository.xsd"
@@ -101,7 +102,7 @@ def _static_formats(prefixes: list[str]) -> list[Format]:
 
 
 def write_static_repository(
-    store: SQLiteStore,
+    store: CatalogStore,
     out: str | Path,
     *,
     repository_name: str,
@@ -123,23 +124,20 @@ def write_static_repository(
                           f"it at, not {base_url!r}")
     formats = _static_formats(prefixes or ["oai_dc"])
     out = Path(out)
-    conn = store.connection
-    member = " AND record_id IN (SELECT record_id FROM oai_set_member WHERE set_spec = ?)" if set_spec else ""
-    args: tuple[str, ...] = (set_spec,) if set_spec else ()
-    earliest, live = conn.execute(
-        f"SELECT min(last_changed), count(*) FROM record WHERE deleted_at IS NULL{member}", args).fetchone()
+    # A set is one key of the catalog's facet index (see catalog.oai.sets).
+    offered = set_spec is None or is_set_spec(set_spec)
+    earliest = store.earliest_change(include_deleted=False, facet=set_spec) if offered else None
+    where = f"set {set_spec!r}" if set_spec else "the catalog"
     if earliest is None:
-        where = f"set {set_spec!r}" if set_spec else "the catalog"
         raise ExportError(f"{where} has no live records; a Static Repository needs at least one")
+    ids = store.record_ids(include_deleted=False, facet=set_spec)
+    live = len(ids)
     if live > max_records:
-        where = f"set {set_spec!r}" if set_spec else "the catalog"
         raise ExportError(
             f"{where} has {live} live records; gateways take at most {max_records} per Static Repository file. "
             "Write one file per set (--set SPEC; `harvester serve` lists them with ListSets) "
             "or offer the catalog through the live OAI-PMH endpoint (`harvester serve`)")
-    deleted = int(conn.execute(f"SELECT count(*) FROM record WHERE deleted_at IS NOT NULL{member}", args).fetchone()[0])
-    ids = [r[0] for r in conn.execute(
-        f"SELECT record_id FROM record WHERE deleted_at IS NULL{member} ORDER BY record_id", args)]
+    deleted = store.count_deleted(facet=set_spec)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     count = 0

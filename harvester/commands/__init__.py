@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from catalog.store import SQLiteStore
+    from catalog.store import CatalogStore
 
 # Exit codes shared by every command: 0 all good, 1 some items failed, 2 blocked or fatal,
 # 130 interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
@@ -15,9 +15,10 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_WAIT = 75
 
 
-def open_store(database: str) -> SQLiteStore:
+def open_store(database: str, *, mode: Literal["write", "read"] = "write") -> CatalogStore:
     """catalog.store.open_store, imported when a command runs: the store brings in pydantic
-    and the record model, which `--help` and the commands that never open it do not need."""
+    and the record model, which `--help` and the commands that never open it do not need.
+    `mode="read"` for commands that only read (see catalog.store.open_store)."""
     from catalog.store import open_store as _open_store
 
-    return _open_store(database)
+    return _open_store(database, mode=mode)

@@ -53,7 +53,7 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
     changed_since = parse_since(since) if since else None
     settings = ctx.obj.settings()
     fmt = format_for(fmt).name
-    store = open_store(settings.storage.database)
+    store = open_store(settings.storage.database, mode="read")
     try:
         if ids:
             missing = [i for i in ids if store.get(i) is None]

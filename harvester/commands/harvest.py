@@ -18,7 +18,7 @@ from harvester.commands.options import politeness_options, quiet_option
 
 if TYPE_CHECKING:
     from catalog.model import CatalogRecord, StoredRecord
-    from catalog.store import SQLiteStore
+    from catalog.store import CatalogStore
     from harvester.pipeline import HarvestSummary, Outcome
 
 
@@ -158,7 +158,7 @@ def _require_live(ctx: click.Context, settings: Any) -> None:
         ctx.exit(EXIT_FATAL)
 
 
-def _slug_lookup(store: SQLiteStore) -> Callable[[str], int | None]:
+def _slug_lookup(store: CatalogStore) -> Callable[[str], int | None]:
     """Slug -> Record ID from the catalog, read once and only if a slug is given."""
     table: dict[str, int] = {}
 
@@ -335,10 +335,10 @@ def _human(stored: StoredRecord) -> str:
 def show(ctx: click.Context, record_id: int, as_json: str | None) -> None:
     """Show one record of the catalog, with its harvest history (failures included)."""
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         stored = store.get(record_id)
         events = store.events(record_id)
-    history = [f"  {row['at'][:19]}Z  {row['outcome']}" + (f": {row['detail']}" if row["detail"] else "")
+    history = [f"  {row.at[:19]}Z  {row.outcome}" + (f": {row.detail}" if row.detail else "")
                for row in events[-_HISTORY:]]
     if stored is None:
         # An ID that was tried and never stored still has its reasons on record.
@@ -406,7 +406,7 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
         writer.writeheader()
     if fmt == "json":
         click.echo("[", nl=False)
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         conflicts = store.events_with_outcome("conflict") if problems else []
         if fmt == "text" and not (doc_type or language or since):
             # Only the printed fields, read from the stored JSON without building the record model
@@ -467,7 +467,7 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
                         click.echo(f"{'':>10}- {p}")
             shown += 1
     for event in conflicts if fmt == "text" else []:  # pages that claimed a stored record's ID and were not stored
-        click.echo(f"{event['record_id']:>8}  {event['at'][:10]:<10}  conflict: {event['detail']}")
+        click.echo(f"{event.record_id:>8}  {event.at[:10]:<10}  conflict: {event.detail}")
     if fmt == "json":
         click.echo("\n]")
     click.echo(f"{shown} records" + (f", {len(conflicts)} Record ID conflicts" if conflicts else "")

@@ -104,7 +104,7 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     host = host or settings.oai.host
     port = settings.oai.port if port is None else port
     provider_settings = _provider_settings(settings, loopback=_is_loopback(host))
-    store = open_store(settings.storage.database)
+    store = open_store(settings.storage.database, mode="read")
     app = create_app(store, provider_settings, token_secret=settings.oai.token_secret)
     try:
         shown = settings.oai.base_url or f"http://{host}:{port}/oai"
@@ -176,7 +176,7 @@ def feed(obj: Any, out: str, base_url: str | None, prefixes: tuple[str, ...], se
         raise click.BadParameter("oai_qdc cannot share a Static Repository with oai_dc (the two Dublin Core "
                                  "schemas clash in one file); serve it live", param_hint="--format")
     ident = repository_identifier(settings)
-    store = open_store(settings.storage.database)
+    store = open_store(settings.storage.database, mode="read")
     try:
         result = write_static_repository(
             store, out, repository_name=oai.repository_name, repository_identifier=ident,

@@ -150,7 +150,7 @@ def report(ctx: click.Context, run_id: str | None, json_out: str | None, list_ru
     from harvester.sync import build_report
 
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         runs = Runs(store)
         if list_runs:
             for run in runs.recent():
@@ -182,12 +182,12 @@ def _touched_records(store: Any, runs: Runs, run_id: str) -> dict[str, list[dict
     """Record ID, title and detail of every item of the run whose outcome is worth reading."""
     found: dict[str, list[dict[str, Any]]] = {key: [] for key in _RECORD_OUTCOMES}
     for item in runs.items(run_id):
-        outcome = item["outcome"]
-        if outcome not in found or item["kind"] not in ("discover", "revalidate"):
+        outcome = item.outcome
+        if outcome not in found or item.kind not in ("discover", "revalidate"):
             continue
-        rid = item["record_id"]
+        rid = item.record_id
         stored = store.get(rid) if rid is not None else None
-        found[outcome].append({"record_id": rid, "key": item["key"], "detail": item["detail"] or "",
+        found[outcome].append({"record_id": rid, "key": item.key, "detail": item.detail or "",
                                "title": stored.record.title if stored is not None else ""})
     return {key: rows for key, rows in found.items() if rows}
 
@@ -200,7 +200,7 @@ def status(ctx: click.Context) -> None:
     from harvester.sync import build_report, due_count
 
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, mode="read") as store:
         runs = Runs(store)
         active, total = store.count(), store.count(include_deleted=True)
         click.echo(f"catalog:   {settings.storage.database}")
@@ -217,8 +217,8 @@ def status(ctx: click.Context) -> None:
             click.echo(f"           {_counts_line(data)}")
         holder = runs.lock_holder()
         if holder is not None:
-            click.echo(f"lock:      held by pid {holder['owner_pid']} on {holder['owner_host']} "
-                       f"(run {holder['run_id']}), expires {holder['expires_at']}")
+            click.echo(f"lock:      held by pid {holder.owner_pid} on {holder.owner_host} "
+                       f"(run {holder.run_id}), expires {holder.expires_at}")
 
 
 def _counts_line(data: dict[str, Any]) -> str:

@@ -16,9 +16,9 @@ import pytest
 
 from catalog.export.jsonl import jsonl_line, jsonl_line_raw
 from catalog.export.registry import FORMATS, writer_for
-from catalog.migrations import MIGRATIONS
 from catalog.model import CatalogRecord
 from catalog.store import SQLiteStore
+from catalog.store.sqlite.migrations import MIGRATIONS
 from tests.export.records import fixture_records, hard_record
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -33,7 +33,8 @@ def old_layout_catalog(path: Path, recs: list[CatalogRecord]) -> None:
     """A catalog as the store wrote it before m0004: migrations up to m0003, compact bodies."""
     old = [m for m in MIGRATIONS if m.name < "m0004"]
     store = SQLiteStore(path, migrations=old)
-    with store.transaction() as conn:
+    conn = store.connection  # this backend's own connection: the old layout has no contract
+    with store.unit_of_work():
         for i, rec in enumerate(recs):
             when = (T0 if i % 2 else T1).isoformat(timespec="microseconds").replace("+00:00", "Z")
             conn.execute(

@@ -81,6 +81,7 @@ def test_exit_code_two_when_blocked_and_rest_not_attempted(runner: CliRunner, tm
 
 
 def test_show_unknown_record_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "catalog.db").close()  # an empty catalog: read commands never create one
     result = invoke(runner, tmp_path, "show", "12345")
     assert result.exit_code == 1 and "not in the catalog" in result.output and "History" not in result.output
 

@@ -42,7 +42,7 @@ def invoke(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Res
 
 def events(tmp_path: Path) -> list[tuple[int, str]]:
     with SQLiteStore(tmp_path / "catalog.db") as store:
-        return [(row["record_id"], row["outcome"]) for row in store.events()]
+        return [(row.record_id, row.outcome) for row in store.events()]
 
 
 # -- --ids-file -----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_error_scenario_is_reported_not_stored(name: str, offline_settings: Sett
         events = store.events(rid)
     outcome = summary.outcomes[0]
     assert outcome.status == _ERROR_OUTCOMES[scenario["outcome"]], outcome.detail
-    assert events and events[-1]["outcome"] == outcome.status  # the reason is recorded in the catalog
+    assert events and events[-1].outcome == outcome.status  # the reason is recorded in the catalog
     if scenario["outcome"] == "rate_limited":
         assert outcome.retry_after == pytest.approx(scenario["retry_after"], abs=1)
     if scenario["outcome"] == "truncated":

@@ -44,7 +44,7 @@ def test_block_stops_the_run_and_keeps_earlier_records(tmp_path: Path) -> None:
         with SQLiteStore(settings.storage.database) as store:
             summary = pipeline.harvest([175798, 2] + list(range(3, 12)), settings=settings, store=store)
             assert store.get(175798) is not None
-            events = {row["record_id"]: row["outcome"] for row in store.events()}
+            events = {row.record_id: row.outcome for row in store.events()}
     statuses = [o.status for o in summary.outcomes]
     assert statuses[:2] == ["new", "blocked"]
     assert set(statuses[2:]) == {"not_attempted"}

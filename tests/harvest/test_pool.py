@@ -60,7 +60,7 @@ def test_reparse_through_the_pool_gives_the_same_records_in_the_same_order(tmp_p
         settings = _settings(tmp_path, f"p{processes}")
         with SQLiteStore(settings.storage.database) as store:
             summary = pipeline.reparse(settings=settings, store=store, source=archive, processes=processes)
-            events = [(row["record_id"], row["outcome"]) for row in store.events()]
+            events = [(row.record_id, row.outcome) for row in store.events()]
             results[processes] = (_outcomes(summary), summary.requests, _records(store), events)
     single, pooled = results[False], results[True]
     assert pooled[:3] == single[:3]

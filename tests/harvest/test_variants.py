@@ -95,7 +95,7 @@ def test_lookalikes_reached_by_record_id_store_nothing(tmp_path: Path) -> None:
         with SQLiteStore(settings.storage.database) as store:
             summary = pipeline.harvest(ids, settings=settings, store=store)
             assert [store.get(rid) for rid in ids] == [None] * len(ids)
-            events = {rid: store.events(rid)[-1]["outcome"] for rid in ids}
+            events = {rid: store.events(rid)[-1].outcome for rid in ids}
     assert Counter(o.status for o in summary.outcomes) == Counter({"not_document": len(ids)})
     assert set(events.values()) == {"not_document"}
     assert summary.exit_code == 1

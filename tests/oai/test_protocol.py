@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import requests
 from lxml import etree
@@ -140,9 +144,11 @@ def test_a_list_whose_whole_tail_changed_mid_harvest_goes_on_instead_of_failing(
         if ident in sent:
             continue
         if stored.deleted:  # a tombstone "changes" too: deleted again with a new datestamp
-            with fresh_server.store.transaction() as conn:
-                conn.execute("UPDATE record SET last_changed = ? WHERE record_id = ?",
-                             (to_db_time(utcnow()), rid))
+            with fresh_server.store.unit_of_work():
+                now = to_db_time(utcnow())
+                conn = fresh_server.store.connection  # this backend's own: no contract call re-deletes
+                conn.execute("UPDATE record SET last_changed = ? WHERE record_id = ?", (now, rid))
+                conn.execute("UPDATE record_facet SET last_changed = ? WHERE record_id = ?", (now, rid))
         else:
             record = stored.record.model_copy()
             record.title = f"Changed mid-harvest {rid}"
@@ -161,22 +167,22 @@ def test_a_list_whose_whole_tail_changed_mid_harvest_goes_on_instead_of_failing(
     assert all(t is None or t.startswith("Changed mid-harvest") for t in titles.values())
 
 
-def test_new_set_membership_written_without_the_hook_is_picked_up(fresh_server: Server) -> None:
-    from catalog.oai.sets import write_hook
-    from catalog.store import SQLiteStore
-
-    rec = make_record(700)
-    rec.types = ["Brand-new Type"]
-    SQLiteStore.write_hooks.remove(write_hook)  # as if another process that never imports catalog.oai wrote it
-    try:
-        other = SQLiteStore(fresh_server.store.path)
-        other.upsert(rec)
-        other.close()
-    finally:
-        SQLiteStore.write_hooks.append(write_hook)
+def test_set_membership_written_by_another_process_is_served_at_once(fresh_server: Server) -> None:
+    """A writer that never imports catalog.oai (a harvest, a sync) writes the set index with the record."""
+    code = (
+        "import sys\n"
+        "from tests.oai.catalog_builder import make_record\n"
+        "from catalog.store import open_store\n"
+        "rec = make_record(700); rec.types = ['Brand-new Type']\n"
+        f"store = open_store({str(fresh_server.store.path)!r}); store.upsert(rec); store.close()\n"
+        "assert 'catalog.oai' not in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     doc = fresh_server.oai({"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "set": "type:brand-new-type"})
-    assert [h.text for h in doc.iterfind(".//oai:identifier",
-                                         OAI)] == [f"oai:digitalarchive.wilsoncenter.org:{rec.record_id}"]
+    expected = f"oai:digitalarchive.wilsoncenter.org:{make_record(700).record_id}"
+    assert [h.text for h in doc.iterfind(".//oai:identifier", OAI)] == [expected]
+
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -115,8 +115,9 @@ def test_a_full_disk_stops_the_harvest_with_one_line(full: str, small_disk: Call
         with SQLiteStore(database):
             pass  # the catalog exists (migrated) before the disk fills
         # Room for a few pages: the run starts, then the disk fills under it. (SQLite also needs
-        # room for its 32 KiB shared-memory file before the first write.)
-        filler = fill(disk, 24 * 1024 if full == "warc" else 96 * 1024)
+        # room for its 32 KiB shared-memory file before the first write, and a record's unit of
+        # work writes its facet rows and full-text index too: ~80-130 KiB of WAL a record.)
+        filler = fill(disk, 24 * 1024 if full == "warc" else 256 * 1024)
         done = harvest(config)
         assert_one_clear_line(done, "cannot write the raw archive" if full == "warc" else "catalog")
         filler.unlink()  # room again (SQLite needs some even to read a WAL catalog): the next run completes

@@ -50,7 +50,7 @@ def test_harvest_through_faults(seed: int, tmp_path: Path) -> None:
             stored = {rid: store.get(rid) for rid in stored_ids}
             events: dict[int, list[str]] = {}
             for row in store.events():
-                events.setdefault(row["record_id"], []).append(row["outcome"])
+                events.setdefault(row.record_id, []).append(row.outcome)
         hits = {path: count for path, count in server.attempts.items()}
         trap_hits = server.trap_hits
 

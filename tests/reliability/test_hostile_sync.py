@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_a_page_claiming_a_stored_record_id_never_overwrites_it(tmp_path: Path) 
             arabic = _claim(site, 300239, 900002, "300237".translate(ARABIC_INDIC))
             result = run_sync(settings=settings, store=store)
             after = _hashes(store)
-            events = [dict(e) for e in store.events_with_outcome("conflict")]
+            events = [dataclasses.asdict(e) for e in store.events_with_outcome("conflict")]
             assert 900001 not in store.record_ids() and 900002 not in store.record_ids()
         config = tmp_path / "config.toml"
         config.write_text(f'[storage]\ndatabase = "{settings.storage.database}"\n')

@@ -331,8 +331,8 @@ def test_serve_under_load_while_a_sync_runs(tmp_path: Path) -> None:
                 assert store.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
                 reported: dict[str, set[int]] = {}
                 for item in Runs(store).items(report["run_id"]):
-                    if item["record_id"] is not None:
-                        reported.setdefault(item["outcome"], set()).add(item["record_id"])
+                    if item.record_id is not None:
+                        reported.setdefault(item.outcome, set()).add(item.record_id)
                 assert reported.get("new") == set(NEW)
                 assert reported.get("changed") == {*CHANGED, RENAMED}
                 assert reported.get("tombstoned") == set(DELETED)

@@ -432,7 +432,7 @@ SCOPE = {"verb": "ListRecords", "metadataPrefix": "oai_dc", "set": "type:cable",
 
 def _scope_ids(t: Target) -> set[str]:
     rows = t.server.store.connection.execute(
-        "SELECT r.record_id FROM record r JOIN oai_set_member m ON m.record_id = r.record_id AND m.set_spec = ?"
+        "SELECT r.record_id FROM record r JOIN record_facet m ON m.record_id = r.record_id AND m.key = ?"
         " WHERE r.last_changed >= ? AND r.last_changed <= ?",
         (SCOPE["set"], "2024-03-01T10:00:00.000000Z", "2024-03-02T00:00:00.999999Z")).fetchall()
     return {f"oai:{REPO_ID}:{r[0]}" for r in rows}

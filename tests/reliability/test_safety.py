@@ -223,6 +223,7 @@ def test_oai_server_binds_to_loopback_unless_told(monkeypatch: pytest.MonkeyPatc
     calls: list[dict] = []
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
     env = {"WCDA_STORAGE__DATABASE": str(tmp_path / "catalog.db")}
+    SQLiteStore(tmp_path / "catalog.db").close()  # serve reads a catalog, never creates one
     runner = CliRunner()
     assert runner.invoke(cli, ["serve"], env=env).exit_code == 0
     # A public server must say whose domain its OAI identifiers are in (not the archive's).

@@ -1,0 +1,173 @@
+"""Derived indexes: what a record contributes to facets and to full-text search.
+
+`derive(record)` is one pure function (no I/O, no store): the store backends call it
+inside the unit of work that writes the record, and `harvester reindex` calls it for
+every stored record. Bump `INDEX_VERSION` whenever its output changes for the same
+record: a store opened for writing re-derives every record whose index is older.
+
+Facet keys are `family:token` (`subject:korean-war-1950-1953`); the OAI-PMH families
+(type, language, archive, subject) also carry a parent key (`subject`) so that a
+`set=subject` harvest is one indexed range like any other. Those keys are public OAI
+setSpecs (docs/oai-pmh.md): the slug scheme below must stay stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from catalog.model import CatalogRecord
+from catalog.xmltext import xml_safe
+
+INDEX_VERSION = 1
+
+# family -> display name. The first four are OAI-PMH set families (with a parent set).
+FAMILIES: dict[str, str] = {
+    "type": "Document type",
+    "language": "Original language",
+    "archive": "Original archive",
+    "subject": "Subject",
+    "place": "Place",
+    "person": "Person or organization",
+    "donor": "Donor",
+    "year": "Year",
+    "decade": "Decade",
+    "has_text": "Has document text",
+    "has_scan": "Has scan",
+}
+PARENT_FAMILIES = ("type", "language", "archive", "subject")
+_MAX_SLUG = 60
+
+
+@dataclass(frozen=True)
+class Facet:
+    key: str  # "subject:korean-war-1950-1953", or a parent key ("subject")
+    family: str  # "subject"
+    value: str  # the token after the colon; "" for a parent key
+    label: str  # shown to people (OAI setName)
+
+
+@dataclass(frozen=True)
+class SearchText:
+    """The searchable text of one record, by field (each a space-joined string)."""
+
+    title: str
+    summary: str
+    names: str
+    places: str
+    subjects: str
+    source: str
+    texts: str
+
+    def fields(self) -> tuple[str, str, str, str, str, str, str]:
+        return (self.title, self.summary, self.names, self.places, self.subjects, self.source, self.texts)
+
+
+@dataclass(frozen=True)
+class Derived:
+    facets: tuple[Facet, ...]
+    text: SearchText
+
+
+def slug(value: str) -> str:
+    """A setSpec-safe, stable token for `value`.
+
+    The value folded to ASCII, lower-cased, runs of other characters turned into "-".
+    When folding loses letters (non-Latin scripts) or the slug is cut at 60 characters,
+    "-" and 8 hex digits of the SHA-1 of the case-folded value are appended, so different
+    values never share a key by accident while values that differ only in case, accents
+    or punctuation do.
+    """
+    text = value.strip()
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    base = "-".join(re.findall(r"[a-z0-9]+", folded.lower()))
+    lost = any(
+        unicodedata.category(ch)[0] in "LN" and not unicodedata.normalize("NFKD", ch).encode("ascii", "ignore")
+        for ch in text
+    )
+    if not base or lost or len(base) > _MAX_SLUG:
+        digest = hashlib.sha1(text.casefold().encode("utf-8")).hexdigest()[:8]
+        base = f"{base[:_MAX_SLUG].strip('-') or 'x'}-{digest}"
+    return base
+
+
+def _label(value: str, fallback: str) -> str:
+    # Labels end up in XML (OAI setName): characters XML 1.0 forbids are dropped.
+    return xml_safe(value).strip() or fallback
+
+
+def _language_token(name: str, code: str | None) -> str:
+    return code if code and re.fullmatch(r"[a-z]{3}", code) else slug(name)
+
+
+def facets(record: CatalogRecord) -> tuple[Facet, ...]:
+    """Every facet of `record`, parents included, sorted by key."""
+    # The project's one ISO 639 lookup; imported here, not at the top: its data takes a
+    # noticeable part of a second to load, and every command opens the store.
+    from catalog.export.common import language_code_3
+
+    found: dict[str, Facet] = {}
+
+    def add(family: str, token: str, name: str) -> None:
+        if family in PARENT_FAMILIES and family not in found:
+            found[family] = Facet(family, family, "", FAMILIES[family])
+        key = f"{family}:{token}"
+        if key not in found:
+            found[key] = Facet(key, family, token, _label(name, key))
+
+    for value in record.types:
+        if value.strip():
+            add("type", slug(value), value)
+    for lang in record.original_languages:
+        add("language", _language_token(lang.name, language_code_3(lang)), lang.name)
+    for value in record.original_archives:
+        if value.strip():
+            add("archive", slug(value), value)
+    for value in record.subjects:
+        if value.strip():
+            add("subject", slug(value), value)
+    for value in record.places:
+        if value.strip():
+            add("place", slug(value), value)
+    for value in record.people_and_organizations:
+        if value.strip():
+            add("person", slug(value), value)
+    for value in record.donors:
+        if value.strip():
+            add("donor", slug(value), value)
+    year = _year(record.date.normalized)
+    if year is not None:
+        add("year", str(year), str(year))
+        add("decade", f"{year // 10 * 10}s", f"{year // 10 * 10}s")
+    has_text = any(t.text.strip() for t in record.texts)
+    add("has_text", "yes" if has_text else "no", "yes" if has_text else "no")
+    has_scan = bool(record.pdf_url)
+    add("has_scan", "yes" if has_scan else "no", "yes" if has_scan else "no")
+    return tuple(found[k] for k in sorted(found))
+
+
+def _year(normalized: str | None) -> int | None:
+    if normalized and re.match(r"\d{4}", normalized):
+        return int(normalized[:4])
+    return None
+
+
+def search_text(record: CatalogRecord) -> SearchText:
+    names = [*record.authors, *record.people_and_organizations, *record.contributors, *record.translators,
+             *record.donors]
+    return SearchText(
+        title=record.title,
+        summary=record.summary or "",
+        names=" ".join(names),
+        places=" ".join(record.places),
+        subjects=" ".join([*record.subjects, *record.types, *record.original_archives]),
+        source=record.source or "",
+        texts="\n".join(t.text for t in record.texts),
+    )
+
+
+def derive(record: CatalogRecord) -> Derived:
+    """The record's facets and searchable text: what the store keeps beside it."""
+    return Derived(facets(record), search_text(record))

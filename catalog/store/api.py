@@ -1,0 +1,355 @@
+"""The catalog contract: what every store backend provides, and the values that cross it.
+
+Everything outside `catalog/store/` codes against `CatalogStore` and these value types;
+no backend type (a `sqlite3.Row`, a psycopg cursor) ever crosses. All SQL lives in the
+backends (`catalog.store.sqlite`, `catalog.store.postgres`).
+
+The unit of work: `with store.unit_of_work():` opens one transaction; every write made
+inside it on the same thread (the record with its derived indexes, its history event,
+a sync item, which is the sync checkpoint) commits together or not at all. Outside a
+unit of work each write is its own transaction.
+
+Timestamps are kept as ISO 8601 UTC text with microseconds (`2026-11-25T15:38:04.123456Z`,
+see `to_db_time`): they sort as text, so datestamp ranges and keyset pages use indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from catalog.errors import StoreError
+from catalog.model import CatalogRecord, StoredRecord
+
+UpsertOutcome = Literal["new", "changed", "unchanged", "restored"]
+T = TypeVar("T")
+
+
+# -- time ---------------------------------------------------------------------------
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_db_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+    # isoformat, not strftime: glibc's %Y writes year 999 as "999", which sorts after "2024"
+    # as text (an OAI-PMH until=0999-12-31 would have matched every record).
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+_DB_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+
+
+def from_db_time(value: str) -> datetime:
+    # fromisoformat is ~20x faster than strptime (three calls per record read: a tenth of
+    # an export's time); the pattern keeps the accepted format exactly what strptime took.
+    if _DB_TIME.fullmatch(value):
+        return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def record_texts(record: CatalogRecord) -> tuple[str, str]:
+    """The two stored forms of `record`: (brief, body).
+
+    `body` is the whole record exactly as the jsonl export prints it
+    (`json.dumps(model_dump(mode="json"), ensure_ascii=False)`), so that export copies
+    it instead of rebuilding the model; `brief` is the record with every `texts[].text`
+    emptied, small enough that formats which never print the text read it instead.
+    """
+    data = record.model_dump(mode="json")
+    body = json.dumps(data, ensure_ascii=False)
+    if data["texts"]:
+        data["texts"] = [{**text, "text": ""} for text in data["texts"]]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")), body
+
+
+# -- value types ----------------------------------------------------------------------
+class RawRecord:
+    """One catalog row as stored: the record's JSON text and the catalog timestamps as text.
+
+    Exports read these so a format can use the stored text directly (jsonl) and only
+    the others pay for the model. `json` is the full body, or the brief one (texts'
+    text emptied) when `brief` is True.
+    """
+
+    __slots__ = ("record_id", "json", "content_hash", "first_seen", "last_changed", "last_checked", "deleted_at",
+                 "brief")
+
+    def __init__(self, record_id: int, json: str, content_hash: str, first_seen: str, last_changed: str,
+                 last_checked: str, deleted_at: str | None, *, brief: bool = False) -> None:
+        self.record_id = record_id
+        self.json = json
+        self.content_hash = content_hash
+        self.first_seen = first_seen
+        self.last_changed = last_changed
+        self.last_checked = last_checked
+        self.deleted_at = deleted_at
+        self.brief = brief
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def stored(self) -> StoredRecord:
+        # One pass of pydantic's JSON parser over the record text with the catalog fields
+        # around it: a third cheaper than validating the record, then wrapping it.
+        q = encode_basestring
+        deleted_at = q(self.deleted_at) if self.deleted_at else "null"
+        text = (f'{{"record":{self.json},"content_hash":{q(self.content_hash)},"first_seen":{q(self.first_seen)},'
+                f'"last_changed":{q(self.last_changed)},"last_checked":{q(self.last_checked)},'
+                f'"deleted_at":{deleted_at}}}')
+        try:
+            return StoredRecord.model_validate_json(text)
+        except (ValidationError, ValueError) as exc:
+            raise StoreError(f"record {self.record_id} in the catalog is unreadable: {exc}") from exc
+
+
+class ListRow(NamedTuple):
+    """A record as `harvester list` shows it: `fields` is [title, normalized date, problems]
+    as stored (None when the stored JSON is unreadable)."""
+
+    record_id: int
+    fields: list[Any] | None
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the record history (created, changed, unchanged, not_found, failed…)."""
+
+    id: int
+    record_id: int | None
+    at: str  # store time text
+    outcome: str
+    detail: str
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """The bookkeeping columns of one record (what sync decides with)."""
+
+    record_id: int
+    url: str
+    slug: str | None
+    etag: str | None
+    last_modified: str | None
+    last_checked: str
+    missing_count: int
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class OaiRow:
+    """One record as an OAI-PMH list page needs it."""
+
+    record_id: int
+    last_changed: str  # store time text, the keyset key
+    deleted: bool
+    # The store's `brief` body (texts' text emptied): no OAI metadata format prints the
+    # document text. None when the page was asked without bodies (ListIdentifiers).
+    body: str | None
+
+    @property
+    def datestamp(self) -> datetime:
+        """Naive UTC, seconds: what oaipmh's datestamp helpers expect."""
+        return from_db_time(self.last_changed).replace(microsecond=0, tzinfo=None)
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    key: str
+    family: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Full-text words (all must match; empty: every live record) within facet keys (all must hold)."""
+
+    text: str = ""
+    facets: tuple[str, ...] = ()
+    limit: int = 20
+    offset: int = 0
+    facet_limit: int = 10  # values per family in the counts
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    total: int
+    record_ids: list[int]  # best first (rank, then Record ID)
+    facets: dict[str, list[FacetCount]]  # family -> most frequent values among all matches
+
+
+@dataclass(frozen=True)
+class LockRow:
+    token: str
+    run_id: str | None
+    owner_pid: int
+    owner_host: str
+    acquired_at: str
+    heartbeat_at: str
+    expires_at: str
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    status: str
+    phase: str
+    checkpoint: dict[str, Any]
+    params: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime | None
+    robots: str | None
+    baseline: dict[str, Any] | None
+    requests: int
+    attempts: int
+    warc_files: list[str]
+    stop_reason: str
+    report: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SyncItem:
+    run_id: str
+    kind: str
+    key: str
+    seq: int
+    page: int | None
+    record_id: int | None
+    outcome: str
+    detail: str
+    fields: list[str] | None
+    at: str
+
+
+@dataclass
+class RunCounts:
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    fields: dict[str, int] = field(default_factory=dict)
+    parsed: int = 0
+    listing_pages: int = 0
+
+
+# Columns of a sync run a caller may set (the rest are written by dedicated calls).
+RUN_FIELDS = frozenset({"phase", "checkpoint", "robots", "baseline", "requests", "stop_reason", "report"})
+
+
+# -- the contract ---------------------------------------------------------------------
+class CatalogStore(Protocol):
+    """What every catalog backend provides. See the module docstring for the unit of work."""
+
+    url: str  # what it was opened from (a path or a URL), for messages
+    read_only: bool
+
+    # lifecycle and transactions
+    def unit_of_work(self) -> AbstractContextManager[None]: ...
+    def transaction(self) -> AbstractContextManager[None]: ...  # the unit of work under its older name
+    def write(self, work: Callable[[], T]) -> T: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> CatalogStore: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def applied_migrations(self) -> list[str]: ...
+
+    # records
+    def upsert(self, record: CatalogRecord, *, now: datetime | None = None) -> UpsertOutcome: ...
+    def get(self, record_id: int) -> StoredRecord | None: ...
+    def iter_records(self, *, ids: Iterable[int] | None = None, changed_since: datetime | None = None,
+                     include_deleted: bool = True, batch_size: int | None = None) -> Iterator[StoredRecord]: ...
+    def iter_raw(self, *, ids: Iterable[int] | None = None, changed_since: datetime | None = None,
+                 include_deleted: bool = True, batch_size: int | None = None,
+                 brief: bool = False) -> Iterator[RawRecord]: ...
+    def record_ids(self, *, include_deleted: bool = True, facet: str | None = None) -> list[int]: ...
+    def count(self, *, include_deleted: bool = False) -> int: ...
+    def count_deleted(self, *, facet: str | None = None) -> int: ...
+    def state(self, record_id: int) -> RecordState | None: ...
+    def states(self) -> list[RecordState]: ...
+    def has_slug(self, slug: str) -> bool: ...
+    def slug_of(self, record_id: int) -> str | None: ...
+    def list_rows(self, *, batch_size: int = 5000) -> Iterator[ListRow]: ...
+    def validators(self, record_id: int) -> tuple[str | None, str | None]: ...
+    def mark_checked(self, record_id: int, *, now: datetime | None = None, found: bool = False) -> None: ...
+    def mark_missing(self, record_id: int, *, now: datetime | None = None) -> int: ...
+    def tombstone(self, record_id: int, *, now: datetime | None = None) -> bool: ...
+    def due_count(self, cutoff: datetime) -> int: ...
+    def earliest_change(self, *, include_deleted: bool = True, facet: str | None = None) -> str | None: ...
+    def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]: ...
+
+    # history
+    def log_event(self, record_id: int | None, outcome: str, detail: str = "", *,
+                  run_id: str | None = None) -> None: ...
+    def events(self, record_id: int | None = None) -> list[Event]: ...
+    def events_with_outcome(self, outcome: str) -> list[Event]: ...
+
+    # derived indexes, OAI-PMH keyset pages, search
+    def reindex(self, *, progress: Any = None) -> int: ...
+    def facet_page(self, families: Sequence[str], after: str | None, limit: int) -> list[FacetValue]: ...
+    def count_facets(self, families: Sequence[str]) -> int: ...
+    def facets_of(self, record_ids: Sequence[int], families: Sequence[str]) -> dict[int, list[str]]: ...
+    def oai_row(self, record_id: int) -> OaiRow | None: ...
+    def oai_count(self, facet: str | None, from_: str | None, until: str) -> int: ...
+    def oai_page(self, facet: str | None, from_: str | None, until: str, after: tuple[str, int] | None,
+                 limit: int, *, with_body: bool) -> list[OaiRow]: ...
+    def search(self, query: SearchQuery) -> SearchResult: ...
+    def meta(self, key: str, default: str) -> str: ...
+
+    def explain_set_page(self, facet: str) -> str: ...
+    def analyze(self) -> None: ...
+
+    # copying a whole catalog (copy-catalog): base tables out of one store, into another
+    def copy_rows(self, table: str, batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]: ...
+    def insert_rows(self, table: str, rows: Sequence[Sequence[object]]) -> None: ...
+    def clear_meta(self) -> None: ...
+    def after_copy(self) -> None: ...
+
+    # sync runs: the lock, runs with their checkpoint, items, the revalidation queue
+    def lock_holder(self, name: str) -> LockRow | None: ...
+    def lock_take(self, name: str, row: LockRow) -> None: ...
+    def lock_heartbeat(self, name: str, token: str, heartbeat_at: str, expires_at: str,
+                       run_id: str | None) -> bool: ...
+    def lock_release(self, name: str, token: str) -> None: ...
+    def run_create(self, run_id: str, started_at: str, params: dict[str, Any]) -> None: ...
+    def run_get(self, run_id: str | None = None, *, unfinished: bool = False) -> RunInfo | None: ...
+    def run_list(self, limit: int) -> list[RunInfo]: ...
+    def run_update(self, run_id: str, **values: Any) -> None: ...
+    def run_attempt(self, run_id: str, warc_file: str | None, *, new_attempt: bool) -> None: ...
+    def run_finish(self, run_id: str, status: str, finished_at: str, report: dict[str, Any],
+                   stop_reason: str) -> None: ...
+    def item_add(self, run_id: str, kind: str, key: str, outcome: str, *, detail: str = "",
+                 record_id: int | None = None, page: int | None = None, fields: list[str] | None = None) -> None: ...
+    def item_get(self, run_id: str, kind: str, key: str) -> SyncItem | None: ...
+    def items(self, run_id: str, kind: str | None = None, page: int | None = None) -> list[SyncItem]: ...
+    def run_counts(self, run_id: str) -> RunCounts: ...
+    def queue_get(self, run_id: str) -> list[int]: ...
+    def queue_save(self, run_id: str, record_ids: list[int]) -> None: ...
+
+
+def run_info(values: dict[str, Any]) -> RunInfo:
+    """A RunInfo from a sync_run row given as {column: value} (backends share this)."""
+    return RunInfo(
+        run_id=values["run_id"], status=values["status"], phase=values["phase"],
+        checkpoint=json.loads(values["checkpoint"] or "{}"), params=json.loads(values["params"]),
+        started_at=from_db_time(values["started_at"]),
+        finished_at=from_db_time(values["finished_at"]) if values["finished_at"] else None,
+        robots=values["robots"], baseline=json.loads(values["baseline"]) if values["baseline"] else None,
+        requests=values["requests"], attempts=values["attempts"], warc_files=json.loads(values["warc_files"]),
+        stop_reason=values["stop_reason"], report=json.loads(values["report"]) if values["report"] else None,
+    )

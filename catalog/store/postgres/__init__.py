@@ -1,0 +1,233 @@
+"""The PostgreSQL backend: psycopg 3 with its connection pool.
+
+Chosen by a `postgresql://` URL in `storage.database` / `--db` (a libpq URL, e.g.
+`postgresql://wcda@/wcda?host=/run/postgresql`). Reads borrow a pooled connection in
+autocommit mode for one statement; a unit of work keeps one connection for its thread
+until it commits. Readers never wait for writers (MVCC), so the OAI-PMH server keeps
+answering while a harvest or sync writes. See docs/postgresql.md.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from catalog.errors import StoreError, StoreUnavailable
+from catalog.index import Derived
+from catalog.store.api import to_db_time, utcnow
+from catalog.store.postgres.migrations import MIGRATIONS, Migration
+from catalog.store.sql import Params, SqlStore
+
+CONNECT_TIMEOUT = 5.0  # seconds to reach the server at start before giving up
+
+
+@lru_cache(maxsize=512)
+def _pg(sql: str) -> str:
+    """The shared SQL's `?` placeholders as psycopg's `%s` (a literal % doubled first)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def describe(url: str) -> str:
+    """"database D on host H" from a libpq URL, for one-line errors (never the password)."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the configured PostgreSQL database"
+    host = parts.get("host") or "the default socket"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"database {parts.get('dbname') or '?'} on host {host}{port}"
+
+
+def _lost(exc: Exception) -> bool:
+    """A broken connection (server gone, backend terminated), not a failed statement."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 8) -> None:
+        self.url = url
+        self.read_only = read_only
+        self._local = threading.local()
+        try:  # one direct try first: a clear one-line answer, without the pool's retries and logs
+            psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot connect to PostgreSQL {describe(url)}: {reason}") from None
+        self.pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
+                                   kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
+                                   check=ConnectionPool.check_connection, name="wcda-catalog")
+        try:
+            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except (PoolTimeout, psycopg.Error) as exc:
+            self.pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL {describe(url)}: the server is unreachable or "
+                             f"refused the connection ({type(exc).__name__})") from None
+        self._migrate(MIGRATIONS)
+
+    # -- connections ---------------------------------------------------------------
+    def _in_unit_of_work(self) -> bool:
+        return getattr(self._local, "conn", None) is not None
+
+    def _error(self, what: str, exc: Exception) -> Exception:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and _lost(exc):
+            return StoreUnavailable(f"{what}: lost the connection to PostgreSQL {describe(self.url)}")
+        if isinstance(exc, psycopg.Error):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return StoreError(f"{what} ({describe(self.url)}): {first}")
+        return exc
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """One transaction on one pooled connection for this thread; nested calls join it."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        try:
+            with self.pool.connection() as conn:
+                self._local.conn = conn
+                try:
+                    with conn.transaction():
+                        yield
+                finally:
+                    self._local.conn = None
+        except psycopg.Error as exc:
+            raise self._error("catalog write failed", exc) from exc
+
+    def _all(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._conn() as conn:
+                return conn.execute(_pg(sql), params).fetchall()
+        except psycopg.Error as exc:
+            raise self._error("catalog read failed", exc) from exc
+
+    def _exec(self, sql: str, params: Params = ()) -> int:
+        try:
+            with self._conn() as conn:
+                return conn.execute(_pg(sql), params).rowcount
+        except psycopg.Error as exc:
+            raise self._error("catalog write failed", exc) from exc
+
+    def _many(self, sql: str, rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        try:
+            with self._conn() as conn, conn.cursor() as cur:
+                cur.executemany(_pg(sql), rows)
+        except psycopg.Error as exc:
+            raise self._error("catalog write failed", exc) from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    # -- migrations ----------------------------------------------------------------
+    def _migrate(self, migrations: list[Migration]) -> None:
+        try:
+            with self.pool.connection() as conn:
+                exists = conn.execute("SELECT to_regclass('schema_migration') IS NOT NULL").fetchone()
+                if self.read_only:
+                    if not (exists and exists[0]):
+                        raise StoreError(f"no catalog in PostgreSQL {describe(self.url)}: harvest into it first, "
+                                         f"or point --db (storage.database) at one")
+                    done = {r[0] for r in conn.execute("SELECT name FROM schema_migration")} \
+                        if exists and exists[0] else set()
+                    pending = [m.name for m in migrations if m.name not in done]
+                    if pending:
+                        raise StoreError(f"PostgreSQL {describe(self.url)} needs an upgrade ({', '.join(pending)}):"
+                                         f" run any write command once with a role that may change the schema")
+                    return
+                with conn.transaction():
+                    # One migrating process at a time (two harvests starting together).
+                    conn.execute("SELECT pg_advisory_xact_lock(4242010)")
+                    conn.execute("CREATE TABLE IF NOT EXISTS schema_migration"
+                                 " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+                    done = {r[0] for r in conn.execute("SELECT name FROM schema_migration")}
+                    for migration in migrations:
+                        if migration.name in done:
+                            continue
+                        migration.apply(conn)
+                        conn.execute("INSERT INTO schema_migration (name, applied_at) VALUES (%s, %s)",
+                                     (migration.name, to_db_time(utcnow())))
+        except psycopg.Error as exc:
+            raise self._error("cannot migrate catalog", exc) from exc
+        if not self.index_current():
+            self.reindex()
+
+    # -- full-text search ----------------------------------------------------------
+    def _text_write(self, record_id: int, derived: Derived) -> None:
+        t = derived.text
+        self._exec(
+            "INSERT INTO record_text (record_id, document) VALUES (?,"
+            " setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B')"
+            " || setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?), 'B')"
+            " || setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?), 'C')"
+            " || setweight(to_tsvector('simple', ?), 'D'))"
+            " ON CONFLICT (record_id) DO UPDATE SET document = excluded.document",
+            (record_id, t.title, t.summary, t.names, t.places, t.subjects, t.source, t.texts))
+
+    def _text_clear(self) -> None:
+        self._exec("DELETE FROM record_text")
+
+    def _text_match(self, text: str) -> tuple[str, list[object], str]:
+        words = " ".join(re.findall(r"\w+", text))
+        join = (" JOIN plainto_tsquery('simple', ?) AS q ON true"
+                " JOIN record_text s ON s.record_id = r.record_id AND s.document @@ q")
+        return join, [words], "ts_rank(s.document, q) DESC"
+
+    def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
+        """{"records": N, "fields": {field: count}} over the live catalog (jsonb path queries)."""
+        parts = []
+        for path, kind in fields.values():
+            value = f"jsonb_path_query_first(b, '{path}')"
+            if kind == "list":
+                parts.append(f"count(*) FILTER (WHERE jsonb_typeof({value}) = 'array'"
+                             f" AND jsonb_array_length({value}) > 0)")
+            else:
+                parts.append(f"count(*) FILTER (WHERE {value} IS NOT NULL AND {value} <> 'null'::jsonb"
+                             f" AND {value} <> '\"\"'::jsonb)")
+        row = self._one(f"SELECT count(*), {', '.join(parts)} FROM"
+                        " (SELECT body::jsonb AS b FROM record WHERE deleted_at IS NULL) AS live")
+        assert row is not None
+        return {"records": int(row[0]), "fields": {name: int(row[i + 1]) for i, name in enumerate(fields)}}
+
+    def explain_set_page(self, facet: str) -> str:
+        until = to_db_time(utcnow())
+        source, where, params = self._range(facet, None, until)
+        sql = (f"EXPLAIN SELECT t.record_id, t.last_changed, r.deleted_at, r.brief FROM {source}"
+               f" JOIN record r ON r.record_id = t.record_id WHERE {where} AND (t.last_changed, t.record_id) > (?, ?)"
+               f" ORDER BY t.last_changed, t.record_id LIMIT ?")
+        return "\n".join(r[0] for r in self._all(sql, [*params, "", 0, 100]))
+
+    def analyze(self) -> None:
+        """Statistics and the visibility map after a bulk load (VACUUM cannot run in a transaction).
+
+        Without the visibility map an index-only scan of record_facet (a set page) still
+        visits the heap for every row; autovacuum sets it eventually, this does it now."""
+        if self._in_unit_of_work():
+            self._exec("ANALYZE")
+            return
+        self._exec("VACUUM (ANALYZE)")
+
+    def after_copy(self) -> None:
+        self._exec("SELECT setval(pg_get_serial_sequence('record_event', 'id'), coalesce(max(id), 0) + 1, false)"
+                   " FROM record_event")

@@ -1,0 +1,705 @@
+"""The SQL both backends share: records, history, derived indexes, OAI-PMH pages, sync runs.
+
+Written once in the SQL SQLite and PostgreSQL both accept (`?` placeholders, which the
+PostgreSQL backend turns into `%s`; `ON CONFLICT`, row values, `coalesce`). Each
+backend supplies the connection handling and what differs: full-text search, the JSON
+coverage query, its frozen migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from catalog.errors import StoreError, StoreUnavailable
+from catalog.index import INDEX_VERSION, Derived, derive
+from catalog.model import CatalogRecord, StoredRecord
+from catalog.store.api import (
+    RUN_FIELDS,
+    Event,
+    FacetCount,
+    FacetValue,
+    ListRow,
+    LockRow,
+    OaiRow,
+    RawRecord,
+    RecordState,
+    RunCounts,
+    RunInfo,
+    SearchQuery,
+    SearchResult,
+    SyncItem,
+    UpsertOutcome,
+    record_texts,
+    run_info,
+    to_db_time,
+    utcnow,
+)
+
+Params = Sequence[object]
+# A slug that may be a Record ID: ASCII digits, small enough for an INTEGER key.
+_RECORD_ID = re.compile(r"[0-9]{1,15}")
+T = TypeVar("T")
+
+_RUN_COLUMNS = ("run_id, started_at, finished_at, status, params, phase, checkpoint, robots, baseline, requests,"
+                " attempts, warc_files, stop_reason, report")
+_ITEM_COLUMNS = "run_id, kind, key, seq, page, record_id, outcome, detail, fields, at"
+_STATE_COLUMNS = "record_id, url, slug, etag, last_modified, last_checked, missing_count, deleted_at"
+# Base tables copied by copy-catalog: (columns, integer key to page on or "").
+COPY_TABLES: dict[str, tuple[str, str]] = {
+    "record": ("record_id, node_id, slug, url, brief, body, content_hash, etag, last_modified, first_seen,"
+               " last_changed, last_checked, deleted_at, missing_count", "record_id"),
+    "record_event": ("id, record_id, at, outcome, detail, run_id", "id"),
+    "sync_run": (_RUN_COLUMNS, ""),
+    "sync_item": (_ITEM_COLUMNS, ""),
+    "sync_queue": ("run_id, pos, record_id", ""),
+    "store_meta": ("key, value", ""),
+}
+_RAW_COLUMNS = "record_id, {column}, content_hash, first_seen, last_changed, last_checked, deleted_at"
+
+
+class SqlStore:
+    """Everything but connections; subclasses provide the methods marked "backend"."""
+
+    url: str
+    read_only: bool = False
+
+    # -- backend --------------------------------------------------------------------
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _all(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _exec(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        raise NotImplementedError
+
+    def _many(self, sql: str, rows: Sequence[Params]) -> None:
+        raise NotImplementedError
+
+    def _text_write(self, record_id: int, derived: Derived) -> None:
+        raise NotImplementedError
+
+    def _text_match(self, text: str) -> tuple[str, list[object], str]:
+        """(FROM/JOIN clause over `record r`, its params, ORDER BY rank expression) for a text query."""
+        raise NotImplementedError
+
+    def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------------
+    def _one(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, work: Callable[[], T]) -> T:
+        """Run `work` in one unit of work. If the connection to the database server is lost,
+        reconnect and run it once more (the lost attempt was rolled back, never half-written);
+        a second loss raises StoreUnavailable, which stops the run."""
+        if self._in_unit_of_work():
+            return work()
+        try:
+            with self.unit_of_work():
+                return work()
+        except StoreUnavailable:
+            with self.unit_of_work():
+                return work()
+
+    def _in_unit_of_work(self) -> bool:
+        raise NotImplementedError
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """The unit of work under its older name."""
+        return self.unit_of_work()
+
+    def applied_migrations(self) -> list[str]:
+        return [r[0] for r in self._all("SELECT name FROM schema_migration ORDER BY name")]
+
+    def meta(self, key: str, default: str) -> str:
+        """A small per-catalog value, set to `default` on first use (e.g. the OAI token key)."""
+        row = self._one("SELECT value FROM store_meta WHERE key = ?", (key,))
+        if row is not None:
+            return str(row[0])
+        if self.read_only:  # kept for this process only
+            return default
+        with self.unit_of_work():
+            self._exec("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, default))
+            row = self._one("SELECT value FROM store_meta WHERE key = ?", (key,))
+        assert row is not None
+        return str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._exec("INSERT INTO store_meta (key, value) VALUES (?, ?)"
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- records ----------------------------------------------------------------------
+    def upsert(self, record: CatalogRecord, *, now: datetime | None = None) -> UpsertOutcome:
+        """Insert or update by Record ID, with its derived indexes, in one transaction.
+        Only a real content change moves `last_changed`."""
+        now_s = to_db_time(now or utcnow())
+        digest = record.content_hash()
+        brief, body = record_texts(record)
+        prov = record.provenance
+        rid = record.record_id
+        try:
+            with self.unit_of_work():
+                row = self._one("SELECT content_hash, deleted_at FROM record WHERE record_id = ?", (rid,))
+                if row is None:
+                    self._exec(
+                        "INSERT INTO record (record_id, node_id, slug, url, brief, body, content_hash, etag,"
+                        " last_modified, first_seen, last_changed, last_checked, deleted_at, missing_count)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
+                        (rid, record.node_id, record.slug, record.url, brief, body, digest,
+                         prov.etag, prov.last_modified, now_s, now_s, now_s),
+                    )
+                    outcome: UpsertOutcome = "new"
+                elif row[0] == digest and row[1] is None:
+                    # Unchanged: keep the stored body (and its provenance) as it was; only
+                    # the check time and the HTTP validators for the next conditional GET move.
+                    self._exec(
+                        "UPDATE record SET last_checked = ?, etag = ?, last_modified = ?, missing_count = 0"
+                        " WHERE record_id = ?",
+                        (now_s, prov.etag, prov.last_modified, rid),
+                    )
+                    return "unchanged"
+                else:
+                    self._exec(
+                        "UPDATE record SET node_id = ?, slug = ?, url = ?, brief = ?, body = ?, content_hash = ?,"
+                        " etag = ?, last_modified = ?, last_changed = ?, last_checked = ?, deleted_at = NULL,"
+                        " missing_count = 0 WHERE record_id = ?",
+                        (record.node_id, record.slug, record.url, brief, body, digest, prov.etag,
+                         prov.last_modified, now_s, now_s, rid),
+                    )
+                    outcome = "restored" if row[1] is not None else "changed"
+                self._write_indexes(rid, derive(record), now_s)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._error(f"cannot store record {rid}", exc) from exc
+        return outcome
+
+    def _error(self, what: str, exc: Exception) -> Exception:
+        """A backend error as a StoreError (other exceptions pass unchanged)."""
+        return exc
+
+    def _write_indexes(self, record_id: int, derived: Derived, last_changed: str) -> None:
+        """Replace the record's facet rows and search text (inside the caller's transaction)."""
+        self._exec("DELETE FROM record_facet WHERE record_id = ?", (record_id,))
+        facets = derived.facets
+        self._many("INSERT INTO facet (key, family, value, label) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                   [(f.key, f.family, f.value, f.label) for f in facets])
+        self._many("INSERT INTO record_facet (key, record_id, last_changed) VALUES (?, ?, ?)",
+                   [(f.key, record_id, last_changed) for f in facets])
+        self._text_write(record_id, derived)
+
+    def get(self, record_id: int) -> StoredRecord | None:
+        for raw in self.iter_raw(ids=[record_id]):
+            return raw.stored()
+        return None
+
+    def iter_records(self, *, ids: Iterable[int] | None = None, changed_since: datetime | None = None,
+                     include_deleted: bool = True, batch_size: int | None = None) -> Iterator[StoredRecord]:
+        """Stream records in Record ID order, a batch at a time, so memory stays flat."""
+        for raw in self.iter_raw(ids=ids, changed_since=changed_since, include_deleted=include_deleted,
+                                 batch_size=batch_size):
+            yield raw.stored()
+
+    def iter_raw(self, *, ids: Iterable[int] | None = None, changed_since: datetime | None = None,
+                 include_deleted: bool = True, batch_size: int | None = None,
+                 brief: bool = False) -> Iterator[RawRecord]:
+        """Like `iter_records`, but the rows as stored (`RawRecord`), for exports.
+
+        `brief=True` reads the record without its document texts' text (the `brief`
+        column): for formats that never print the text. Keyset-paged on record_id.
+        """
+        cols = _RAW_COLUMNS.format(column="brief" if brief else "body")
+        if batch_size is None:
+            # Fewer, larger queries are faster; full bodies are ~3x the size of brief ones.
+            batch_size = 2000 if brief else 1000
+        if ids is not None:
+            for record_id in ids:
+                row = self._one(f"SELECT {cols} FROM record WHERE record_id = ?", (int(record_id),))
+                if row is not None and (include_deleted or row[6] is None):
+                    yield RawRecord(*row, brief=brief)
+            return
+        where = ["record_id > ?"]
+        params: list[object] = []
+        if changed_since is not None:
+            where.append("last_changed >= ?")
+            params.append(to_db_time(changed_since))
+        if not include_deleted:
+            where.append("deleted_at IS NULL")
+        sql = f"SELECT {cols} FROM record WHERE {' AND '.join(where)} ORDER BY record_id LIMIT ?"
+        last = 0
+        while True:
+            rows = self._all(sql, (last, *params, batch_size))
+            if not rows:
+                return
+            for row in rows:
+                yield RawRecord(*row, brief=brief)
+            last = rows[-1][0]
+
+    @staticmethod
+    def _where(conditions: list[str], facet: str | None) -> tuple[str, tuple[object, ...]]:
+        """A WHERE clause over `record` from conditions, plus membership of one facet key (an OAI set)."""
+        params: tuple[object, ...] = ()
+        if facet is not None:
+            conditions = [*conditions, "record_id IN (SELECT record_id FROM record_facet WHERE key = ?)"]
+            params = (facet,)
+        return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+    def record_ids(self, *, include_deleted: bool = True, facet: str | None = None) -> list[int]:
+        where, params = self._where([] if include_deleted else ["deleted_at IS NULL"], facet)
+        return [r[0] for r in self._all(f"SELECT record_id FROM record{where} ORDER BY record_id", params)]
+
+    def count(self, *, include_deleted: bool = False) -> int:
+        sql = "SELECT count(*) FROM record" + ("" if include_deleted else " WHERE deleted_at IS NULL")
+        row = self._one(sql)
+        return int(row[0]) if row else 0
+
+    def count_deleted(self, *, facet: str | None = None) -> int:
+        where, params = self._where(["deleted_at IS NOT NULL"], facet)
+        row = self._one(f"SELECT count(*) FROM record{where}", params)
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _state(row: tuple[Any, ...]) -> RecordState:
+        return RecordState(row[0], row[1], row[2], row[3], row[4], row[5], int(row[6]), row[7] is not None)
+
+    def state(self, record_id: int) -> RecordState | None:
+        row = self._one(f"SELECT {_STATE_COLUMNS} FROM record WHERE record_id = ?", (record_id,))
+        return self._state(row) if row else None
+
+    def states(self) -> list[RecordState]:
+        """Every record's bookkeeping, pending 404s first, then least recently checked."""
+        rows = self._all(
+            f"SELECT {_STATE_COLUMNS} FROM record ORDER BY"
+            " CASE WHEN missing_count > 0 AND deleted_at IS NULL THEN 0 ELSE 1 END, last_checked, record_id")
+        return [self._state(r) for r in rows]
+
+    def has_slug(self, slug: str) -> bool:
+        """A record with this slug (or, for a numeric slug, this Record ID) is in the catalog."""
+        if self._one("SELECT 1 FROM record WHERE slug = ? LIMIT 1", (slug,)) is not None:
+            return True
+        # ASCII digits only ("²", "١٢٣" pass str.isdigit()), and small enough for an INTEGER key.
+        return (_RECORD_ID.fullmatch(slug) is not None
+                and self._one("SELECT 1 FROM record WHERE record_id = ?", (int(slug),)) is not None)
+
+    def slug_of(self, record_id: int) -> str | None:
+        """The slug the catalog holds for a Record ID (None if the record or its slug is absent)."""
+        row = self._one("SELECT slug FROM record WHERE record_id = ?", (record_id,))
+        return row[0] if row is not None and row[0] else None
+
+    def list_rows(self, *, batch_size: int = 5000) -> Iterator[ListRow]:
+        """What `harvester list` prints, for every record in Record ID order, without the model.
+
+        Reads the brief JSON and picks out title, normalized date and problems (a backend may do
+        that in SQL, see SQLiteStore). A row whose stored JSON is unreadable has `fields` None.
+        """
+        sql = "SELECT record_id, brief, deleted_at FROM record WHERE record_id > ? ORDER BY record_id LIMIT ?"
+        last = 0
+        loads = json.loads
+        while True:
+            rows = self._all(sql, (last, batch_size))
+            if not rows:
+                return
+            for record_id, brief, deleted_at in rows:
+                fields: list[Any] | None
+                try:
+                    data = loads(brief)
+                    date = data.get("date")
+                    fields = [data.get("title"), date.get("normalized") if isinstance(date, dict) else None,
+                              data.get("problems")]
+                except (ValueError, TypeError, AttributeError):
+                    fields = None
+                yield ListRow(record_id, fields, deleted_at is not None)
+            last = rows[-1][0]
+
+    def validators(self, record_id: int) -> tuple[str | None, str | None]:
+        """The stored ETag and Last-Modified, for a conditional request."""
+        row = self._one("SELECT etag, last_modified FROM record WHERE record_id = ?", (record_id,))
+        return (row[0], row[1]) if row else (None, None)
+
+    def mark_checked(self, record_id: int, *, now: datetime | None = None, found: bool = False) -> None:
+        """Record a check that changed nothing. `found=True` (e.g. a 304) also ends a run of
+        404s, so only *consecutive* misses can lead to a tombstone."""
+        sql = "UPDATE record SET last_checked = ?" + (", missing_count = 0" if found else "") + " WHERE record_id = ?"
+        with self.unit_of_work():
+            self._exec(sql, (to_db_time(now or utcnow()), record_id))
+
+    def mark_missing(self, record_id: int, *, now: datetime | None = None) -> int:
+        """Count one more consecutive 404/410 for a record; returns the new count."""
+        with self.unit_of_work():
+            self._exec("UPDATE record SET missing_count = missing_count + 1, last_checked = ? WHERE record_id = ?",
+                       (to_db_time(now or utcnow()), record_id))
+            row = self._one("SELECT missing_count FROM record WHERE record_id = ?", (record_id,))
+        return int(row[0]) if row else 0
+
+    def tombstone(self, record_id: int, *, now: datetime | None = None) -> bool:
+        """Mark a record deleted, keeping its last metadata forever. True if it changed state."""
+        now_s = to_db_time(now or utcnow())
+        with self.unit_of_work():
+            changed = self._exec(
+                "UPDATE record SET deleted_at = ?, last_changed = ? WHERE record_id = ? AND deleted_at IS NULL",
+                (now_s, now_s, record_id))
+            if changed:
+                # The facet rows carry the datestamp (set pages are keyset-read from them).
+                self._exec("UPDATE record_facet SET last_changed = ? WHERE record_id = ?", (now_s, record_id))
+        return changed > 0
+
+    def due_count(self, cutoff: datetime) -> int:
+        """Records due for revalidation: checked before `cutoff`, or with a pending 404."""
+        row = self._one("SELECT count(*) FROM record WHERE last_checked < ?"
+                        " OR (missing_count > 0 AND deleted_at IS NULL)", (to_db_time(cutoff),))
+        return int(row[0]) if row else 0
+
+    def earliest_change(self, *, include_deleted: bool = True, facet: str | None = None) -> str | None:
+        where, params = self._where([] if include_deleted else ["deleted_at IS NULL"], facet)
+        row = self._one(f"SELECT min(last_changed) FROM record{where}", params)
+        return row[0] if row else None
+
+    # -- history ----------------------------------------------------------------------
+    def log_event(self, record_id: int | None, outcome: str, detail: str = "", *,
+                  run_id: str | None = None) -> None:
+        """Append to the record history (created, changed, unchanged, not found, failed, blocked…)."""
+        with self.unit_of_work():
+            self._exec("INSERT INTO record_event (record_id, at, outcome, detail, run_id) VALUES (?, ?, ?, ?, ?)",
+                       (record_id, to_db_time(utcnow()), outcome, detail, run_id))
+
+    def events_with_outcome(self, outcome: str) -> list[Event]:
+        """Every history event of one kind (e.g. "conflict"), oldest first."""
+        return [Event(*r) for r in self._all("SELECT id, record_id, at, outcome, detail, run_id FROM record_event"
+                                             " WHERE outcome = ? ORDER BY id", (outcome,))]
+
+    def events(self, record_id: int | None = None) -> list[Event]:
+        cols = "SELECT id, record_id, at, outcome, detail, run_id FROM record_event"
+        if record_id is None:
+            rows = self._all(cols + " ORDER BY id")
+        else:
+            rows = self._all(cols + " WHERE record_id = ? ORDER BY id", (record_id,))
+        return [Event(*r) for r in rows]
+
+    # -- derived indexes ----------------------------------------------------------------
+    def reindex(self, *, progress: Any = None, batch: int = 500) -> int:
+        """Rebuild every record's facets and search text from its stored body; returns the count.
+
+        One transaction: readers see the old indexes until the new ones are complete.
+        """
+        done = 0
+        with self.unit_of_work():
+            self._exec("DELETE FROM record_facet")
+            self._exec("DELETE FROM facet")
+            self._text_clear()
+            last = 0
+            while True:
+                rows = self._all("SELECT record_id, body, last_changed FROM record WHERE record_id > ?"
+                                 " ORDER BY record_id LIMIT ?", (last, batch))
+                if not rows:
+                    break
+                for record_id, body, last_changed in rows:
+                    record = CatalogRecord.model_validate_json(body)
+                    self._write_indexes(record_id, derive(record), last_changed)
+                    done += 1
+                last = rows[-1][0]
+                if progress is not None:
+                    progress(done)
+            self._set_meta("index_version", str(INDEX_VERSION))
+        return done
+
+    def _text_clear(self) -> None:
+        raise NotImplementedError
+
+    def index_current(self) -> bool:
+        row = self._one("SELECT value FROM store_meta WHERE key = 'index_version'")
+        return row is not None and row[0] == str(INDEX_VERSION)
+
+    def facet_page(self, families: Sequence[str], after: str | None, limit: int) -> list[FacetValue]:
+        """Facet keys of these families (parents included) with at least one record, in key order."""
+        marks = ", ".join("?" * len(families))
+        rows = self._all(
+            f"SELECT f.key, f.label FROM facet f WHERE f.family IN ({marks}) AND f.key > ?"
+            " AND EXISTS (SELECT 1 FROM record_facet m WHERE m.key = f.key) ORDER BY f.key LIMIT ?",
+            (*families, after or "", limit))
+        return [FacetValue(r[0], r[1]) for r in rows]
+
+    def count_facets(self, families: Sequence[str]) -> int:
+        marks = ", ".join("?" * len(families))
+        row = self._one(f"SELECT count(*) FROM facet f WHERE f.family IN ({marks})"
+                        " AND EXISTS (SELECT 1 FROM record_facet m WHERE m.key = f.key)", tuple(families))
+        return int(row[0]) if row else 0
+
+    def facets_of(self, record_ids: Sequence[int], families: Sequence[str]) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {rid: [] for rid in record_ids}
+        if not record_ids:
+            return found
+        marks = ", ".join("?" * len(record_ids))
+        fams = ", ".join("?" * len(families))
+        for rid, key in self._all(
+                f"SELECT m.record_id, m.key FROM record_facet m JOIN facet f ON f.key = m.key"
+                f" WHERE m.record_id IN ({marks}) AND f.family IN ({fams}) ORDER BY m.record_id, m.key",
+                (*record_ids, *families)):
+            found[rid].append(key)
+        return found
+
+    # -- OAI-PMH keyset pages --------------------------------------------------------------
+    def oai_row(self, record_id: int) -> OaiRow | None:
+        row = self._one("SELECT record_id, last_changed, deleted_at, brief FROM record WHERE record_id = ?",
+                        (record_id,))
+        return OaiRow(row[0], row[1], row[2] is not None, row[3]) if row else None
+
+    @staticmethod
+    def _range(facet: str | None, from_: str | None, until: str) -> tuple[str, str, list[object]]:
+        """(FROM clause, WHERE clause, params). A set page is read from record_facet, whose
+        primary key (key, last_changed, record_id) is the page order: no sort, no set scan."""
+        params: list[object] = []
+        if facet is None:
+            source, t = "record t", "t"
+        else:
+            source, t = "record_facet t", "t"
+            params.append(facet)
+        where = ([f"{t}.key = ?"] if facet is not None else []) + [f"{t}.last_changed <= ?"]
+        params.append(until)
+        if from_ is not None:
+            where.append(f"{t}.last_changed >= ?")
+            params.append(from_)
+        return source, " AND ".join(where), params
+
+    def oai_count(self, facet: str | None, from_: str | None, until: str) -> int:
+        source, where, params = self._range(facet, from_, until)
+        row = self._one(f"SELECT count(*) FROM {source} WHERE {where}", params)
+        return int(row[0]) if row else 0
+
+    def oai_page(self, facet: str | None, from_: str | None, until: str, after: tuple[str, int] | None,
+                 limit: int, *, with_body: bool) -> list[OaiRow]:
+        source, where, params = self._range(facet, from_, until)
+        if after is not None:
+            where += " AND (t.last_changed, t.record_id) > (?, ?)"
+            params += [str(after[0]), int(after[1])]
+        # Unfiltered: the record table's (last_changed, record_id) index; a set: record_facet's key.
+        r = "t" if facet is None else "r"
+        join = "" if facet is None else " JOIN record r ON r.record_id = t.record_id"
+        body = f"{r}.brief" if with_body else "NULL"
+        sql = (f"SELECT t.record_id, t.last_changed, {r}.deleted_at, {body} FROM {source}{join}"
+               f" WHERE {where} ORDER BY t.last_changed, t.record_id LIMIT ?")
+        return [OaiRow(r[0], r[1], r[2] is not None, r[3]) for r in self._all(sql, [*params, limit])]
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (after a bulk load)."""
+        self._exec("ANALYZE")
+
+    def explain_set_page(self, facet: str) -> str:
+        """The backend's query plan for a set-filtered page (for the plan test and benchmarks)."""
+        raise NotImplementedError
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Live records matching every word of `query.text` and holding every facet key."""
+        joins: str = ""
+        params: list[object] = []
+        order = "r.record_id"
+        if query.text.strip():
+            joins, params, rank = self._text_match(query.text)
+            order = f"{rank}, r.record_id"
+        where = ["r.deleted_at IS NULL"]
+        for key in query.facets:
+            where.append("EXISTS (SELECT 1 FROM record_facet q WHERE q.record_id = r.record_id AND q.key = ?)")
+            params.append(key)
+        base = f"FROM record r{joins} WHERE {' AND '.join(where)}"
+        total_row = self._one(f"SELECT count(*) {base}", params)
+        total = int(total_row[0]) if total_row else 0
+        ids = [r[0] for r in self._all(f"SELECT r.record_id {base} ORDER BY {order} LIMIT ? OFFSET ?",
+                                       [*params, query.limit, query.offset])]
+        counts: dict[str, list[FacetCount]] = {}
+        rows = self._all(
+            f"SELECT f.family, f.key, f.label, count(*) AS n FROM record_facet c JOIN facet f ON f.key = c.key"
+            f" WHERE f.value <> '' AND c.record_id IN (SELECT r.record_id {base})"
+            f" GROUP BY f.family, f.key, f.label ORDER BY f.family, n DESC, f.key", params)
+        for family, key, label, n in rows:
+            shown = counts.setdefault(family, [])
+            if len(shown) < query.facet_limit:
+                shown.append(FacetCount(key, family, label, int(n)))
+        return SearchResult(total, ids, counts)
+
+    # -- copying a whole catalog (harvester copy-catalog) ------------------------------------
+    def copy_rows(self, table: str, batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of a base table, in batches (derived indexes are rebuilt, not copied)."""
+        cols, key = COPY_TABLES[table]
+        if key:
+            last = -1
+            while True:
+                rows = self._all(f"SELECT {cols} FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?", (last, batch))
+                if not rows:
+                    return
+                yield rows
+                last = rows[-1][0]
+        else:
+            rows = self._all(f"SELECT {cols} FROM {table}")
+            if rows:
+                yield rows
+
+    def insert_rows(self, table: str, rows: Sequence[Params]) -> None:
+        cols, _ = COPY_TABLES[table]
+        marks = ", ".join("?" * len(cols.split(",")))
+        self._many(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+    def clear_meta(self) -> None:
+        self._exec("DELETE FROM store_meta")
+
+    def after_copy(self) -> None:
+        """Backend fix-ups after rows were inserted with their own keys (e.g. sequences)."""
+
+    # -- sync runs: lock -------------------------------------------------------------------
+    def lock_holder(self, name: str) -> LockRow | None:
+        row = self._one("SELECT token, run_id, owner_pid, owner_host, acquired_at, heartbeat_at, expires_at"
+                        " FROM sync_lock WHERE name = ?", (name,))
+        return LockRow(*row) if row else None
+
+    def lock_take(self, name: str, row: LockRow) -> None:
+        """Replace whatever lock row exists (the caller decided, in the same unit of work, that it may)."""
+        with self.unit_of_work():
+            self._exec("DELETE FROM sync_lock WHERE name = ?", (name,))
+            self._exec("INSERT INTO sync_lock (name, token, run_id, owner_pid, owner_host, acquired_at, heartbeat_at,"
+                       " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (name, row.token, row.run_id, row.owner_pid, row.owner_host, row.acquired_at,
+                        row.heartbeat_at, row.expires_at))
+
+    def lock_heartbeat(self, name: str, token: str, heartbeat_at: str, expires_at: str,
+                       run_id: str | None) -> bool:
+        with self.unit_of_work():
+            return self._exec("UPDATE sync_lock SET heartbeat_at = ?, expires_at = ?, run_id = coalesce(?, run_id)"
+                              " WHERE name = ? AND token = ?", (heartbeat_at, expires_at, run_id, name, token)) > 0
+
+    def lock_release(self, name: str, token: str) -> None:
+        with self.unit_of_work():
+            self._exec("DELETE FROM sync_lock WHERE name = ? AND token = ?", (name, token))
+
+    # -- sync runs: runs ---------------------------------------------------------------------
+    def _runs(self, where: str, params: Params = (), tail: str = "") -> list[RunInfo]:
+        names = [c.strip() for c in _RUN_COLUMNS.split(",")]
+        rows = self._all(f"SELECT {_RUN_COLUMNS} FROM sync_run {where} {tail}", params)
+        return [run_info(dict(zip(names, r, strict=True))) for r in rows]
+
+    def run_create(self, run_id: str, started_at: str, params: dict[str, Any]) -> None:
+        with self.unit_of_work():
+            self._exec("INSERT INTO sync_run (run_id, started_at, status, params, phase)"
+                       " VALUES (?, ?, 'running', ?, 'robots')",
+                       (run_id, started_at, json.dumps(params, sort_keys=True)))
+
+    def run_get(self, run_id: str | None = None, *, unfinished: bool = False) -> RunInfo | None:
+        """A run by id (a unique prefix is enough), else the latest (the latest unfinished one)."""
+        if run_id is None:
+            where = "WHERE status = 'running'" if unfinished else ""
+            found = self._runs(where, (), "ORDER BY started_at DESC LIMIT 1")
+            return found[0] if found else None
+        found = self._runs("WHERE run_id = ?", (run_id,))
+        if not found:
+            found = self._runs("WHERE run_id LIKE ? || '%'", (run_id,))
+        return found[0] if len(found) == 1 else None
+
+    def run_list(self, limit: int) -> list[RunInfo]:
+        return self._runs("", (), f"ORDER BY started_at DESC LIMIT {int(limit)}")
+
+    def run_update(self, run_id: str, **values: Any) -> None:
+        """Set run columns (phase, checkpoint, robots, baseline, requests, stop_reason, report)."""
+        if not set(values) <= RUN_FIELDS:
+            raise ValueError(f"not a run field: {sorted(set(values) - RUN_FIELDS)}")
+        cols, params = [], []
+        for key, value in values.items():
+            cols.append(f"{key} = ?")
+            params.append(json.dumps(value, sort_keys=True) if key in {"checkpoint", "baseline", "report"} else value)
+        with self.unit_of_work():
+            self._exec(f"UPDATE sync_run SET {', '.join(cols)} WHERE run_id = ?", (*params, run_id))
+
+    def run_attempt(self, run_id: str, warc_file: str | None, *, new_attempt: bool) -> None:
+        """Count one more attempt (a resume) and/or add a WARC file to the run."""
+        with self.unit_of_work():
+            row = self._one("SELECT warc_files FROM sync_run WHERE run_id = ?", (run_id,))
+            files = json.loads(row[0]) if row else []
+            if warc_file and (new_attempt or warc_file not in files):
+                files.append(warc_file)
+            self._exec("UPDATE sync_run SET attempts = attempts + ?, warc_files = ? WHERE run_id = ?",
+                       (1 if new_attempt else 0, json.dumps(files), run_id))
+
+    def run_finish(self, run_id: str, status: str, finished_at: str, report: dict[str, Any],
+                   stop_reason: str) -> None:
+        with self.unit_of_work():
+            self._exec("UPDATE sync_run SET status = ?, finished_at = ?, phase = 'done', report = ?, stop_reason = ?"
+                       " WHERE run_id = ?", (status, finished_at, json.dumps(report, sort_keys=True), stop_reason,
+                                             run_id))
+
+    # -- sync runs: items (the checkpoint) and the queue ---------------------------------------
+    @staticmethod
+    def _item(row: tuple[Any, ...]) -> SyncItem:
+        return SyncItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                        json.loads(row[8]) if row[8] is not None else None, row[9])
+
+    def item_add(self, run_id: str, kind: str, key: str, outcome: str, *, detail: str = "",
+                 record_id: int | None = None, page: int | None = None, fields: list[str] | None = None) -> None:
+        """Log one finished item. Call inside the unit of work that made the item's catalog change:
+        the row is the checkpoint, so the change and "done" are committed together or not at all."""
+        with self.unit_of_work():
+            row = self._one("SELECT coalesce(max(seq), 0) + 1 FROM sync_item WHERE run_id = ?", (run_id,))
+            seq = int(row[0]) if row else 1
+            self._exec(f"INSERT INTO sync_item ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (run_id, kind, key, seq, page, record_id, outcome, detail,
+                        json.dumps(fields) if fields is not None else None, to_db_time(utcnow())))
+
+    def item_get(self, run_id: str, kind: str, key: str) -> SyncItem | None:
+        row = self._one(f"SELECT {_ITEM_COLUMNS} FROM sync_item WHERE run_id = ? AND kind = ? AND key = ?",
+                        (run_id, kind, key))
+        return self._item(row) if row else None
+
+    def items(self, run_id: str, kind: str | None = None, page: int | None = None) -> list[SyncItem]:
+        sql = f"SELECT {_ITEM_COLUMNS} FROM sync_item WHERE run_id = ?"
+        params: list[object] = [run_id]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if page is not None:
+            sql += " AND page = ?"
+            params.append(page)
+        return [self._item(r) for r in self._all(sql + " ORDER BY seq", params)]
+
+    def run_counts(self, run_id: str) -> RunCounts:
+        counts = RunCounts()
+        for kind, outcome, n in self._all(
+                "SELECT kind, outcome, count(*) FROM sync_item WHERE run_id = ? GROUP BY kind, outcome"
+                " ORDER BY kind, outcome", (run_id,)):
+            if kind == "listing" and outcome == "listed":
+                counts.listing_pages += n
+                continue
+            counts.outcomes[outcome] = counts.outcomes.get(outcome, 0) + n
+        for row in self._all(
+                "SELECT kind, key, record_id, outcome, detail FROM sync_item WHERE run_id = ?"
+                " AND outcome IN ('failed', 'blocked', 'disallowed', 'conflict') ORDER BY seq", (run_id,)):
+            counts.failures.append({"kind": row[0], "key": row[1], "record_id": row[2], "outcome": row[3],
+                                    "reason": row[4]})
+        for (fields_json,) in self._all("SELECT fields FROM sync_item WHERE run_id = ? AND fields IS NOT NULL"
+                                        " ORDER BY seq", (run_id,)):
+            counts.parsed += 1
+            for name in json.loads(fields_json):
+                counts.fields[name] = counts.fields.get(name, 0) + 1
+        return counts
+
+    def queue_get(self, run_id: str) -> list[int]:
+        return [r[0] for r in self._all("SELECT record_id FROM sync_queue WHERE run_id = ? ORDER BY pos", (run_id,))]
+
+    def queue_save(self, run_id: str, record_ids: list[int]) -> None:
+        with self.unit_of_work():
+            self._many("INSERT INTO sync_queue (run_id, pos, record_id) VALUES (?, ?, ?)",
+                       [(run_id, i, rid) for i, rid in enumerate(record_ids)])
+

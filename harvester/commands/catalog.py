@@ -1,0 +1,53 @@
+"""`harvester reindex` (rebuild the derived indexes) and `harvester copy-catalog SRC DEST`."""
+
+from __future__ import annotations
+
+import click
+
+from catalog.errors import StoreError
+from harvester.commands import open_store
+
+# Base tables in copy order; the derived indexes (facets, full text) are rebuilt at the end.
+_TABLES = ("record", "record_event", "sync_run", "sync_item", "sync_queue", "store_meta")
+
+
+@click.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Rebuild the facet and full-text indexes of every record (after an upgrade; normally automatic)."""
+    settings = ctx.obj.settings()
+    with open_store(settings.storage.database) as store:
+        done = store.reindex()
+    click.echo(f"reindexed {done} records in {settings.storage.database}")
+
+
+@click.command("copy-catalog")
+@click.argument("source")
+@click.argument("dest")
+def copy_catalog(source: str, dest: str) -> None:
+    """Copy the catalog SOURCE into the empty catalog DEST (a SQLite path or a postgresql:// URL).
+
+    Records keep their timestamps, history, sync runs and settings; DEST's indexes are
+    rebuilt. Use it to move a SQLite catalog to PostgreSQL (or back).
+    """
+    with open_store(source, mode="read") as src, open_store(dest) as dst:
+        if dst.count(include_deleted=True):
+            raise StoreError(f"{dest} already holds records; copy-catalog fills an empty catalog only")
+        counts = {}
+        with dst.unit_of_work():
+            # The new catalog's own token key gives way to the copied one.
+            dst.clear_meta()
+            for table in _TABLES:
+                n = 0
+                for rows in src.copy_rows(table):
+                    dst.insert_rows(table, rows)
+                    n += len(rows)
+                counts[table] = n
+            dst.after_copy()
+            dst.reindex()
+        dst.analyze()  # planner statistics for the freshly loaded tables
+    click.echo(f"copied {counts['record']} records, {counts['record_event']} history events and "
+               f"{counts['sync_run']} sync runs from {source} to {dest}")
+
+
+COMMANDS = [reindex, copy_catalog]
