@@ -42,6 +42,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from catalog.changes import change_note
 from catalog.errors import (
     ArchiveWriteError,
     AskedToWait,
@@ -440,9 +441,12 @@ class _Run:
                 self._done("discover", slug, "conflict", page=page, record_id=record_id, detail=conflict)
             return
         with self.store.unit_of_work():
+            before = self.store.get(record_id)
             outcome = self.store.upsert(record)
-            self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
-            self._done("discover", slug, outcome, page=page, record_id=record_id,
+            note = change_note(before.record if before else None, record) if outcome == "changed" else ""
+            self.store.log_event(record_id, outcome, "; ".join([note, *record.problems] if note else record.problems),
+                                 run_id=self.run_id)
+            self._done("discover", slug, outcome, page=page, record_id=record_id, detail=note,
                        fields=present_fields(record) + fallback_marks(record))
 
     def _conflict(self, record_id: int, new_slug: str | None, result: FetchResult) -> str | None:
@@ -551,9 +555,12 @@ class _Run:
             self._done("revalidate", key, "failed", record_id=record_id, detail=str(exc))
             return
         with self.store.unit_of_work():
+            before = self.store.get(record_id)
             outcome = self.store.upsert(record)
-            self.store.log_event(record_id, outcome, "; ".join(record.problems), run_id=self.run_id)
-            self._done("revalidate", key, outcome, record_id=record_id,
+            note = change_note(before.record if before else None, record) if outcome == "changed" else ""
+            self.store.log_event(record_id, outcome, "; ".join([note, *record.problems] if note else record.problems),
+                                 run_id=self.run_id)
+            self._done("revalidate", key, outcome, record_id=record_id, detail=note,
                        fields=present_fields(record) + fallback_marks(record))
 
     def _fetch_record(self, target: str, id_url: str, etag: str | None, last_modified: str | None) -> FetchResult:

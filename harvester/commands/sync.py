@@ -261,7 +261,7 @@ def _human(data: dict[str, Any], *, verbose: bool = False) -> str:
         for row in rows:
             what = f"{row['record_id']}" if row.get("record_id") else row["key"]
             title = f"  {row['title'][:70]}" if row.get("title") else ""
-            detail = f"  ({row['detail']})" if row.get("detail") and outcome not in ("new", "changed") else ""
+            detail = f"  ({row['detail']})" if row.get("detail") and outcome != "new" else ""  # changed: which fields
             lines.append(f"    {what}{title}{detail}")
     return "\n".join(lines)
 

@@ -92,3 +92,16 @@ def test_report_records_lists_what_changed(archive: TestArchive, tmp_path: Path)
     assert f"    {DOCUMENT_IDS[0]}  {first.record.title[:70]}" in result.output
     data = json.loads(CliRunner().invoke(cli, ["--db", db, "report", "--records", "--json"]).stdout)
     assert sorted(r["record_id"] for r in data["records"]["new"]) == sorted(DOCUMENT_IDS)
+
+
+def test_report_records_names_the_fields_that_changed(archive: TestArchive, tmp_path: Path) -> None:
+    db = str(tmp_path / "catalog.db")
+    env = _env(archive, tmp_path)
+    assert CliRunner().invoke(cli, ["--db", db, "sync"], env=env).exit_code == 0
+    archive.change(DOCUMENT_IDS[1])  # the title gains " (revised)"
+    assert CliRunner().invoke(cli, ["--db", db, "sync", "--recheck-all"], env=env).exit_code == 0
+    result = CliRunner().invoke(cli, ["--db", db, "report", "--records"])
+    assert result.exit_code == 0, result.output
+    assert "  changed: 1" in result.output
+    changed_line = next(line for line in result.output.splitlines() if line.startswith(f"    {DOCUMENT_IDS[1]}"))
+    assert changed_line.endswith("  (fields changed: title)")

@@ -84,6 +84,12 @@ def test_304_same_hash_and_change(archive: TestArchive, settings: Settings, sync
         after = {s.record.record_id: s for s in store.iter_records()}
     assert after[300641].last_changed > before[300641].last_changed
     assert "(revised)" in after[300641].record.title
+    # Which fields changed is said in the run's item and the record's history (`report --records`).
+    with SQLiteStore(settings.storage.database) as store:
+        changed = [i for i in Runs(store).items(result.run_id) if i.outcome == "changed"]
+        events = [e for e in store.events(300641) if e.outcome == "changed"]
+    assert [(i.record_id, i.detail) for i in changed] == [(300641, "fields changed: title")]
+    assert events and events[-1].detail.startswith("fields changed: title")
     for rid in (300640, 175798):  # same hash / 304: checked, not changed
         assert after[rid].last_changed == before[rid].last_changed
         assert after[rid].last_checked > before[rid].last_checked
