@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,8 +76,10 @@ def language_code_1(lang: Language) -> str | None:
     return language(lang.iso639_3 or lang.name).iso639_1
 
 
-def original_language_codes(record: CatalogRecord) -> list[str]:
-    codes = [c for c in (language_code_3(lang) for lang in record.original_languages) if c]
+def original_language_codes(record: CatalogRecord,
+                            code: Callable[[Language], str | None] = language_code_3) -> list[str]:
+    """The record's original languages as codes (ISO 639-3 unless `code` says otherwise), each once."""
+    codes = [c for c in (code(lang) for lang in record.original_languages) if c]
     return list(dict.fromkeys(codes))
 
 
@@ -112,11 +115,6 @@ def language_code_2b(lang: Language) -> str | None:
     if lang.iso639_2b:
         return lang.iso639_2b
     return language(lang.iso639_3 or lang.name).iso639_2b
-
-
-def original_language_codes_2b(record: CatalogRecord) -> list[str]:
-    codes = [c for c in (language_code_2b(lang) for lang in record.original_languages) if c]
-    return list(dict.fromkeys(codes))
 
 
 # How the archive shows a date it is not sure of: "1950?", "[1950]", "circa 1950", "c. 1950".

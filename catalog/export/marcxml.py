@@ -42,7 +42,7 @@ from catalog.export.common import (
     is_corporate,
     language_code_2b,
     name_and_dates,
-    original_language_codes_2b,
+    original_language_codes,
     subject_parts,
     unique,
 )
@@ -116,7 +116,7 @@ def _fixed_008(record: CatalogRecord, entered: str) -> str:
         kind, date1 = "q", year
     else:
         kind, date1 = "s", year
-    langs = original_language_codes_2b(record)
+    langs = original_language_codes(record, language_code_2b)
     lang = langs[0] if len(langs) == 1 else ("mul" if langs else "und")
     # 00-05 entered, 06 date type, 07-14 dates, 15-17 place unknown, 18-34 books/manuscripts
     # (23 form of item: o online), 35-37 language, 38 not modified, 39 cataloging source: other
@@ -134,7 +134,7 @@ def marc_record(record: CatalogRecord, *, deleted: bool = False, options: Format
     marc.add_field(Field(tag="005", data=changed or fetched.strftime("%Y%m%d%H%M%S.0")))
     marc.add_field(Field(tag="008", data=_fixed_008(record, fetched.strftime("%y%m%d"))))
 
-    langs = original_language_codes_2b(record)
+    langs = original_language_codes(record, language_code_2b)
     translated = [c for t in record.texts if t.kind == "translation" and t.language
                   for c in [language_code_2b(t.language)] if c and c not in langs]
     if translated:

@@ -122,21 +122,12 @@ def facets(record: CatalogRecord) -> tuple[Facet, ...]:
             add("type", slug(value), value)
     for lang in record.original_languages:
         add("language", _language_token(lang.name, language_code_3(lang)), lang.name)
-    for value in record.original_archives:
-        if value.strip():
-            add("archive", slug(value), value)
-    for value in record.subjects:
-        if value.strip():
-            add("subject", slug(value), value)
-    for value in record.places:
-        if value.strip():
-            add("place", slug(value), value)
-    for value in record.people_and_organizations:
-        if value.strip():
-            add("person", slug(value), value)
-    for value in record.donors:
-        if value.strip():
-            add("donor", slug(value), value)
+    named = (("archive", record.original_archives), ("subject", record.subjects), ("place", record.places),
+             ("person", record.people_and_organizations), ("donor", record.donors))
+    for family, values in named:
+        for value in values:
+            if value.strip():
+                add(family, slug(value), value)
     year = _year(record.date.normalized)
     if year is not None:
         add("year", str(year), str(year))
