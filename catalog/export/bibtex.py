@@ -6,12 +6,18 @@ never splits "Zhou Enlai" or "CC CPSU Politburo" into given/family. `date` is
 given as `year` and `month`, which classic BibTeX styles print and biber turns into
 biblatex's date without a warning (biber warns "Overwriting field 'year'" when `date`
 and `year` are both given, so `date` is left out; the day is not carried);
-`organization` names the archive; `note` carries the archival reference;
-`origlanguage` the original languages joined with " and " (a biblatex list);
+`organization` names the archive; `note` carries the archival reference.
+biblatex's default data model (what `biber --validate-datamodel` checks) allows
+`translator` and `origlanguage` only on book-like and article types, never on `@misc`:
+translators go into `editor` with `editortype = {translator}` (a role every biblatex
+language module names: "trans. by"; with no author, biblatex puts the editor in the
+author's place, "Goldberg, Gary, trans.", which is what CMOS asks for), and the
+original languages into `language`, joined with " and " (a biblatex list of
+localisation keys: "russian"), the languages of the document itself; `langid` stays the
+language of the text a reader cites (for hyphenation).
 `keywords` the subject headings separated by commas, a heading that contains a comma
-("Korean War, 1950-1953") braced so it stays one keyword. UTF-8 is kept as is (biber reads it); only characters
-special to
-TeX are escaped.
+("Korean War, 1950-1953") braced so it stays one keyword. UTF-8 is kept as is (biber reads it);
+only characters special to TeX are escaped.
 """
 
 from __future__ import annotations
@@ -65,7 +71,8 @@ def _keyword(subject: str) -> str:
 def bib_entry(record: CatalogRecord) -> Entry:
     fields: list[tuple[str, str | None]] = [
         ("author", " and ".join(bib_name(cached_name(a)) for a in unique(record.authors)) or None),
-        ("translator", " and ".join(bib_name(cached_name(t)) for t in unique(record.translators)) or None),
+        ("editor", " and ".join(bib_name(cached_name(t)) for t in unique(record.translators)) or None),
+        ("editortype", "translator" if record.translators else None),
         # double braces keep the title's capitalisation ("Zhou Enlai", "Peking") in BibTeX styles
         ("title", "{" + tex_escape(record.title) + "}"),
         ("year", bib_year_month(record)[0]),
@@ -76,7 +83,7 @@ def bib_entry(record: CatalogRecord) -> Entry:
         ("url", record.archive_url),
         ("urldate", record.provenance.fetched_at.date().isoformat()),
         ("langid", _langid(text_language(record))),
-        ("origlanguage", " and ".join(lang.name.lower() for lang in record.original_languages) or None),
+        ("language", " and ".join(lang.name.lower() for lang in record.original_languages) or None),
         ("abstract", tex_escape(record.summary) if record.summary else None),
         ("keywords", ", ".join(_keyword(k) for k in unique(record.subjects)) or None),
     ]

@@ -9,6 +9,7 @@ BibTeX is read back with pybtex (an independent parser: the writer uses bibtexpa
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_bibtex_read_back_by_pybtex(fixture_record: CatalogRecord) -> None:
     assert entry.fields.get("month") == (str(parts[1]) if len(parts) > 1 else None)
     assert "date" not in entry.fields  # biber warns when date and year are both given
     if fixture_record.original_languages:
-        languages = entry.fields["origlanguage"].split(" and ")
+        languages = entry.fields["language"].split(" and ")
         assert languages == [lang.name.lower() for lang in fixture_record.original_languages]
     if fixture_record.subjects:
         keywords = entry.fields["keywords"]
@@ -89,18 +90,29 @@ def test_bibtex_read_back_by_pybtex(fixture_record: CatalogRecord) -> None:
             assert (("{" + subject + "}") if "," in subject else subject) in keywords
     if fixture_record.authors:  # pybtex parses author as a name list: one person per author
         assert len(entry.persons["author"]) == len(fixture_record.authors)
-    if fixture_record.translators:  # a biblatex name list pybtex keeps as a field
-        assert entry.fields["translator"].count(" and ") == len(fixture_record.translators) - 1
+    if fixture_record.translators:  # @misc has no translator field: the editor in the translator's role
+        assert len(entry.persons["editor"]) == len(fixture_record.translators)
+        assert entry.fields["editortype"] == "translator"
+    else:
+        assert "editor" not in entry.persons and "editortype" not in entry.fields
+    assert "translator" not in entry.fields and "origlanguage" not in entry.fields
 
 
 @pytest.mark.skipif(shutil.which("biber") is None, reason="biber not installed (Debian: apt-get install biber)")
-@pytest.mark.xfail(strict=True, reason="open finding: biblatex's data model has no translator or origlanguage "
-                                       "field on @misc (biber 2.18 warns); see docs/citations.md")
-def test_biber_validates_the_data_model_without_warnings(tmp_path: Path) -> None:
+def test_biber_finds_no_invalid_field_only_missing_dates(tmp_path: Path) -> None:
+    records = fixture_records()
     bib = tmp_path / "all.bib"
-    bib.write_text("".join(bib_text(r) for r in fixture_records()), encoding="utf-8")
+    bib.write_text("".join(bib_text(r) for r in records), encoding="utf-8")
     # Run in the folder with a relative name: biber joins --output-directory and the file's path.
     done = subprocess.run(["biber", "--tool", "--validate-datamodel", bib.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "WARN" not in done.stdout + done.stderr, done.stdout
+    warnings = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("WARN")]
+    # The one warning that tells the truth: an undated document has no date (biblatex prints
+    # "n.d."); inventing one (`date = {XXXX}` passes the check and is then dropped) would hide it.
+    undated = {f"wcda{r.record_id}" for r in records if not r.date.normalized}
+    missing_date = re.compile(r"WARN - Datamodel: Entry '(\w+)' \(all\.bib\): Missing mandatory field - "
+                              r"one of 'date, year' must be defined$")
+    flagged = {m[1] for m in map(missing_date.match, warnings) if m}
+    assert flagged == undated and undated, warnings
+    assert [w for w in warnings if not missing_date.match(w)] == [], warnings
