@@ -143,6 +143,8 @@ def parse_name(written: str) -> Name:
     if "," in text:
         parts = [p.strip() for p in text.split(",")]
         parts = [p for p in parts if p and not _DATES.match(p)]
+        if not parts:  # "," or "1950-1960" alone: nothing to split, keep what was written
+            return PersonName(text, "", False, written)
         family = parts[0]
         given = ", ".join(parts[1:])
         fuller = _FULLER.search(given)
@@ -151,8 +153,8 @@ def parse_name(written: str) -> Name:
         given = _FULLER.sub("", given).strip()
         return PersonName(family, given, _east_asian(family, given), written)
     words = text.split()
-    if len(words) == 1:
-        return PersonName(words[0], "", False, written)
+    if len(words) <= 1:  # one word, or none (blank, or only separators Python counts as space)
+        return PersonName(words[0] if words else text, "", False, written)
     if _east_asian(words[0], " ".join(words[1:])):
         return PersonName(words[0], " ".join(words[1:]), True, written)
     return PersonName(words[-1], " ".join(words[:-1]), False, written)
