@@ -29,7 +29,7 @@ OAI = {"oai": "http://www.openarchives.org/OAI/2.0/"}
 RESPONSE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-def schema(data: bytes = b""):
+def schema(data: bytes = b"") -> Any:
     """OAI-PMH.xsd with the metadata schemas `data` needs (tests/support/schemas.py)."""
     return oai_response_schema(data)
 
@@ -122,7 +122,7 @@ def start_server(store: SQLiteStore, deleted: list[int], *, page_size: int = 100
     )
     validator = Validator(create_app(store, settings, token_secret=SECRET))
     server = create_server(validator, host="127.0.0.1", port=0, threads=4)
-    port = server.effective_port  # type: ignore[union-attr]
+    port = server.effective_port
 
     stopping = threading.Event()
 
