@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from catalog.cite import cite
 from catalog.model import CatalogRecord, DocumentDate
 from catalog.names import PersonName, parse_name
 from tests.export.records import fixture_records, record_175798
+from tests.export.rendered import rendered
 
 GOLDEN = Path(__file__).parent / "golden" / "no-author"
 STYLES = ["chicago-notes-bibliography", "chicago-author-date", "apa", "mla"]
@@ -84,7 +84,7 @@ def _family(written: str) -> str:
 
 def _entries(record: CatalogRecord, fmt: str = "text") -> list[tuple[str, str]]:
     return [
-        (f"{style}{' note' if note else ''}", cite(record, style, fmt=fmt, note=note))  # type: ignore[arg-type]
+        (f"{style}{' note' if note else ''}", rendered(record, style, fmt=fmt, note=note))  # type: ignore[arg-type]
         for style, note in RENDERINGS
     ]
 
@@ -136,7 +136,7 @@ def _lead(record: CatalogRecord, style: str, note: bool) -> str:
 def test_entry_begins_where_the_manual_says(case: str) -> None:
     record = CASES[case]
     for style, note in RENDERINGS:
-        entry = cite(record, style, note=note)
+        entry = rendered(record, style, note=note)
         assert re.match(_lead(record, style, note), _n(entry), re.I), (style, note, entry)
         if record.translators and style != "apa":
             mla = ", translators." if len(record.translators) > 1 else ", translator."
@@ -159,20 +159,20 @@ def test_date_in_the_right_place(case: str) -> None:
     record = CASES[case]
     title = _n(record.title)
     # APA: "Title (Translator, Trans.). (date). Wilson Center Digital Archive."
-    apa = _n(cite(record, "apa"))
+    apa = _n(rendered(record, "apa"))
     after_title = apa[len(title):]
     m = re.match(r"^(?: \([^()]*, Trans\.\))?\. \(([^()]*)\)\. Wilson Center Digital Archive\.", after_title, re.I)
     assert m, apa
     apa_date = _n(_date(record, "apa"))
     assert m.group(1).startswith(apa_date) if apa_date != "n.d." else m.group(1) == "n.d."
     # Chicago author-date: the year (or n.d.) right after the first element
-    ad = _n(cite(record, "chicago-author-date"))
+    ad = _n(rendered(record, "chicago-author-date"))
     first = re.escape(f"“{title}.”") if not record.translators else r"[^.]+, trans\."
     date = _n(_date(record, "chicago-author-date"))
     assert re.match(rf"^{first} {re.escape(date)}{'' if date.endswith('.') else '[.]'} ", ad), ad
     # Chicago notes and MLA: the date follows the publisher, after the title
     for style in ("chicago-notes-bibliography", "mla"):
-        entry = _n(cite(record, style))
+        entry = _n(rendered(record, style))
         assert entry.index("wilson center digital archive") > entry.index(title), entry
         if record.date.normalized:
             assert record.date.normalized[:4] in entry.split("wilson center digital archive", 1)[1], entry

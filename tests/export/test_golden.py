@@ -16,6 +16,7 @@ from catalog.cite import cite
 from catalog.errors import StyleCannotRender
 from catalog.export.registry import FORMATS, format_for, writer_for
 from tests.export.records import SEED_CITATION, fixture_records, record_175798, stored
+from tests.export.rendered import rendered
 
 GOLDEN = Path(__file__).parent / "golden"
 STYLES = ["wcda", "chicago-notes-bibliography", "chicago-author-date", "apa", "mla"]
@@ -56,7 +57,7 @@ def test_house_style_reproduces_the_archive_citation_exactly() -> None:
 def test_every_fixture_record_renders_right_or_is_refused(fixture_record) -> None:  # type: ignore[no-untyped-def]
     for style in STYLES:
         try:
-            out = cite(fixture_record, style)
+            out = rendered(fixture_record, style)
         except StyleCannotRender as exc:
             assert f"record {fixture_record.record_id}" in str(exc)
             continue
@@ -75,6 +76,6 @@ def test_every_fixture_record_in_every_style_and_form(fixture_record) -> None:  
     lines = []
     for fmt in ("text", "html"):
         for style, note in ENTRY_FORMS:
-            entry = cite(fixture_record, style, fmt=fmt, note=note)  # type: ignore[arg-type]
+            entry = rendered(fixture_record, style, fmt=fmt, note=note)
             lines.append(f"{style}{' note' if note else ''} {fmt}: {entry}\n")
     check(f"entries/{fixture_record.record_id}.txt", "".join(lines))

@@ -29,7 +29,7 @@ OAI = {"oai": "http://www.openarchives.org/OAI/2.0/"}
 RESPONSE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-def schema(data: bytes = b""):
+def schema(data: bytes = b"") -> Any:
     """OAI-PMH.xsd with the metadata schemas `data` needs (tests/support/schemas.py)."""
     return oai_response_schema(data)
 
@@ -122,19 +122,24 @@ def start_server(store: SQLiteStore, deleted: list[int], *, page_size: int = 100
     )
     validator = Validator(create_app(store, settings, token_secret=SECRET))
     server = create_server(validator, host="127.0.0.1", port=0, threads=4)
-    port = server.effective_port  # type: ignore[union-attr]
+    port = server.effective_port
+
+    stopping = threading.Event()
 
     def run() -> None:
-        try:
-            server.run()
-        except (OSError, ValueError):  # the socket map is closed under the loop at teardown
-            pass
+        # waitress's own run() loops until its socket map is empty, which an open keep-alive connection
+        # never lets happen (closing the map from another thread left stop() waiting out its 5 s join):
+        # poll in short turns until asked to stop, then close everything on this thread.
+        while not stopping.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+        server.task_dispatcher.shutdown()
+        server.asyncore.close_all(server._map)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
 
     def stop() -> None:
-        server.close()
+        stopping.set()
         thread.join(timeout=5)
 
     return Server(f"http://127.0.0.1:{port}/oai", store, deleted, validator, settings), stop

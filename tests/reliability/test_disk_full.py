@@ -116,8 +116,11 @@ def test_a_full_disk_stops_the_harvest_with_one_line(full: str, small_disk: Call
             pass  # the catalog exists (migrated) before the disk fills
         # Room for a few pages: the run starts, then the disk fills under it. (SQLite also needs
         # room for its 32 KiB shared-memory file before the first write, and a record's unit of
-        # work writes its facet rows and full-text index too: ~80-130 KiB of WAL a record.)
-        filler = fill(disk, 24 * 1024 if full == "warc" else 256 * 1024)
+        # work writes its facet rows and full-text index too: ~80-130 KiB of WAL a record.) The
+        # WARC folder gets room for ~6 of the 12 exchanges (7-13 KiB each): with 2 fetches in
+        # flight and a fast loopback server, room for 2 let both be written before the first
+        # record was stored, and a full disk stores nothing fetched after it.
+        filler = fill(disk, 64 * 1024 if full == "warc" else 256 * 1024)
         done = harvest(config)
         assert_one_clear_line(done, "cannot write the raw archive" if full == "warc" else "catalog")
         filler.unlink()  # room again (SQLite needs some even to read a WAL catalog): the next run completes

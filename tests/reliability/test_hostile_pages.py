@@ -46,6 +46,7 @@ def parse_in_child(body: bytes, tmp_path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a child process per page (~1 s CPU, up to 300 MiB); the bounds are also tested in process below
 @pytest.mark.parametrize("shape", ["nested_divs", "flat_divs", "pills"])
 def test_a_pathological_page_is_refused_with_flat_memory(shape: str, tmp_path: Path) -> None:
     if shape == "nested_divs":
@@ -59,6 +60,12 @@ def test_a_pathological_page_is_refused_with_flat_memory(shape: str, tmp_path: P
     assert got["result"] == "failed" and "a pathological page" in got["detail"], got
     print(f"{shape} ({len(body) / 1e6:.1f} MB): peak RSS {got['peak_rss_mib']:.0f} MiB")
     assert got["peak_rss_mib"] < 300  # was 4.7 GB for the nested divs
+
+
+def test_element_count_is_bounded_before_any_tree_is_built() -> None:
+    body = page_with(b"<div>x</div>" * (MAX_ELEMENTS + 10))
+    with pytest.raises(ParseError, match=rf"a pathological page: about \d+ elements, over the bound of {MAX_ELEMENTS}"):
+        parse_page(body, record_id=1, final_url="http://x/document/a")
 
 
 def test_depth_is_bounded_below_the_element_bound() -> None:
@@ -80,6 +87,7 @@ def test_names_per_field_and_name_length_are_bounded_with_a_problem() -> None:
     assert any(f"over {MAX_VALUE_CHARS} characters" in p for p in parsed.problems)
 
 
+@pytest.mark.slow  # a child process (~2 s CPU): the quadratic-time guard; the names bound is tested in process above
 def test_many_distinct_pills_under_the_bounds_parse(tmp_path: Path) -> None:
     # 10 000 pills (40 000 elements) parse; with the old `value not in names` this was quadratic.
     got = parse_in_child(page_with(pills([f"Subject {i}" for i in range(10_000)])), tmp_path)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -31,8 +32,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def _serve(tmp_path: Path) -> Iterator[str]:
     """`harvester serve` on a free loopback port, over an empty catalog; yields the /oai URL."""
     database = tmp_path / "catalog.db"
     with SQLiteStore(database):
@@ -63,6 +64,20 @@ def served(tmp_path: Path) -> Iterator[str]:
             server.kill()
             server.wait()
         assert b"Traceback" not in log.read_bytes()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """A server of its own (the slowloris test holds its connections)."""
+    with _serve(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shared_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the module's single-request tests (each asks and is answered on its own connection)."""
+    with _serve(tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 def _slowloris(port: int, count: int, stop: threading.Event, opened: list[socket.socket]) -> None:
@@ -122,16 +137,16 @@ def _send_head_and_read_status(port: int, head: bytes, body: bytes) -> bytes:
     return reply.split(b"\r\n", 1)[0]
 
 
-def test_a_huge_declared_body_is_refused_with_413(served: str) -> None:
-    port = int(served.split(":")[2].split("/")[0])
+def test_a_huge_declared_body_is_refused_with_413(shared_served: str) -> None:
+    port = int(shared_served.split(":")[2].split("/")[0])
     head = (b"POST /oai HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             b"Content-Length: 300000000\r\n\r\n")
     status = _send_head_and_read_status(port, head, b"verb=Identify&" + b"a" * 100_000)
     assert status.startswith(b"HTTP/1.1 413"), status
 
 
-def test_a_huge_chunked_body_is_refused_with_413(served: str) -> None:
-    port = int(served.split(":")[2].split("/")[0])
+def test_a_huge_chunked_body_is_refused_with_413(shared_served: str) -> None:
+    port = int(shared_served.split(":")[2].split("/")[0])
     head = (b"POST /oai HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n")
     chunk = b"a" * 65536
@@ -140,6 +155,6 @@ def test_a_huge_chunked_body_is_refused_with_413(served: str) -> None:
     assert status.startswith(b"HTTP/1.1 413"), status
 
 
-def test_a_small_post_is_still_served(served: str) -> None:
-    response = httpx.post(served, data={"verb": "Identify"}, timeout=5)
+def test_a_small_post_is_still_served(shared_served: str) -> None:
+    response = httpx.post(shared_served, data={"verb": "Identify"}, timeout=5)
     assert response.status_code == 200 and b"<Identify>" in response.content
