@@ -13,11 +13,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from catalog.errors import StoreError, StoreUnavailable
 from catalog.index import INDEX_VERSION, Derived, derive
-from catalog.model import CatalogRecord, StoredRecord
 from catalog.store.api import (
     RUN_FIELDS,
     Event,
@@ -39,6 +38,9 @@ from catalog.store.api import (
     to_db_time,
     utcnow,
 )
+
+if TYPE_CHECKING:  # imported where records are built (see catalog.store.api)
+    from catalog.model import CatalogRecord, StoredRecord
 
 Params = Sequence[object]
 # A slug that may be a Record ID: ASCII digits, small enough for an INTEGER key.
@@ -399,6 +401,8 @@ class SqlStore:
 
         One transaction: readers see the old indexes until the new ones are complete.
         """
+        from catalog import model
+
         done = 0
         with self.unit_of_work():
             self._exec("DELETE FROM record_facet")
@@ -411,7 +415,7 @@ class SqlStore:
                 if not rows:
                     break
                 for record_id, body, last_changed in rows:
-                    record = CatalogRecord.model_validate_json(body)
+                    record = model.CatalogRecord.model_validate_json(body)
                     self._write_indexes(record_id, derive(record), last_changed)
                     done += 1
                 last = rows[-1][0]

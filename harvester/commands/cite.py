@@ -94,7 +94,7 @@ def _records(ctx: click.Context, wanted: list[int], all_records: bool, since: st
     from harvester.commands.export import parse_since
 
     changed_since = parse_since(since) if since else None
-    store = open_store(ctx.obj.settings().storage.database, mode="read")
+    store = open_store(ctx.obj.database(), mode="read")
     try:
         chosen: dict[int, CatalogRecord] = {}
         missing = []
