@@ -17,6 +17,7 @@ from harvester.commands import open_store
 
 if TYPE_CHECKING:
     from catalog.model import CatalogRecord
+    from catalog.store import RawRecord
 
 # The shipped style names, written out so that `--help` does not import citeproc
 # (tests/harvest/test_startup.py checks this list against catalog.cite.STYLES).
@@ -62,12 +63,17 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None,
     the style cannot render correctly is reported on stderr (exit code 1) instead of
     printing a wrong entry; withdrawn records are skipped with a note.
     """
-    from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
     from catalog.export.output import open_output
 
     wanted = list(ids) + (read_ids(ids_file) if ids_file is not None else [])
     if not wanted and not all_records and since is None and ids_file is None:
         raise click.UsageError("give Record IDs, --ids-file, --all or --since")
+    if style == "wcda":
+        # The house style is written out (catalog.cite_text): no citeproc, no record model.
+        _house(ctx, wanted, all_records, since, fmt, out)
+        return
+    from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
+
     try:
         citer = Citer(style, fmt=fmt, note=note, locale=locale)  # type: ignore[arg-type]
     except ExportError as exc:
@@ -88,6 +94,72 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None,
         raise click.ClickException(str(exc)) from exc
     if failed:
         sys.exit(1)
+
+
+def _house(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None, fmt: str,
+           out: str | None) -> None:
+    """`cite --style wcda`: entries in the order given (the house style neither sorts nor adds
+    year suffixes), each from the stored JSON; a row of another shape goes through the model."""
+    import json
+
+    from catalog.cite_text import house_entry, house_entry_of
+    from catalog.export.output import open_output
+
+    failed = False
+    try:
+        with open_output(out) as handle:
+            for raw in _raw_records(ctx, wanted, all_records, since):
+                try:
+                    text = house_entry_of(json.loads(raw.json), fmt=fmt)
+                    if text is None:
+                        r = raw.stored().record
+                        text = house_entry(r.record_id, r.title, r.date.display, r.source, r.url, bool(r.authors),
+                                           fmt=fmt)
+                except (ValueError, HarvesterError) as exc:
+                    if not isinstance(exc, ExportError):  # unreadable JSON or a record the model refuses
+                        raise click.ClickException(str(exc)) from exc
+                    click.echo(f"error: {exc}", err=True)
+                    failed = True
+                    continue
+                handle.write(f"{text}\n")
+    except HarvesterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if failed:
+        sys.exit(1)
+
+
+def _raw_records(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None) -> list[RawRecord]:
+    """The records to cite as stored (brief JSON), chosen as `_records` chooses them."""
+    from harvester.commands.export import parse_since
+
+    changed_since = parse_since(since) if since else None
+    cutoff = None
+    if changed_since is not None:
+        from catalog.store import to_db_time
+
+        cutoff = to_db_time(changed_since)
+    store = open_store(ctx.obj.database(), mode="read")
+    try:
+        chosen: dict[int, RawRecord] = {}
+        missing = []
+        for record_id in dict.fromkeys(wanted):
+            raw = next(store.iter_raw(ids=[record_id], brief=True), None)
+            if raw is None:
+                missing.append(record_id)
+            elif raw.deleted:
+                click.echo(f"skipped {record_id}: deleted (withdrawn from the archive)", err=True)
+            elif cutoff is None or raw.last_changed >= cutoff:
+                chosen[record_id] = raw
+        if missing:
+            raise click.BadParameter(f"not in the catalog: {', '.join(map(str, missing))}", param_hint="ID")
+        if all_records or (since is not None and not wanted):
+            for raw in store.iter_raw(changed_since=changed_since, include_deleted=False, brief=True):
+                chosen.setdefault(raw.record_id, raw)
+        return list(chosen.values())
+    except HarvesterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
 
 
 def _records(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None) -> list[CatalogRecord]:

@@ -65,12 +65,13 @@ def small_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return path, 175798
 
 
-@pytest.mark.parametrize("args", [["show", "{id}"], ["list"], ["list", "--problems"]])
+@pytest.mark.parametrize("args", [["show", "{id}"], ["list"], ["list", "--problems"], ["cite", "{id}"],
+                                  ["cite", "--all", "--format", "html"]])
 def test_read_commands_import_no_heavy_module(small_catalog: tuple[Path, int], args: list[str]) -> None:
     path, record_id = small_catalog
     loaded = modules_after("--db", str(path), *(a.format(id=record_id) for a in args))
     # the probe really ran the command: it opened the catalog and read it
-    assert {"catalog.store", "sqlite3", "harvester.commands.harvest"} <= loaded
+    assert {"catalog.store", "sqlite3", f"harvester.commands.{'cite' if args[0] == 'cite' else 'harvest'}"} <= loaded
     heavy = sorted(m for m in READ_HEAVY if m in loaded)
     assert heavy == [], f"`harvester {' '.join(args)}` imported {heavy}"
 
@@ -89,6 +90,7 @@ def test_a_command_that_runs_does_import_what_it_needs(small_catalog: tuple[Path
     assert {"catalog.store", "sqlite3", "catalog.model", "pydantic"} <= modules_after(
         "--db", str(path), "list", "--type", "Cable")
     assert "catalog.model" in modules_after("--db", str(path), "show", str(record_id), "--json")
+    assert {"citeproc", "catalog.model"} <= modules_after("--db", str(path), "cite", "--style", "apa", str(record_id))
 
 
 def test_the_command_table_names_each_commands_module() -> None:
