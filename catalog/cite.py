@@ -409,7 +409,7 @@ class Citer:
             try:
                 bib = CitationStylesBibliography(self.style, CiteProcJSON(items), formatter.plain)
                 for item in items:
-                    bib.register(Citation([CitationItem(item["id"])]))
+                    bib.register(Citation([_Item(item["id"])]))
                 style_bib = self.style.root.bibliography
                 layout = style_bib.find("cs:layout", ns)
                 columns = []
@@ -483,11 +483,24 @@ def _citer(style: str, fmt: OutputFormat, note: bool, locale: str | None) -> Cit
     return Citer(style, fmt=fmt, note=note, locale=locale)
 
 
+class _Item(CitationItem):
+    """A CitationItem whose reference (the CSL item) is looked up once: citeproc-py asks for it
+    ~800 times an entry in Chicago, each time through three dict-backed attribute lookups."""
+
+    @property
+    def reference(self) -> Any:
+        found = self.__dict__.get("_reference")
+        if found is None:
+            found = self.bibliography.source[self.key]
+            object.__setattr__(self, "_reference", found)  # not CustomDict's: kept out of the item's keys
+        return found
+
+
 def _render(style: CitationStylesStyle, item: dict[str, Any], fmt: OutputFormat, note: bool) -> str:
     source = CiteProcJSON([item])
     output = formatter.html if fmt == "html" else formatter.plain
     bib = CitationStylesBibliography(style, source, output)
-    citation = Citation([CitationItem(item["id"])])
+    citation = Citation([_Item(item["id"])])
     bib.register(citation)
     if note:
         return str(bib.cite(citation, lambda _item: None))
