@@ -151,9 +151,9 @@ class SelectorIndex:
         zone_at = {z: k for k, z in enumerate(self.zones)}
         none = tuple(-1 for _ in self.zones)
         attr_names = tuple(by_attr)
-        # Attribute values looked up by `find_by_attr` (tab labels): collected in the same walk.
-        lookups: dict[str, dict[str, list[int]]] = {a: {} for a in lookup_attrs}
-        lookup_names = tuple(lookups)
+        # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
+        # on the first lookup of each, one pass over `order`: collecting them for every element in
+        # this walk was a quarter of its time, and most pages look up one or two of them, or none.
         # (children, own position, zone positions inherited by the children)
         stack: list[tuple[Iterator[PageElement], int, tuple[int, ...]]] = [(iter(soup.contents), -1, none)]
         while stack:
@@ -166,24 +166,23 @@ class SelectorIndex:
                 end.append(i)
                 pos[id(child)] = i
                 attrs = child.attrs
-                for name in lookup_names:
-                    value = attrs.get(name)
-                    if value is not None and isinstance(value, str):
-                        lookups[name].setdefault(value, []).append(i)
-                cls_value = attrs.get("class")
-                classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
                 candidates = by_tag.get(child.name, ())
-                for cls in classes:
-                    more = by_class.get(cls)
-                    if more:
-                        candidates = [*candidates, *more]
-                if by_id:
-                    ident = attrs.get("id")
-                    if isinstance(ident, str) and ident in by_id:
-                        candidates = [*candidates, *by_id[ident]]
-                for name in attr_names:
-                    if name in attrs:
-                        candidates = [*candidates, *by_attr[name]]
+                if attrs:
+                    cls_value = attrs.get("class")
+                    classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
+                    for cls in classes:
+                        more = by_class.get(cls)
+                        if more:
+                            candidates = [*candidates, *more]
+                    if by_id:
+                        ident = attrs.get("id")
+                        if isinstance(ident, str) and ident in by_id:
+                            candidates = [*candidates, *by_id[ident]]
+                    for name in attr_names:
+                        if name in attrs:
+                            candidates = [*candidates, *by_attr[name]]
+                else:
+                    classes = ()
                 own = inherited
                 for c in candidates:
                     got = hits.get(c.css)
@@ -211,7 +210,7 @@ class SelectorIndex:
         self.hits = hits
         self.pos = pos
         self._zone_of = zone_of
-        self._by_attr = lookups
+        self._by_attr: dict[str, dict[str, list[int]]] = {}
 
     # -- positions -----------------------------------------------------------------------
     def position(self, node: Tag) -> int:
