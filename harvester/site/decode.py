@@ -119,7 +119,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                 stack.append((iter(child.children), block))
                 break
             if type(child) in _TEXT_TYPES:  # not comments, doctypes or processing instructions
-                current.append(child)
+                current.append(child)  # type: ignore[arg-type]  # a NavigableString is a str
         else:
             stack.pop()
             if in_block:
