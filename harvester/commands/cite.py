@@ -105,10 +105,13 @@ def _house(ctx: click.Context, wanted: list[int], all_records: bool, since: str 
     from catalog.cite_text import house_entry, house_entry_of
     from catalog.export.output import open_output
 
+    # chosen before any output, as `_records` does: a config error or a missing catalog stops the
+    # command as in every other (exit 2), an unknown ID is a usage error
+    chosen = _raw_records(ctx.obj.database(), wanted, all_records, since)
     failed = False
     try:
         with open_output(out) as handle:
-            for raw in _raw_records(ctx, wanted, all_records, since):
+            for raw in chosen:
                 try:
                     text = house_entry_of(json.loads(raw.json), fmt=fmt)
                     if text is None:
@@ -128,7 +131,7 @@ def _house(ctx: click.Context, wanted: list[int], all_records: bool, since: str 
         sys.exit(1)
 
 
-def _raw_records(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None) -> list[RawRecord]:
+def _raw_records(database: str, wanted: list[int], all_records: bool, since: str | None) -> list[RawRecord]:
     """The records to cite as stored (brief JSON), chosen as `_records` chooses them."""
     from harvester.commands.export import parse_since
 
@@ -138,7 +141,7 @@ def _raw_records(ctx: click.Context, wanted: list[int], all_records: bool, since
         from catalog.store import to_db_time
 
         cutoff = to_db_time(changed_since)
-    store = open_store(ctx.obj.database(), mode="read")
+    store = open_store(database, mode="read")
     try:
         chosen: dict[int, RawRecord] = {}
         missing = []

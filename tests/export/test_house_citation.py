@@ -106,7 +106,8 @@ def test_cite_command_prints_what_citeproc_prints(tmp_path) -> None:  # type: ig
     copy = tmp_path / "house.csl"
     copy.write_bytes((STYLES_DIR / "wcda.csl").read_bytes())
     ids = [str(900_000 + i) for i in range(len(records))]
-    for args in (ids, ["--all"], ["--format", "html", "--note", *ids[:4]], ["--since", "2000-01-01"]):
+    for args in (ids, ["--all"], ["--format", "html", "--note", *ids[:4]], ["--since", "2000-01-01"],
+                 [ids[0], "123456789"]):  # an ID not in the catalog: the same usage error, nothing printed
         ours = CliRunner().invoke(cli, ["--db", str(db), "cite", *args])
         theirs = CliRunner().invoke(cli, ["--db", str(db), "cite", "--style", str(copy), *args])
         assert (ours.exit_code, ours.output) == (theirs.exit_code, theirs.output), args
