@@ -8,7 +8,7 @@ the style disambiguates that way; notes (--note) keep the order the IDs were giv
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -63,8 +63,6 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None,
     the style cannot render correctly is reported on stderr (exit code 1) instead of
     printing a wrong entry; withdrawn records are skipped with a note.
     """
-    from catalog.export.output import open_output
-
     wanted = list(ids) + (read_ids(ids_file) if ids_file is not None else [])
     if not wanted and not all_records and since is None and ids_file is None:
         raise click.UsageError("give Record IDs, --ids-file, --all or --since")
@@ -73,6 +71,7 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None,
         _house(ctx, wanted, all_records, since, fmt, out)
         return
     from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
+    from catalog.export.output import open_output
 
     try:
         citer = Citer(style, fmt=fmt, note=note, locale=locale)  # type: ignore[arg-type]
@@ -101,16 +100,22 @@ def _house(ctx: click.Context, wanted: list[int], all_records: bool, since: str 
     """`cite --style wcda`: entries in the order given (the house style neither sorts nor adds
     year suffixes), each from the stored JSON; a row of another shape goes through the model."""
     import json
+    from contextlib import nullcontext
 
     from catalog.cite_text import house_entry, house_entry_of
-    from catalog.export.output import open_output
 
     # chosen before any output, as `_records` does: a config error or a missing catalog stops the
     # command as in every other (exit 2), an unknown ID is a usage error
     chosen = _raw_records(ctx.obj.database(), wanted, all_records, since)
     failed = False
     try:
-        with open_output(out) as handle:
+        if out in (None, "-"):  # stdout: no need for open_output's temp-file machinery (start-up)
+            output: Any = nullcontext(sys.stdout)
+        else:
+            from catalog.export.output import open_output
+
+            output = open_output(out)
+        with output as handle:
             for raw in chosen:
                 try:
                     text = house_entry_of(json.loads(raw.json), fmt=fmt)
@@ -125,6 +130,7 @@ def _house(ctx: click.Context, wanted: list[int], all_records: bool, since: str 
                     failed = True
                     continue
                 handle.write(f"{text}\n")
+            handle.flush()
     except HarvesterError as exc:
         raise click.ClickException(str(exc)) from exc
     if failed:
