@@ -62,10 +62,11 @@ from citeproc import Citation, CitationItem, CitationStylesBibliography, Citatio
 from citeproc.source.json import CiteProcJSON
 from lxml import etree
 
+from catalog.cite_text import check_entry, house_entry
+from catalog.cite_text import fix_punctuation as _fix_punctuation
 from catalog.errors import ExportError, StyleCannotRender
 from catalog.export.csl_json import csl_item
 from catalog.model import CatalogRecord
-from catalog.names import PersonName, parse_name
 from catalog.style_patch import SubstitutingStyle
 from catalog.title_case import headline
 
@@ -293,17 +294,6 @@ def _fix_title(match: re.Match[str], case: bool) -> str:
     return lead + inner + tail
 
 
-def _fix_punctuation(text: str, inside: bool) -> str:
-    if inside:
-        # American style: periods and commas go inside closing quotation marks, single and double
-        text = re.sub(r"((?:’)?”)([.,])", r"\2\1", text)
-        text = re.sub(r"(‘[^‘’”]*?)’([.,])(?=\s|$)", r"\1\2’", text)
-    # a full stop after a full stop, "?" or "!" (closing quotes between them or not) is one too many:
-    # "11.15 a.m..”" -> "11.15 a.m.”", "Conversations.”." -> "Conversations.”", but "..." stays
-    text = re.sub(r"(?<!\.)([.?!])([.,])([”’\"]*)(?!\.)", lambda m: m[1] + m[3] if m[2] == "." else m[0], text)
-    return re.sub(r"(?<!\.)([.?!])([”’\"]+)\.(?!\.)", r"\1\2", text)
-
-
 @dataclass
 class Entry:
     """One rendered entry (or the reason the record cannot be rendered correctly)."""
@@ -337,6 +327,8 @@ class Citer:
         self.capital_trans = _capitalized_translator_label(self.root)
         self.et_al = _et_al(self.root, "citation" if note else "bibliography")
         self.literal_family_first = not _inverts_every_name(self.root)
+        # The shipped house style is written out in catalog.cite_text (same text, no processor).
+        self.written_out = self.house and self.path == STYLES_DIR / STYLES["wcda"]
 
     def item(self, record: CatalogRecord) -> dict[str, Any]:
         item = render_item(record, literal_family_first=self.literal_family_first, house=self.house)
@@ -344,6 +336,9 @@ class Citer:
 
     def entry(self, record: CatalogRecord, suffix: str | None = None) -> str:
         """One bibliography entry (or, with `note`, the footnote form); StyleCannotRender if wrong."""
+        if self.written_out:
+            return house_entry(record.record_id, record.title, record.date.display, record.source, record.url,
+                               bool(record.authors), fmt=self.fmt, style=self.style_name)
         item = self.item(record)
         if suffix:
             item["year-suffix"] = suffix
@@ -414,7 +409,7 @@ class Citer:
             try:
                 bib = CitationStylesBibliography(self.style, CiteProcJSON(items), formatter.plain)
                 for item in items:
-                    bib.register(Citation([CitationItem(item["id"])]))
+                    bib.register(Citation([_Item(item["id"])]))
                 style_bib = self.style.root.bibliography
                 layout = style_bib.find("cs:layout", ns)
                 columns = []
@@ -488,11 +483,24 @@ def _citer(style: str, fmt: OutputFormat, note: bool, locale: str | None) -> Cit
     return Citer(style, fmt=fmt, note=note, locale=locale)
 
 
+class _Item(CitationItem):
+    """A CitationItem whose reference (the CSL item) is looked up once: citeproc-py asks for it
+    ~800 times an entry in Chicago, each time through three dict-backed attribute lookups."""
+
+    @property
+    def reference(self) -> Any:
+        found = self.__dict__.get("_reference")
+        if found is None:
+            found = self.bibliography.source[self.key]
+            object.__setattr__(self, "_reference", found)  # not CustomDict's: kept out of the item's keys
+        return found
+
+
 def _render(style: CitationStylesStyle, item: dict[str, Any], fmt: OutputFormat, note: bool) -> str:
     source = CiteProcJSON([item])
     output = formatter.html if fmt == "html" else formatter.plain
     bib = CitationStylesBibliography(style, source, output)
-    citation = Citation([CitationItem(item["id"])])
+    citation = Citation([_Item(item["id"])])
     bib.register(citation)
     if note:
         return str(bib.cite(citation, lambda _item: None))
@@ -502,50 +510,9 @@ def _render(style: CitationStylesStyle, item: dict[str, Any], fmt: OutputFormat,
     return "".join(str(e) for e in entries[0]) if not isinstance(entries[0], str) else entries[0]
 
 
-def _plain(text: str) -> str:
-    """For comparisons: no tags, no entities, no quotation marks, one case, single spaces."""
-    text = html.unescape(re.sub(r"<[^>]+>", "", text))
-    text = re.sub(r"[\"'‘’“”]", "", text)
-    return " ".join(text.casefold().split())
-
-
 def _check(record: CatalogRecord, item: dict[str, Any], out: str, style: str,
            et_al: tuple[int, int] | None = None) -> None:
-    """Refuse entries where citeproc-py printed something twice (substitution not suppressed)
-    or left out a name the style shows (names after the style's et-al-use-first are not shown)."""
-    plain = _plain(out)
-    title = _plain(record.title)
-    problems: list[str] = []
-    if plain.count(title) > 1 or (title not in plain and _title_core(title) not in plain):
-        problems.append("the title is printed twice or not at all")
-    rest = plain.replace(title, "")
+    """catalog.cite_text.check_entry for a record and the item it was rendered from."""
     translators = record.translators if item.get("translator") else []
-    shown = len(translators)
-    if et_al and shown >= et_al[0]:
-        shown = et_al[1]
-        if translators and "et al" not in rest:
-            problems.append("the translators after the first are neither printed nor shortened to et al.")
-    for written in translators[:shown]:
-        name = parse_name(written)
-        key = _plain(name.family if isinstance(name, PersonName) else name.name)
-        if rest.count(key) > 1:
-            problems.append(f"the translator {written!r} is printed twice")
-        elif key not in rest:
-            problems.append(f"the translator {written!r} is missing")
-    literal = item.get("issued", {}).get("literal")
-    if literal and rest.count(_plain(literal)) > 1:
-        problems.append(f"the date {literal!r} is printed twice")
-    for term in ("n.d.", "undated"):
-        if plain.count(term) > 1:
-            problems.append(f"{term!r} is printed twice")
-    if problems:
-        hint = " (the record has no author)" if not record.authors else ""
-        raise StyleCannotRender(
-            f"record {record.record_id}: style {style!r} cannot be rendered correctly by citeproc-py: "
-            f"{'; '.join(problems)}{hint}. Use --style wcda or export csl-json for another processor."
-        )
-
-
-def _title_core(title: str) -> str:
-    # styles may change the title's case or quotes; the first words are enough to find it
-    return " ".join(title.split()[:3])
+    check_entry(record.record_id, record.title, translators, bool(record.authors),
+                item.get("issued", {}).get("literal"), out, style, et_al)

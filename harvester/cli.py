@@ -44,6 +44,22 @@ class AppContext:
             self._settings = load_settings(self.config_path, overrides=layers)
         return self._settings
 
+    def database(self) -> str:
+        """storage.database for the commands that only read the catalog (show, list, cite).
+
+        Without pydantic when the layers hold nothing validation would change or refuse
+        (harvester.config_layers.quick_database); otherwise the full settings, so a bad
+        value in config.toml stops these commands with the same error as any other.
+        """
+        if self._settings is None:
+            from harvester.config_layers import merged_layers, quick_database
+
+            layers = {"storage": {"database": self.db}} if self.db else None
+            database = quick_database(merged_layers(self.config_path, overrides=layers))
+            if database is not None:
+                return database
+        return self.settings().storage.database
+
 
 # Options of the group that may also follow the command (`harvester list --db x.db`).
 GROUP_OPTIONS = ("--db", "--config")
@@ -71,7 +87,52 @@ def hoist_group_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+# Command name -> its module in harvester.commands. `harvester show` imports harvester.commands.harvest
+# alone instead of every command module (~20 ms of start-up). Only a shortcut: a command missing
+# here is still found by importing every module (tests/harvest/test_startup.py checks the table).
+COMMAND_MODULES = {
+    "harvest": "harvest", "show": "harvest", "list": "harvest", "reparse": "harvest", "record": "harvest",
+    "cite": "cite", "export": "export", "serve": "serve", "feed": "serve", "sync": "sync", "report": "sync",
+    "status": "sync", "check-site": "check_site", "reindex": "catalog", "copy-catalog": "catalog",
+}
+
+
 class _Cli(click.Group):
+    """The group; its commands are imported when asked for (`commands` holds them all)."""
+
+    _all_loaded = False
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        self._load_all()
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._commands = value
+
+    def _load(self, module_name: str) -> None:
+        module = importlib.import_module(f"{commands.__name__}.{module_name}")
+        for command in getattr(module, "COMMANDS", []):
+            self._commands.setdefault(command.name or "", command)
+
+    def _load_all(self) -> None:
+        if not self._all_loaded:
+            self._all_loaded = True
+            for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+                self._load(info.name)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self._commands and cmd_name in COMMAND_MODULES:
+            self._load(COMMAND_MODULES[cmd_name])
+        if cmd_name not in self._commands:
+            self._load_all()
+        return self._commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_all()
+        return sorted(self._commands)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_group_options(args))
 
@@ -94,16 +155,6 @@ class _Cli(click.Group):
 def cli(ctx: click.Context, config_path: str | None, db: str | None) -> None:
     """Harvest, catalog and export documents of the Wilson Center Digital Archive."""
     ctx.obj = AppContext(config_path, db)
-
-
-def _register() -> None:
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        for command in getattr(module, "COMMANDS", []):
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

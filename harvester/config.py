@@ -11,20 +11,16 @@ Environment variables use the section and key joined by a double underscore:
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from catalog.errors import ConfigError
+from harvester.config_layers import merged_layers  # reading and merging the layers: no pydantic
 
 if TYPE_CHECKING:
     from catalog.export.common import FormatOptions
-
-ENV_PREFIX = "WCDA_"
-DEFAULT_CONFIG = "config.toml"
 
 
 class _Section(BaseModel):
@@ -167,26 +163,6 @@ class Settings(_Section):
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
-    layer: dict[str, Any] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
-        layer.setdefault(section, {})[key] = value
-    return layer
-
-
 def load_settings(
     path: str | Path | None = None,
     *,
@@ -194,18 +170,7 @@ def load_settings(
     environ: dict[str, str] | None = None,
 ) -> Settings:
     """Merge defaults, the TOML file, the environment and flags (in that order of strength)."""
-    data: dict[str, Any] = {}
-    file = Path(path) if path else Path(DEFAULT_CONFIG)
-    if file.exists():
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(str(file), f"not valid TOML: {exc}") from exc
-    elif path:
-        raise ConfigError(str(file), "config file not found")
-    data = _deep_merge(data, _env_layer(dict(os.environ) if environ is None else environ))
-    if overrides:
-        data = _deep_merge(data, {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()})
+    data = merged_layers(path, overrides=overrides, environ=environ)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -17,9 +17,12 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from catalog.model import CatalogRecord
 from catalog.xmltext import xml_safe
+
+if TYPE_CHECKING:
+    from catalog.model import CatalogRecord
 
 INDEX_VERSION = 1
 

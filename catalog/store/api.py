@@ -22,12 +22,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
 
 from catalog.errors import StoreError
-from catalog.model import CatalogRecord, StoredRecord
+
+if TYPE_CHECKING:  # the record model (pydantic) is imported where a record is built: `show` and `list` never do
+    from catalog.model import CatalogRecord, StoredRecord
 
 UpsertOutcome = Literal["new", "changed", "unchanged", "restored"]
 T = TypeVar("T")
@@ -102,6 +102,10 @@ class RawRecord:
     def stored(self) -> StoredRecord:
         # One pass of pydantic's JSON parser over the record text with the catalog fields
         # around it: a third cheaper than validating the record, then wrapping it.
+        from pydantic import ValidationError
+
+        from catalog.model import StoredRecord
+
         q = encode_basestring
         deleted_at = q(self.deleted_at) if self.deleted_at else "null"
         text = (f'{{"record":{self.json},"content_hash":{q(self.content_hash)},"first_seen":{q(self.first_seen)},'

@@ -13,11 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from catalog.errors import StoreError, StoreUnavailable
-from catalog.index import INDEX_VERSION, Derived, derive
-from catalog.model import CatalogRecord, StoredRecord
 from catalog.store.api import (
     RUN_FIELDS,
     Event,
@@ -39,6 +37,10 @@ from catalog.store.api import (
     to_db_time,
     utcnow,
 )
+
+if TYPE_CHECKING:  # imported where records are built or indexed (start-up of the read commands)
+    from catalog.index import Derived
+    from catalog.model import CatalogRecord, StoredRecord
 
 Params = Sequence[object]
 # A slug that may be a Record ID: ASCII digits, small enough for an INTEGER key.
@@ -150,6 +152,8 @@ class SqlStore:
     def upsert(self, record: CatalogRecord, *, now: datetime | None = None) -> UpsertOutcome:
         """Insert or update by Record ID, with its derived indexes, in one transaction.
         Only a real content change moves `last_changed`."""
+        from catalog import index  # with the record model: not needed by commands that only read
+
         now_s = to_db_time(now or utcnow())
         digest = record.content_hash()
         brief, body = record_texts(record)
@@ -185,7 +189,7 @@ class SqlStore:
                          prov.last_modified, now_s, now_s, rid),
                     )
                     outcome = "restored" if row[1] is not None else "changed"
-                self._write_indexes(rid, derive(record), now_s)
+                self._write_indexes(rid, index.derive(record), now_s)
         except StoreError:
             raise
         except Exception as exc:
@@ -399,6 +403,8 @@ class SqlStore:
 
         One transaction: readers see the old indexes until the new ones are complete.
         """
+        from catalog import index, model
+
         done = 0
         with self.unit_of_work():
             self._exec("DELETE FROM record_facet")
@@ -411,13 +417,13 @@ class SqlStore:
                 if not rows:
                     break
                 for record_id, body, last_changed in rows:
-                    record = CatalogRecord.model_validate_json(body)
-                    self._write_indexes(record_id, derive(record), last_changed)
+                    record = model.CatalogRecord.model_validate_json(body)
+                    self._write_indexes(record_id, index.derive(record), last_changed)
                     done += 1
                 last = rows[-1][0]
                 if progress is not None:
                     progress(done)
-            self._set_meta("index_version", str(INDEX_VERSION))
+            self._set_meta("index_version", str(index.INDEX_VERSION))
         return done
 
     def _text_clear(self) -> None:
@@ -425,7 +431,9 @@ class SqlStore:
 
     def index_current(self) -> bool:
         row = self._one("SELECT value FROM store_meta WHERE key = 'index_version'")
-        return row is not None and row[0] == str(INDEX_VERSION)
+        from catalog import index
+
+        return row is not None and row[0] == str(index.INDEX_VERSION)
 
     def facet_page(self, families: Sequence[str], after: str | None, limit: int) -> list[FacetValue]:
         """Facet keys of these families (parents included) with at least one record, in key order."""

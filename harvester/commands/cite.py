@@ -8,7 +8,7 @@ the style disambiguates that way; notes (--note) keep the order the IDs were giv
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,7 @@ from harvester.commands import open_store
 
 if TYPE_CHECKING:
     from catalog.model import CatalogRecord
+    from catalog.store import RawRecord
 
 # The shipped style names, written out so that `--help` does not import citeproc
 # (tests/harvest/test_startup.py checks this list against catalog.cite.STYLES).
@@ -62,12 +63,16 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None,
     the style cannot render correctly is reported on stderr (exit code 1) instead of
     printing a wrong entry; withdrawn records are skipped with a note.
     """
-    from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
-    from catalog.export.output import open_output
-
     wanted = list(ids) + (read_ids(ids_file) if ids_file is not None else [])
     if not wanted and not all_records and since is None and ids_file is None:
         raise click.UsageError("give Record IDs, --ids-file, --all or --since")
+    if style == "wcda":
+        # The house style is written out (catalog.cite_text): no citeproc, no record model.
+        _house(ctx, wanted, all_records, since, fmt, out)
+        return
+    from catalog.cite import Citer  # citeproc and lxml: only when citations are made (start-up time)
+    from catalog.export.output import open_output
+
     try:
         citer = Citer(style, fmt=fmt, note=note, locale=locale)  # type: ignore[arg-type]
     except ExportError as exc:
@@ -90,11 +95,87 @@ def cite_command(ctx: click.Context, ids: tuple[int, ...], ids_file: str | None,
         sys.exit(1)
 
 
+def _house(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None, fmt: str,
+           out: str | None) -> None:
+    """`cite --style wcda`: entries in the order given (the house style neither sorts nor adds
+    year suffixes), each from the stored JSON; a row of another shape goes through the model."""
+    import json
+    from contextlib import nullcontext
+
+    from catalog.cite_text import house_entry, house_entry_of
+
+    # chosen before any output, as `_records` does: a config error or a missing catalog stops the
+    # command as in every other (exit 2), an unknown ID is a usage error
+    chosen = _raw_records(ctx.obj.database(), wanted, all_records, since)
+    failed = False
+    try:
+        if out in (None, "-"):  # stdout: no need for open_output's temp-file machinery (start-up)
+            output: Any = nullcontext(sys.stdout)
+        else:
+            from catalog.export.output import open_output
+
+            output = open_output(out)
+        with output as handle:
+            for raw in chosen:
+                try:
+                    text = house_entry_of(json.loads(raw.json), fmt=fmt)
+                    if text is None:
+                        r = raw.stored().record
+                        text = house_entry(r.record_id, r.title, r.date.display, r.source, r.url, bool(r.authors),
+                                           fmt=fmt)
+                except (ValueError, HarvesterError) as exc:
+                    if not isinstance(exc, ExportError):  # unreadable JSON or a record the model refuses
+                        raise click.ClickException(str(exc)) from exc
+                    click.echo(f"error: {exc}", err=True)
+                    failed = True
+                    continue
+                handle.write(f"{text}\n")
+            handle.flush()
+    except HarvesterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if failed:
+        sys.exit(1)
+
+
+def _raw_records(database: str, wanted: list[int], all_records: bool, since: str | None) -> list[RawRecord]:
+    """The records to cite as stored (brief JSON), chosen as `_records` chooses them."""
+    from harvester.commands.export import parse_since
+
+    changed_since = parse_since(since) if since else None
+    cutoff = None
+    if changed_since is not None:
+        from catalog.store import to_db_time
+
+        cutoff = to_db_time(changed_since)
+    store = open_store(database, mode="read")
+    try:
+        chosen: dict[int, RawRecord] = {}
+        missing = []
+        for record_id in dict.fromkeys(wanted):
+            raw = next(store.iter_raw(ids=[record_id], brief=True), None)
+            if raw is None:
+                missing.append(record_id)
+            elif raw.deleted:
+                click.echo(f"skipped {record_id}: deleted (withdrawn from the archive)", err=True)
+            elif cutoff is None or raw.last_changed >= cutoff:
+                chosen[record_id] = raw
+        if missing:
+            raise click.BadParameter(f"not in the catalog: {', '.join(map(str, missing))}", param_hint="ID")
+        if all_records or (since is not None and not wanted):
+            for raw in store.iter_raw(changed_since=changed_since, include_deleted=False, brief=True):
+                chosen.setdefault(raw.record_id, raw)
+        return list(chosen.values())
+    except HarvesterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+
+
 def _records(ctx: click.Context, wanted: list[int], all_records: bool, since: str | None) -> list[CatalogRecord]:
     from harvester.commands.export import parse_since
 
     changed_since = parse_since(since) if since else None
-    store = open_store(ctx.obj.settings().storage.database, mode="read")
+    store = open_store(ctx.obj.database(), mode="read")
     try:
         chosen: dict[int, CatalogRecord] = {}
         missing = []

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,8 +18,8 @@ from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_
 from harvester.commands.options import politeness_options, quiet_option
 
 if TYPE_CHECKING:
-    from catalog.model import CatalogRecord, StoredRecord
-    from catalog.store import CatalogStore
+    from catalog.model import CatalogRecord
+    from catalog.store import CatalogStore, RawRecord
     from harvester.pipeline import HarvestSummary, Outcome
 
 
@@ -282,9 +283,43 @@ def record(ctx: click.Context, ids: tuple[str, ...], out: str, append: bool, con
 _HISTORY = 10  # how many of a record's latest harvest events `show` prints
 
 
-def _human(stored: StoredRecord) -> str:
-    r = stored.record
-    lines = [r.title, "=" * min(len(r.title), 78)]
+# The record's fields `show` prints and the JSON types they have in a stored body
+# (CatalogRecord.model_dump(mode="json")): a body that does not match is read through the model.
+_TEXT, _TEXTS = (str, type(None)), (list,)  # _TEXTS: a list of strings
+_SHOWN: dict[str, tuple[type, ...] | type] = {
+    "record_id": int, "title": str, "url": str, "summary": _TEXT, "source": _TEXT, "classification": _TEXT,
+    "uploaded": _TEXT, "pdf_url": _TEXT, "authors": _TEXTS, "people_and_organizations": _TEXTS, "places": _TEXTS,
+    "subjects": _TEXTS, "contributors": _TEXTS, "translators": _TEXTS, "original_archives": _TEXTS,
+    "types": _TEXTS, "donors": _TEXTS, "problems": _TEXTS, "original_languages": list, "texts": list,
+    "date": dict, "provenance": dict,
+}
+
+
+def _printable(data: Any) -> bool:
+    """Whether a stored body has every field `show` prints, of the type the model gives it."""
+    if not isinstance(data, dict):
+        return False
+    for key, kind in _SHOWN.items():
+        value = data.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return False
+        if kind is _TEXTS and not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]
+            return False
+    date, prov = data["date"], data["provenance"]
+    return (all(isinstance(date.get(k), _TEXT) for k in ("display", "normalized"))
+            and isinstance(date.get("precision"), str)
+            and all(isinstance(x, dict) and isinstance(x.get("name"), str) and isinstance(x.get("iso639_3"), _TEXT)
+                    for x in data["original_languages"])
+            and all(isinstance(t, dict) and isinstance(t.get("label"), str) and isinstance(t.get("text"), str)
+                    for t in data["texts"])
+            and all(isinstance(prov.get(k), str) for k in ("fetched_at", "final_url", "sha256"))
+            and isinstance(prov.get("http_status"), int) and isinstance(prov.get("replayed"), bool))
+
+
+def _human(r: dict[str, Any], first_seen: datetime, last_changed: datetime, last_checked: datetime,
+           deleted: bool) -> str:
+    """A record as `show` prints it, from its stored JSON form (checked by `_printable`)."""
+    lines = [r["title"], "=" * min(len(r["title"]), 78)]
 
     def add(label: str, value: object) -> None:
         if value in (None, "", []):
@@ -293,38 +328,62 @@ def _human(stored: StoredRecord) -> str:
             value = "; ".join(str(v) for v in value)
         lines.append(f"{label + ':':<22}{value}")
 
-    add("Record ID", r.record_id)
-    add("Status", "DELETED (tombstone)" if stored.deleted else None)
-    date = (f"{r.date.normalized} ({r.date.precision}), shown as {r.date.display!r}" if r.date.normalized
-            else r.date.display)
+    d = r["date"]
+    add("Record ID", r["record_id"])
+    add("Status", "DELETED (tombstone)" if deleted else None)
+    date = f"{d['normalized']} ({d['precision']}), shown as {d['display']!r}" if d["normalized"] else d["display"]
     add("Date", date or "none shown")
-    add("URL", r.url)
-    add("Authors", r.authors)
-    add("People & orgs", r.people_and_organizations)
-    add("Places", r.places)
-    add("Subjects", r.subjects)
-    add("Contributors", r.contributors)
-    add("Type", r.types)
-    add("Original language", [f"{lang.name} ({lang.iso639_3})" if lang.iso639_3 else lang.name
-                              for lang in r.original_languages])
-    add("Original archive", r.original_archives)
-    add("Source", r.source)
-    add("Translators", r.translators)
-    add("Classification", r.classification)
-    add("Donors", r.donors)
-    add("Uploaded", r.uploaded)
-    add("Texts", [f"{t.label} ({len(t.text)} chars)" for t in r.texts])
-    add("Scan", r.pdf_url)
-    if r.summary:
-        lines += ["", r.summary]
-    if r.problems:
-        lines += ["", "Problems:"] + [f"  - {p}" for p in r.problems]
-    p = r.provenance
-    lines += ["", f"Fetched {p.fetched_at.isoformat()} from {p.final_url} (HTTP {p.http_status}"
-                  f"{', replayed' if p.replayed else ''}); sha256 {p.sha256[:16]}…",
-              f"Catalog: first seen {stored.first_seen:%Y-%m-%d %H:%M:%S}Z, last changed "
-              f"{stored.last_changed:%Y-%m-%d %H:%M:%S}Z, last checked {stored.last_checked:%Y-%m-%d %H:%M:%S}Z"]
+    add("URL", r["url"])
+    add("Authors", r["authors"])
+    add("People & orgs", r["people_and_organizations"])
+    add("Places", r["places"])
+    add("Subjects", r["subjects"])
+    add("Contributors", r["contributors"])
+    add("Type", r["types"])
+    add("Original language", [f"{lang['name']} ({lang['iso639_3']})" if lang["iso639_3"] else lang["name"]
+                              for lang in r["original_languages"]])
+    add("Original archive", r["original_archives"])
+    add("Source", r["source"])
+    add("Translators", r["translators"])
+    add("Classification", r["classification"])
+    add("Donors", r["donors"])
+    add("Uploaded", r["uploaded"])
+    add("Texts", [f"{t['label']} ({len(t['text'])} chars)" for t in r["texts"]])
+    add("Scan", r["pdf_url"])
+    if r["summary"]:
+        lines += ["", r["summary"]]
+    if r["problems"]:
+        lines += ["", "Problems:"] + [f"  - {p}" for p in r["problems"]]
+    p = r["provenance"]
+    fetched = datetime.fromisoformat(p["fetched_at"]).isoformat()
+    lines += ["", f"Fetched {fetched} from {p['final_url']} (HTTP {p['http_status']}"
+                  f"{', replayed' if p['replayed'] else ''}); sha256 {p['sha256'][:16]}…",
+              f"Catalog: first seen {first_seen:%Y-%m-%d %H:%M:%S}Z, last changed "
+              f"{last_changed:%Y-%m-%d %H:%M:%S}Z, last checked {last_checked:%Y-%m-%d %H:%M:%S}Z"]
     return "\n".join(lines)
+
+
+def _show_text(raw: RawRecord) -> str:
+    """`show`'s text from the stored row: the JSON as stored when it has the shape the record
+    model writes (no pydantic: start-up), else through the model, which names what is wrong."""
+    import json
+
+    from catalog.store import from_db_time
+
+    try:
+        data = json.loads(raw.json)
+    except ValueError:
+        data = None
+    if not _printable(data):
+        stored = raw.stored()  # StoreError naming the record if the model refuses it too
+        data = stored.record.model_dump(mode="json")
+    try:
+        return _human(data, from_db_time(raw.first_seen), from_db_time(raw.last_changed),
+                      from_db_time(raw.last_checked), raw.deleted)
+    except ValueError:  # a timestamp that is not one
+        stored = raw.stored()
+        return _human(stored.record.model_dump(mode="json"), stored.first_seen, stored.last_changed,
+                      stored.last_checked, stored.deleted)
 
 
 @click.command()
@@ -334,26 +393,26 @@ def _human(stored: StoredRecord) -> str:
 @click.pass_context
 def show(ctx: click.Context, record_id: int, as_json: str | None) -> None:
     """Show one record of the catalog, with its harvest history (failures included)."""
-    settings = ctx.obj.settings()
-    with open_store(settings.storage.database, mode="read") as store:
-        stored = store.get(record_id)
+    database = ctx.obj.database()
+    with open_store(database, mode="read") as store:
+        raw = next(store.iter_raw(ids=[record_id]), None)
         events = store.events(record_id)
     history = [f"  {row.at[:19]}Z  {row.outcome}" + (f": {row.detail}" if row.detail else "")
                for row in events[-_HISTORY:]]
-    if stored is None:
+    if raw is None:
         # An ID that was tried and never stored still has its reasons on record.
         detail = "\nHistory:\n" + "\n".join(history) if history else ""
-        raise click.ClickException(f"record {record_id} is not in the catalog {settings.storage.database}{detail}")
+        raise click.ClickException(f"record {record_id} is not in the catalog {database}{detail}")
     if as_json == "-":
-        click.echo(stored.record.model_dump_json(indent=2))
+        click.echo(raw.stored().record.model_dump_json(indent=2))
         return
     if as_json:
         from catalog.export.output import open_output
 
         with open_output(as_json) as fh:
-            fh.write(stored.record.model_dump_json(indent=2) + "\n")
+            fh.write(raw.stored().record.model_dump_json(indent=2) + "\n")
         return
-    click.echo(_human(stored))
+    click.echo(_show_text(raw))
     if history:
         click.echo("\nHistory (latest last):\n" + "\n".join(history))
 
@@ -398,7 +457,7 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
     from harvester.commands.export import parse_since
 
     since = parse_since(changed_since) if changed_since else None
-    settings = ctx.obj.settings()
+    database = ctx.obj.database()
     shown, unreadable = 0, list[int]()
     columns = ["record_id", "date", "title", "types", "languages", "deleted", "problems"]
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\r\n") if fmt == "csv" else None
@@ -406,7 +465,7 @@ def list_records(ctx: click.Context, problems: bool, doc_type: str | None, langu
         writer.writeheader()
     if fmt == "json":
         click.echo("[", nl=False)
-    with open_store(settings.storage.database, mode="read") as store:
+    with open_store(database, mode="read") as store:
         conflicts = store.events_with_outcome("conflict") if problems else []
         if fmt == "text" and not (doc_type or language or since):
             # Only the printed fields, read from the stored JSON without building the record model

@@ -100,27 +100,29 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
         current.clear()
 
     # Depth-first with an explicit stack, not recursion: a page nested thousands of
-    # elements deep must not exhaust Python's recursion limit.
+    # elements deep must not exhaust Python's recursion limit. (for/break over each level's
+    # iterator rather than next() per node, and strings appended as they are, not copied
+    # with str(): this runs over every string of the document's text.)
     stack: list[tuple[Iterator[PageElement], bool]] = [(iter(node.children), False)]
     while stack:
         children, in_block = stack[-1]
-        child = next(children, None)
-        if child is None:
+        for child in children:
+            if isinstance(child, Tag):
+                if child.name in _SKIPPED or (skipped and id(child) in skipped):
+                    continue
+                if "data-cfemail" in child.attrs:
+                    current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
+                    continue
+                block = child.name in _BLOCK_TAGS
+                if block:
+                    flush()
+                stack.append((iter(child.children), block))
+                break
+            if type(child) in _TEXT_TYPES:  # not comments, doctypes or processing instructions
+                current.append(child)  # type: ignore[arg-type]  # a NavigableString is a str
+        else:
             stack.pop()
             if in_block:
                 flush()
-            continue
-        if isinstance(child, Tag):
-            if child.name in _SKIPPED or (skipped and id(child) in skipped):
-                continue
-            if child.has_attr("data-cfemail"):
-                current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
-                continue
-            block = child.name in _BLOCK_TAGS
-            if block:
-                flush()
-            stack.append((iter(child.children), block))
-        elif type(child) in _TEXT_TYPES:  # not comments, doctypes or processing instructions
-            current.append(str(child))
     flush()
     return "\n\n".join(paragraphs)

@@ -121,6 +121,11 @@ def tab_label(doc: DocumentScope, pane: Tag) -> str | None:
     return None
 
 
+def _first_tag(root: Tag, name: str) -> Tag | None:
+    """`root.find(name)` for a tag name, without building a bs4 filter for each call (a pill each)."""
+    return next((n for n in root.descendants if isinstance(n, Tag) and n.name == name), None)
+
+
 def pill_names(doc: DocumentScope, container: Tag) -> list[str]:
     """`.pill .name span`, else `.pill .name`, else the pill's own text; no repeats.
 
@@ -130,7 +135,7 @@ def pill_names(doc: DocumentScope, container: Tag) -> list[str]:
     seen: set[str] = set()  # `value not in names` was quadratic: 100 000 pills took 101 s
     for pill in index.select(container, table.PILL):
         name = index.select_one(pill, table.PILL_NAME)
-        inner = name.find(table.PILL_NAME_INNER) if name is not None else None  # a tag name, in a tiny subtree
+        inner = _first_tag(name, table.PILL_NAME_INNER) if name is not None else None
         value = clean((inner or name or pill).get_text())
         if value and value not in seen:
             seen.add(value)
@@ -156,7 +161,7 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
             found_any = True
             names: list[str] = []
             where = ""
-            sibling = heading.find_next_sibling()
+            sibling = next((n for n in heading.next_siblings if isinstance(n, Tag)), None)  # find_next_sibling()
             if sibling is not None and index.select(sibling, table.PILL) and not any(
                     index.select(sibling, a.css) for a in table.FIELDS["section_heading"][:1]):
                 names, where = pill_names(doc, sibling), "next-sibling"

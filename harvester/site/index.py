@@ -40,6 +40,12 @@ class _Compound:
     confirm: Any  # soupsieve's compiled compound, for other attribute operators (or two ids)
     tie: Any  # soupsieve's compiled compound, for a value equal to an [attr="value"] but for case
 
+    @property
+    def trivial(self) -> bool:
+        """A bare tag name or a single class: matched by being a candidate at all (see SelectorIndex)."""
+        rest = not (self.id or self.present or self.equals or self.confirm is not None or self.tie is not None)
+        return rest and ((self.tag is not None and not self.classes) or (self.tag is None and len(self.classes) == 1))
+
 
 class CompiledTable:
     """A set of selectors compiled once (at import): indexable compounds and soupsieve fallbacks."""
@@ -50,6 +56,7 @@ class CompiledTable:
         self.by_id: dict[str, list[_Compound]] = {}
         self.by_attr: dict[str, list[_Compound]] = {}
         self.fallback: dict[str, Any] = {}
+        self.trivial: set[int] = set()  # id() of the compounds that need no check beyond being a candidate
         self.selectors: set[str] = set()
         for css in dict.fromkeys(selectors):
             self.selectors.add(css)
@@ -58,6 +65,8 @@ class CompiledTable:
                 self.fallback[css] = soupsieve.compile(css)
                 continue
             for c in compounds:
+                if c.trivial:
+                    self.trivial.add(id(c))
                 if c.tag is not None:
                     self.by_tag.setdefault(c.tag, []).append(c)
                 elif c.classes:
@@ -137,12 +146,14 @@ class SelectorIndex:
         pos: dict[int, int] = {}
         zone_of: list[tuple[int, ...]] = []
         by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
+        trivial = table.trivial
         zone_set = set(self.zones)
         zone_at = {z: k for k, z in enumerate(self.zones)}
         none = tuple(-1 for _ in self.zones)
         attr_names = tuple(by_attr)
-        # Attribute values looked up by `find_by_attr` (tab labels): collected in the same walk.
-        lookups: dict[str, dict[str, list[int]]] = {a: {} for a in lookup_attrs}
+        # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
+        # on the first lookup of each, one pass over `order`: collecting them for every element in
+        # this walk was a quarter of its time, and most pages look up one or two of them, or none.
         # (children, own position, zone positions inherited by the children)
         stack: list[tuple[Iterator[PageElement], int, tuple[int, ...]]] = [(iter(soup.contents), -1, none)]
         while stack:
@@ -155,37 +166,41 @@ class SelectorIndex:
                 end.append(i)
                 pos[id(child)] = i
                 attrs = child.attrs
-                if lookups:
-                    for name, value in attrs.items():
-                        table_for = lookups.get(name)
-                        if table_for is not None and isinstance(value, str):
-                            table_for.setdefault(value, []).append(i)
-                cls_value = attrs.get("class")
-                classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
                 candidates = by_tag.get(child.name, ())
-                for cls in classes:
-                    more = by_class.get(cls)
-                    if more:
-                        candidates = [*candidates, *more]
-                if by_id:
-                    ident = attrs.get("id")
-                    if isinstance(ident, str) and ident in by_id:
-                        candidates = [*candidates, *by_id[ident]]
-                for name in attr_names:
-                    if name in attrs:
-                        candidates = [*candidates, *by_attr[name]]
+                if attrs:
+                    cls_value = attrs.get("class")
+                    classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
+                    for cls in classes:
+                        more = by_class.get(cls)
+                        if more:
+                            candidates = [*candidates, *more]
+                    if by_id:
+                        ident = attrs.get("id")
+                        if isinstance(ident, str) and ident in by_id:
+                            candidates = [*candidates, *by_id[ident]]
+                    for name in attr_names:
+                        if name in attrs:
+                            candidates = [*candidates, *by_attr[name]]
+                else:
+                    classes = ()
                 own = inherited
                 for c in candidates:
-                    got = hits.setdefault(c.css, [])
-                    if (not got or got[-1] != i) and _matches(c, child, classes):
-                        got.append(i)
+                    got = hits.get(c.css)
+                    if got is not None and got[-1] == i:  # another part of the same comma list matched
+                        continue
+                    if id(c) in trivial or _matches(c, child, classes):
+                        if got is None:
+                            hits[c.css] = [i]
+                        else:
+                            got.append(i)
                         if c.css in zone_set:  # rare: only zone elements build a new tuple
                             changed = list(own)
                             changed[zone_at[c.css]] = i
                             own = tuple(changed)
                 zone_of.append(own)
-                stack.append((iter(child.contents), i, own))
-                break
+                if child.contents:
+                    stack.append((iter(child.contents), i, own))
+                    break
             else:
                 stack.pop()
                 if parent >= 0:
@@ -195,7 +210,7 @@ class SelectorIndex:
         self.hits = hits
         self.pos = pos
         self._zone_of = zone_of
-        self._by_attr = lookups
+        self._by_attr: dict[str, dict[str, list[int]]] = {}
 
     # -- positions -----------------------------------------------------------------------
     def position(self, node: Tag) -> int:

@@ -1,7 +1,7 @@
 """Start-up: `harvester --help` (and every command's --help) imports none of the heavy modules.
 
 Measured in a fresh interpreter, since the test process itself has them all loaded.
-The start-up time is measured by bench/startup.py, not here (tests never assert times).
+The start-up time is measured by bench/commands.py, not here (tests never assert times).
 """
 
 from __future__ import annotations
@@ -48,14 +48,63 @@ def test_help_imports_no_heavy_module(args: list[str]) -> None:
     assert heavy == [], f"`harvester {' '.join(args)}` imported {heavy}"
 
 
-def test_a_command_that_runs_does_import_what_it_needs(tmp_path: Path) -> None:
-    # The converse, so the probe above cannot pass by importing nothing at all. `list` only
-    # reads: it needs a catalog to exist (a missing one is an error naming it).
-    from catalog.store import open_store
+# What `show` and `list` need to print rows: no pydantic, no record model, no settings model
+# (harvester.config_layers answers storage.database; the stored JSON is printed as it is).
+READ_HEAVY = [m for m in HEAVY if m not in ("sqlite3", "catalog.store")]
 
-    open_store(tmp_path / "c.db").close()
-    loaded = modules_after("--db", str(tmp_path / "c.db"), "list")
-    assert {"harvester.config", "catalog.store", "sqlite3"} <= loaded
+
+@pytest.fixture(scope="module")
+def small_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    from catalog.store import SQLiteStore
+    from tests.export.records import record_175798
+
+    path = tmp_path_factory.mktemp("startup") / "c.db"
+    store = SQLiteStore(path)
+    store.upsert(record_175798())
+    store.close()
+    return path, 175798
+
+
+@pytest.mark.parametrize("args", [["show", "{id}"], ["list"], ["list", "--problems"], ["cite", "{id}"],
+                                  ["cite", "--all", "--format", "html"]])
+def test_read_commands_import_no_heavy_module(small_catalog: tuple[Path, int], args: list[str]) -> None:
+    path, record_id = small_catalog
+    loaded = modules_after("--db", str(path), *(a.format(id=record_id) for a in args))
+    # the probe really ran the command: it opened the catalog and read it
+    assert {"catalog.store", "sqlite3", f"harvester.commands.{'cite' if args[0] == 'cite' else 'harvest'}"} <= loaded
+    heavy = sorted(m for m in READ_HEAVY if m in loaded)
+    assert heavy == [], f"`harvester {' '.join(args)}` imported {heavy}"
+
+
+def test_show_imports_only_its_own_command_module(small_catalog: tuple[Path, int]) -> None:
+    path, record_id = small_catalog
+    loaded = modules_after("--db", str(path), "show", str(record_id))
+    own = {m for m in loaded if m.startswith("harvester.commands.")}
+    assert own == {"harvester.commands.harvest", "harvester.commands.options"}  # options: harvest's decorators
+
+
+def test_a_command_that_runs_does_import_what_it_needs(small_catalog: tuple[Path, int]) -> None:
+    # The converse, so the probes above cannot pass by importing nothing at all: a filtered
+    # listing needs the record model, and `show --json` prints the model's JSON.
+    path, record_id = small_catalog
+    assert {"catalog.store", "sqlite3", "catalog.model", "pydantic"} <= modules_after(
+        "--db", str(path), "list", "--type", "Cable")
+    assert "catalog.model" in modules_after("--db", str(path), "show", str(record_id), "--json")
+    assert {"citeproc", "catalog.model"} <= modules_after("--db", str(path), "cite", "--style", "apa", str(record_id))
+
+
+def test_the_command_table_names_each_commands_module() -> None:
+    import importlib
+    import pkgutil
+
+    from harvester import commands
+    from harvester.cli import COMMAND_MODULES
+
+    found = {}
+    for info in pkgutil.iter_modules(commands.__path__):
+        module = importlib.import_module(f"harvester.commands.{info.name}")
+        found.update({c.name: info.name for c in getattr(module, "COMMANDS", [])})
+    assert found == COMMAND_MODULES
 
 
 def test_help_names_every_shipped_style_and_format() -> None:

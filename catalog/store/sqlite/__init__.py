@@ -16,13 +16,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog.errors import StoreError
-from catalog.index import Derived
 from catalog.store.api import ListRow, to_db_time, utcnow
 from catalog.store.sql import Params, SqlStore
 from catalog.store.sqlite.migrations import MIGRATIONS, Migration
+
+if TYPE_CHECKING:
+    from catalog.index import Derived
 
 
 class SQLiteStore(SqlStore):
