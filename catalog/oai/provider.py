@@ -85,7 +85,7 @@ class _OaipmhBackend:
 
     def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[Any, Any, None]:
         fmt = self.p.format_for(metadataPrefix)
-        row = self.p.row_for(identifier)
+        row = self.p.row_for(identifier, fmt)
         specs = self.p.repo.set_specs([row.record_id])[row.record_id]
         header = common.Header(None, identifier, row.datestamp, specs, row.deleted)
         if row.deleted or row.body is None:
@@ -97,6 +97,7 @@ class OaiProvider:
     def __init__(self, repo: CatalogRepository, settings: ProviderSettings) -> None:
         self.repo = repo
         self.settings = settings
+        self._keys: dict[str, tuple[str, str]] = {}
 
     # -- helpers used by the backend ---------------------------------------------
     def formats(self) -> list[Format]:
@@ -109,10 +110,26 @@ class OaiProvider:
                 f"The metadata format '{prefix}' is not supported; see ListMetadataFormats.")
         return fmt
 
-    def metadata(self, fmt: Format, row: Row) -> etree._Element:
-        """The record's metadata element in `fmt`: the format's one serializer, parsed."""
+    def rendered(self, fmt: Format) -> tuple[str, str]:
+        """(format, key) of the stored renderings this server prints (catalog.export.rendered)."""
+        found = self._keys.get(fmt.name)
+        if found is None:
+            from catalog.export.rendered import render_key
+
+            found = self._keys[fmt.name] = (fmt.name, render_key(fmt, self.settings.format_options))
+        return found
+
+    def metadata_text(self, fmt: Format, row: Row) -> str:
+        """The record's metadata element in `fmt` as text: the rendering stored with the record
+        when it is current (row.rendered), else the format's one serializer run now."""
+        if row.rendered is not None:
+            return row.rendered
         assert row.body is not None and fmt.record_xml is not None
-        return element_of(fmt.record_xml(record_from_body(row.body), options=self.settings.format_options))
+        return fmt.record_xml(record_from_body(row.body), options=self.settings.format_options)
+
+    def metadata(self, fmt: Format, row: Row) -> etree._Element:
+        """The record's metadata element in `fmt`, parsed (GetRecord's tree)."""
+        return element_of(self.metadata_text(fmt, row))
 
     def about(self, row: Row) -> etree._Element | None:
         """The optional <about> provenance container for a record (None when switched off)."""
@@ -120,9 +137,11 @@ class OaiProvider:
             return None
         return responses.provenance_about(record_from_body(row.body))
 
-    def row_for(self, identifier: str) -> Row:
+    def row_for(self, identifier: str, fmt: Format | None = None) -> Row:
+        """The record an OAI identifier names (with its stored rendering in `fmt`, if given)."""
         record_id = identifiers.parse_identifier(self.settings.repository_identifier, identifier)
-        row = self.repo.get(record_id) if record_id is not None else None
+        rendered = self.rendered(fmt) if fmt is not None and fmt.writer.stored else None
+        row = self.repo.get(record_id, rendered=rendered) if record_id is not None else None
         if row is None:
             raise error.IdDoesNotExistError(f"No item has the identifier '{identifier}'.")
         return row
@@ -135,6 +154,8 @@ class OaiProvider:
         try:
             request = arguments.parse(pairs)
             self.repo.refresh()
+            if request.verb == "ListRecords":
+                return responses.serialize(*self._list_records(request, base_url))
             return responses.serialize(self._dispatch(request, base_url))
         except OaiError as exc:
             return self._error(base_url, exc, request)
@@ -170,7 +191,7 @@ class OaiProvider:
             return tree.getroot()
         if verb == "ListSets":
             return self._list_sets(request, base_url)
-        return self._list_records(request, base_url)
+        return self._list_records(request, base_url)[0]
 
     def _add_about(self, root: etree._Element, identifier: str) -> None:
         """oaipmh writes no <about>: add it to GetRecord's record (live records only)."""
@@ -223,7 +244,10 @@ class OaiProvider:
             self._token_element(body, state, [found[-1].spec] if more else None, len(found))
         return root
 
-    def _list_records(self, request: OaiRequest, base_url: str) -> etree._Element:
+    def _list_records(self, request: OaiRequest, base_url: str) -> tuple[etree._Element, list[str]]:
+        """ListIdentifiers / ListRecords: the response tree, and the records' metadata texts
+        that `responses.serialize` puts in place of its `metadata` placeholders (the stored
+        renderings are copied into the page as they are, never parsed and re-serialized)."""
         verb = request.verb
         size = self.settings.page_size
         token = request.get("resumptionToken")
@@ -259,8 +283,10 @@ class OaiProvider:
             state = tokens.TokenState(**{**state.__dict__, "total": total})
         frozen = state.until
         assert frozen is not None
+        rendered = self.rendered(fmt) if fmt.writer.stored else None
         rows = self.repo.page(
-            state.set_spec, state.from_, frozen, state.after, size + 1, with_body=(verb == "ListRecords")
+            state.set_spec, state.from_, frozen, state.after, size + 1, with_body=(verb == "ListRecords"),
+            rendered=rendered,
         )
         if not rows and token is not None:
             # Every record still to send changed during the harvest and moved past the frozen
@@ -270,7 +296,7 @@ class OaiProvider:
             assert state.until is not None
             rows = self.repo.page(
                 state.set_spec, state.from_, state.limit or OPEN_END, state.after, size + 1,
-                with_body=(verb == "ListRecords"),
+                with_body=(verb == "ListRecords"), rendered=rendered,
             )
         if not rows:
             # Only a token can get here: its position is past the last record that is
@@ -282,6 +308,7 @@ class OaiProvider:
         repo_id = self.settings.repository_identifier
         root = responses.envelope(base_url, {"verb": verb, **request.args})
         body = etree.SubElement(root, responses.q(verb))
+        texts: list[str] = []
         for row in rows:
             ident = identifiers.oai_identifier(repo_id, row.record_id)
             if verb == "ListIdentifiers":
@@ -290,11 +317,12 @@ class OaiProvider:
             rec = etree.SubElement(body, responses.q("record"))
             responses.header(rec, ident, row.datestamp, specs[row.record_id], row.deleted)
             if not row.deleted and row.body is not None:
-                etree.SubElement(rec, responses.q("metadata")).append(self.metadata(fmt, row))
+                responses.metadata_placeholder(rec, len(texts))
+                texts.append(self.metadata_text(fmt, row))
                 about = self.about(row)
                 if about is not None:
                     rec.append(about)
         if more or token is not None:
             last = rows[-1]
             self._token_element(body, state, [last.last_changed, last.record_id] if more else None, len(rows))
-        return root
+        return root, texts

@@ -9,6 +9,7 @@ OAI 2.0, xsi:schemaLocation pairing it with OAI-PMH.xsd, responseDate in UTC sec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -67,8 +68,26 @@ def header(parent: etree._Element, identifier: str, stamp: datetime, specs: list
         etree.SubElement(el, q("setSpec")).text = spec
 
 
-def serialize(root: etree._Element) -> bytes:
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+_PLACEHOLDER = "wcda-metadata"
+_PLACEHOLDERS = re.compile(rb"<\?" + _PLACEHOLDER.encode() + rb" (\d+)\?>")
+
+
+def metadata_placeholder(record: etree._Element, index: int) -> None:
+    """A `metadata` element holding a marker for the `index`-th text given to `serialize`."""
+    etree.SubElement(record, q("metadata")).append(etree.ProcessingInstruction(_PLACEHOLDER, str(index)))
+
+
+def serialize(root: etree._Element, texts: list[str] | None = None) -> bytes:
+    """The document as UTF-8 bytes; each metadata placeholder replaced by its text.
+
+    The texts are the XML formats' serializer output (an element with its namespaces declared
+    on it, escaped as lxml escapes), so they go in as they are: parsing each record's metadata
+    only to serialize it again was most of a ListRecords page's time.
+    """
+    data = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    if not texts:
+        return data
+    return _PLACEHOLDERS.sub(lambda m: texts[int(m[1])].encode("utf-8"), data)
 
 
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
