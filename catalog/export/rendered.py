@@ -70,7 +70,7 @@ def renderings(record: CatalogRecord, options: FormatOptions | None = None) -> l
     for fmt in stored_formats():
         try:
             text = fmt.writer(options=options).render(record)
-        except Exception:  # noqa: BLE001 - any serializer failure: leave this rendering out
+        except Exception:  # any serializer failure: leave this rendering out
             log.warning("record %s: no stored %s rendering", record.record_id, fmt.name, exc_info=True)
             continue
         out.append((fmt.name, render_key(fmt, options), text))
