@@ -133,7 +133,7 @@ def met(ok: bool, why: str = "") -> str:
     return "met" if ok else ("NOT met" + (f": {why}" if why else ""))
 
 
-ORDER = ["commands", "parse", "harvest", "sync", "export", "oai", "backends"]
+ORDER = ["commands", "parse", "harvest", "sync", "export", "oai", "oai_ratio", "backends"]
 
 
 def report() -> None:
@@ -267,6 +267,22 @@ def synthetic_catalog(size: int) -> Path:
     print(f"built {path.name}: {size:,} records in {time.perf_counter() - started:.1f} s "
           f"(SQLiteStore.upsert, one transaction)", flush=True)
     return path
+
+
+def with_renderings(path: Path) -> float:
+    """Bring a cached catalog to the current schema and store the current renderings of its
+    records (what `harvester reindex` does after an upgrade; a catalog built by this code has
+    them from its upserts already); seconds spent, ~0 when there was nothing to do."""
+    from catalog.store import SQLiteStore
+
+    started = time.perf_counter()
+    store = SQLiteStore(path)
+    try:
+        if store.fill_renderings():
+            store.checkpoint()
+    finally:
+        store.close()
+    return time.perf_counter() - started
 
 
 def copy_catalog(src: Path, dst: Path) -> Path:

@@ -97,6 +97,7 @@ class RawRecord:
         self.brief = brief
         # The stored rendering asked for with `iter_raw(rendered=(format, key))`, when the
         # catalog holds it under that key (None: absent or stale; see catalog.export.rendered).
+        # A live row that has it is read without its JSON (`json` is "" then).
         self.rendered = rendered
 
     @property

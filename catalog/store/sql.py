@@ -280,11 +280,14 @@ class SqlStore:
         the record's stored rendering in that format when it was made under that key
         (`RawRecord.rendered`, else None). Keyset-paged on record_id.
         """
-        cols = "r." + _RAW_COLUMNS.format(column="brief" if brief else "body").replace(", ", ", r.")
+        column = "brief" if brief else "body"
+        cols = "r." + _RAW_COLUMNS.format(column=column).replace(", ", ", r.")
         join = ""
         join_params: tuple[object, ...] = ()
         if rendered is not None:
-            cols += ", x.text"
+            # A live record with its current rendering needs nothing else: its JSON is not read.
+            cols = cols.replace(f"r.{column}", f"CASE WHEN x.text IS NULL OR r.deleted_at IS NOT NULL"
+                                               f" THEN r.{column} ELSE '' END") + ", x.text"
             join = " LEFT JOIN record_rendered x ON x.record_id = r.record_id AND x.format = ? AND x.key = ?"
             join_params = (rendered[0], rendered[1])
         if batch_size is None:

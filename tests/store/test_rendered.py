@@ -175,3 +175,32 @@ def test_an_old_catalog_gets_the_table_and_reindex_fills_it(tmp_path: Path) -> N
         live = old.count()
         assert old.fill_renderings() == live
         assert None not in rendered_rows(old, "marcxml").values()
+
+
+def test_export_and_reindex_commands_use_and_fill_renderings(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from harvester.cli import cli
+
+    db = str(tmp_path / "catalog.db")
+    with open_store(db) as store:
+        records = load(store)
+    runner = CliRunner()
+
+    def run(*args: str, **env: str) -> str:
+        result = runner.invoke(cli, ["--db", db, *args], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, (args, result.output)
+        return result.stdout
+
+    fresh = {fmt: run("export", fmt, "--jobs", "1") for fmt in STORED}
+    with open_store(db) as store, store.unit_of_work():
+        store._exec("UPDATE record_rendered SET text = '<marked/>' WHERE format = 'mods'")  # type: ignore[attr-defined]
+    assert "<marked/>" in run("export", "mods")  # the command reads the stored text...
+    # ...unless the settings ask for other output: then it formats afresh, with the URI
+    other = run("export", "mods", WCDA_EXPORT__RIGHTS_URI="http://rightsstatements.org/vocab/InC/1.0/")
+    assert "<marked/>" not in other and "InC/1.0" in other
+    with open_store(db) as store, store.unit_of_work():
+        store._exec("DELETE FROM record_rendered")  # type: ignore[attr-defined]
+    assert run("reindex").strip().endswith(f"rendered {len(records)}")
+    for fmt in STORED:
+        assert run("export", fmt) == fresh[fmt], fmt
