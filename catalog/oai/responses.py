@@ -17,13 +17,18 @@ from urllib.parse import urlsplit
 from lxml import etree
 from oaipmh.datestamp import datetime_to_datestamp
 
+from catalog.export.xmlout import xml_text
 from catalog.model import CatalogRecord
+from catalog.store import from_db_time
 from catalog.xmltext import xml_safe
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 OAI_XSD = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 NSMAP = {None: OAI_NS, "xsi": XSI_NS}
+
+
+_DB_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")  # catalog.store.to_db_time's form
 
 
 def q(name: str) -> str:
@@ -72,9 +77,24 @@ _PLACEHOLDER = "wcda-metadata"
 _PLACEHOLDERS = re.compile(rb"<\?" + _PLACEHOLDER.encode() + rb" (\d+)\?>")
 
 
-def metadata_placeholder(record: etree._Element, index: int) -> None:
-    """A `metadata` element holding a marker for the `index`-th text given to `serialize`."""
-    etree.SubElement(record, q("metadata")).append(etree.ProcessingInstruction(_PLACEHOLDER, str(index)))
+def placeholder(parent: etree._Element, index: int) -> None:
+    """A marker in `parent` for the `index`-th text given to `serialize`."""
+    parent.append(etree.ProcessingInstruction(_PLACEHOLDER, str(index)))
+
+
+def header_text(identifier: str, last_changed: str, specs: list[str], deleted: bool) -> str:
+    """A record's `header` as text (OAI namespace inherited from the envelope), as `header` builds it.
+
+    `last_changed` is the store's time text; the datestamp is its seconds with Z.
+    """
+    if _DB_TIME.fullmatch(last_changed):
+        stamp = last_changed[:19] + "Z"
+    else:
+        stamp = datestamp(from_db_time(last_changed).replace(microsecond=0))
+    sets = "".join(f"<setSpec>{xml_text(spec)}</setSpec>" for spec in specs)
+    status = ' status="deleted"' if deleted else ""
+    return (f"<header{status}><identifier>{xml_text(identifier)}</identifier><datestamp>{stamp}</datestamp>"
+            f"{sets}</header>")
 
 
 def serialize(root: etree._Element, texts: list[str] | None = None) -> bytes:

@@ -511,16 +511,18 @@ class SqlStore:
         return int(row[0]) if row else 0
 
     def facets_of(self, record_ids: Sequence[int], families: Sequence[str]) -> dict[int, list[str]]:
+        """Each record's facet keys of these families, in key order. A key is its family, or
+        `family:token` (catalog.index), so the family is read from the key: no join with
+        `facet` (which cost half of an OAI-PMH page's set lookup)."""
         found: dict[int, list[str]] = {rid: [] for rid in record_ids}
         if not record_ids:
             return found
+        wanted = set(families)
         marks = ", ".join("?" * len(record_ids))
-        fams = ", ".join("?" * len(families))
-        for rid, key in self._all(
-                f"SELECT m.record_id, m.key FROM record_facet m JOIN facet f ON f.key = m.key"
-                f" WHERE m.record_id IN ({marks}) AND f.family IN ({fams}) ORDER BY m.record_id, m.key",
-                (*record_ids, *families)):
-            found[rid].append(key)
+        for rid, key in self._all(f"SELECT record_id, key FROM record_facet WHERE record_id IN ({marks})"
+                                  " ORDER BY record_id, key", tuple(record_ids)):
+            if key.split(":", 1)[0] in wanted:
+                found[rid].append(key)
         return found
 
     # -- OAI-PMH keyset pages --------------------------------------------------------------
