@@ -135,7 +135,13 @@ class OaiProvider:
         """The optional <about> provenance container for a record (None when switched off)."""
         if not self.settings.about_provenance or row.body is None:
             return None
-        return responses.provenance_about(record_from_body(row.body))
+        body = row.body
+        if not body:  # a list page read the stored rendering only: fetch the record's JSON
+            found = self.repo.get(row.record_id)
+            if found is None or found.body is None:
+                return None
+            body = found.body
+        return responses.provenance_about(record_from_body(body))
 
     def row_for(self, identifier: str, fmt: Format | None = None) -> Row:
         """The record an OAI identifier names (with its stored rendering in `fmt`, if given)."""

@@ -91,7 +91,11 @@ def header_text(identifier: str, last_changed: str, specs: list[str], deleted: b
         stamp = last_changed[:19] + "Z"
     else:
         stamp = datestamp(from_db_time(last_changed).replace(microsecond=0))
-    sets = "".join(f"<setSpec>{xml_text(spec)}</setSpec>" for spec in specs)
+    # Set specs are slugs (catalog.index): escaped one by one only in the case one needs it.
+    joined = "</setSpec><setSpec>".join(specs)
+    if "&" in joined or "<" in joined or ">" in joined or "\r" in joined:
+        joined = "</setSpec><setSpec>".join(xml_text(spec) for spec in specs)
+    sets = f"<setSpec>{joined}</setSpec>" if specs else ""
     status = ' status="deleted"' if deleted else ""
     return (f"<header{status}><identifier>{xml_text(identifier)}</identifier><datestamp>{stamp}</datestamp>"
             f"{sets}</header>")

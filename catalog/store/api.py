@@ -161,7 +161,8 @@ class OaiRow:
     last_changed: str  # store time text, the keyset key
     deleted: bool
     # The store's `brief` body (texts' text emptied): no OAI metadata format prints the
-    # document text. None when the page was asked without bodies (ListIdentifiers).
+    # document text. None when the page was asked without bodies (ListIdentifiers); "" on a
+    # page read with renderings for a record that has its current one (`rendered`).
     body: str | None
     # The stored rendering asked for (format, key), when current (catalog.export.rendered).
     rendered: str | None = None

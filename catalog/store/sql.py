@@ -517,11 +517,12 @@ class SqlStore:
         found: dict[int, list[str]] = {rid: [] for rid in record_ids}
         if not record_ids:
             return found
-        wanted = set(families)
+        parents = set(families)
+        children = tuple(f"{family}:" for family in families)
         marks = ", ".join("?" * len(record_ids))
         for rid, key in self._all(f"SELECT record_id, key FROM record_facet WHERE record_id IN ({marks})"
                                   " ORDER BY record_id, key", tuple(record_ids)):
-            if key.split(":", 1)[0] in wanted:
+            if key.startswith(children) or key in parents:
                 found[rid].append(key)
         return found
 
@@ -576,6 +577,9 @@ class SqlStore:
             join += " LEFT JOIN record_rendered x ON x.record_id = t.record_id AND x.format = ? AND x.key = ?"
             join_params = [rendered[0], rendered[1]]
             text = "x.text"
+            # A record with its current rendering needs no JSON: `body` is "" then (not None:
+            # the record still has metadata to send).
+            body = f"CASE WHEN x.text IS NULL THEN {body} ELSE '' END"
         sql = (f"SELECT t.record_id, t.last_changed, {r}.deleted_at, {body}, {text} FROM {source}{join}"
                f" WHERE {where} ORDER BY t.last_changed, t.record_id LIMIT ?")
         return [OaiRow(r[0], r[1], r[2] is not None, r[3], r[4])
