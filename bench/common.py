@@ -134,6 +134,36 @@ def met(ok: bool, why: str = "") -> str:
 
 
 ORDER = ["commands", "parse", "harvest", "sync", "export", "oai", "oai_ratio", "backends"]
+# Section numbers in RESULTS.md ("## 4. Export..."; backends also writes 6b-6d, oai_ratio is 5b).
+NUMBERS = {"commands": "0", "parse": "1", "harvest": "2", "sync": "3", "export": "4", "oai": "5", "oai_ratio": "5b",
+           "backends": "6"}
+
+
+def _kept_sections() -> dict[str, list[str]]:
+    """The figure sections of the current RESULTS.md by benchmark name, for benchmarks whose
+    figures are not in bench/.cache/results (e.g. a fresh checkout that ran only some)."""
+    if not RESULTS_MD.exists():
+        return {}
+    import re
+
+    by_number = {v: k for k, v in NUMBERS.items()}
+    kept: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in RESULTS_MD.read_text().splitlines():
+        if line.startswith("## "):
+            match = re.match(r"## (\d+)([a-z]?)\. ", line)
+            name = None
+            if match:
+                name = by_number.get(match[1] + match[2]) or by_number.get(match[1])
+            current = kept.setdefault(name, []) if name else None
+            if current is not None:
+                current.append("")
+        if current is not None:
+            current.append(line)
+    for block in kept.values():
+        while block and not block[-1].strip():
+            block.pop()
+    return kept
 
 
 def report() -> None:
@@ -151,10 +181,11 @@ def report() -> None:
     ]
     for key in ("date", "cpu", "cores", "memory", "os", "python", "sqlite", "commit", "packages"):
         lines.append(f"| {key} | {info[key]} |")
+    kept = _kept_sections()
     for name in ORDER:
         path = RESULTS_DIR / f"{name}.json"
         if not path.exists():
-            lines += ["", f"## {name}", "", "_not run_"]
+            lines += kept.get(name) or (["", f"## {name}", "", "_not run_"] if name != "oai_ratio" else [])
             continue
         data = json.loads(path.read_text())
         lines += ["", f"## {data['title']}", "", f"_run {data['finished']}, {data['seconds']} s_"]

@@ -79,10 +79,20 @@ def pages_server(port: int, path: str, threads: int) -> None:
     with open(path, "rb") as fh:
         pages: dict[str, bytes] = marshal.load(fh)
 
+    import gzip
+
+    from catalog.oai.app import _accepts_gzip
+
     def app(environ: Any, start_response: Any) -> list[bytes]:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         body = pages[query.get("resumptionToken", [""])[0]]
-        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+        headers = [("Content-Type", "text/xml; charset=utf-8")]
+        # The HTTP layer as `harvester serve` has it (catalog/oai/app.py): gzip when the client
+        # accepts it (sickle's requests does), at the same level; only the page generation differs.
+        if _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            body = gzip.compress(body, compresslevel=6)
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
@@ -212,7 +222,8 @@ def harvest_ratio(res: Results, threads: int, rounds: int) -> None:
                "live / pre-rendered", "CPU s live (client + server)", "CPU s pre-rendered", "CPU live / pre-rendered",
                "target"], rows)
     res.note("Pre-rendered: every page of one complete harvest captured, then answered by the same waitress "
-             f"({threads} threads) from a dict keyed by the resumption token, so the clients do exactly the same "
+             f"({threads} threads) from a dict keyed by the resumption token, gzipped as `harvester serve` does when "
+             "the client accepts it (sickle does; the bare walk does not), so the clients do exactly the same "
              "work against both; the live server answers from the catalog's stored renderings "
              "(catalog.export.rendered), filled by the catalog's upserts or `harvester reindex`.")
     res.note("CPU: the client's process time plus the server's (its process tree, from /proc), per complete "
