@@ -157,6 +157,8 @@ def _kept_sections() -> dict[str, list[str]]:
                 name = by_number.get(match[1] + match[2]) or by_number.get(match[1])
             current = kept.setdefault(name, []) if name else None
             if current is not None:
+                while current and not current[-1].strip():
+                    current.pop()
                 current.append("")
         if current is not None:
             current.append(line)
