@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> SQLiteStore:
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
     base = [*fixture_records(), hard_record()]
     store = SQLiteStore(tmp_path_factory.mktemp("par") / "c.db")
     with store.transaction():
