@@ -18,7 +18,7 @@ resumption token) by the same waitress with the same threads; the same clients (
 and a bare http.client walk) harvest the live server and the pre-rendered pages in
 alternation, and the ratio of their times is the figure (target <= 1.3x for sickle).
 
-    python bench/oai.py [--load-seconds 15] [--threads 8] [--clients 16] [--ratio-only]
+    python bench/oai.py [--load-seconds 15] [--threads 8] [--clients 16] [--ratio-only | --no-ratio]
 """
 
 from __future__ import annotations
@@ -387,6 +387,8 @@ def main() -> None:
     parser.add_argument("--static", nargs=3)
     parser.add_argument("--pages", nargs=3)
     parser.add_argument("--ratio-rounds", type=int, default=3)
+    parser.add_argument("--no-ratio", action="store_true",
+                        help="skip the full-harvest ratio (keeps the last --ratio-only figures)")
     parser.add_argument("--ratio-only", action="store_true",
                         help="only the full-harvest ratio (issue 14), kept beside the last run's other figures")
     args = parser.parse_args()
@@ -401,8 +403,9 @@ def main() -> None:
         harvest_ratio(res, args.threads, args.ratio_rounds)
         res.save()
         return
-    harvest_ratio(res, args.threads, args.ratio_rounds)
-    (ROOT / "bench" / ".cache" / "results" / "oai_ratio.json").unlink(missing_ok=True)  # now part of this run
+    if not args.no_ratio:
+        harvest_ratio(res, args.threads, args.ratio_rounds)
+        (ROOT / "bench" / ".cache" / "results" / "oai_ratio.json").unlink(missing_ok=True)  # now part of this run
     db_path = synthetic_catalog(SIZE)
     spent = with_renderings(db_path)
     if spent > 1:
