@@ -12,13 +12,20 @@ of the first page as a static answer: the HTTP floor for a response of that size
 the complete harvest the reference is a bare walk of the same list (httpx, the token
 cut out with a regex, no XML parsing) over its first 20,000 records.
 
-    python bench/oai.py [--load-seconds 15] [--threads 8] [--clients 16]
+Full-harvest ratio (issue 14): every ListRecords page of a complete harvest of the
+10,000-record catalog is captured once, then served pre-rendered (a dict lookup on the
+resumption token) by the same waitress with the same threads; the same clients (sickle,
+and a bare http.client walk) harvest the live server and the pre-rendered pages in
+alternation, and the ratio of their times is the figure (target <= 1.3x for sickle).
+
+    python bench/oai.py [--load-seconds 15] [--threads 8] [--clients 16] [--ratio-only | --no-ratio]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import marshal
 import os
 import random
 import re
@@ -32,10 +39,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Results, met, synthetic_catalog
+from common import ROOT, Results, met, synthetic_catalog, with_renderings
 
 SECRET = "bench-token-secret"
 SIZE = 100_000
@@ -62,6 +69,168 @@ def static_server(port: int, path: str, threads: int) -> None:
         return [body]
 
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+def pages_server(port: int, path: str, threads: int) -> None:
+    """Child: waitress serving captured ListRecords pages, looked up by resumption token
+    ("" for the first page): the same pages, pre-rendered, from the same server code."""
+    import waitress
+
+    with open(path, "rb") as fh:
+        pages: dict[str, bytes] = marshal.load(fh)
+
+    import gzip
+
+    from catalog.oai.app import _accepts_gzip
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        body = pages[query.get("resumptionToken", [""])[0]]
+        headers = [("Content-Type", "text/xml; charset=utf-8")]
+        # The HTTP layer as `harvester serve` has it (catalog/oai/app.py): gzip when the client
+        # accepts it (sickle's requests does), at the same level; only the page generation differs.
+        if _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            body = gzip.compress(body, compresslevel=6)
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+def capture_pages(port: int, prefix: str) -> dict[str, bytes]:
+    """Every page of a complete ListRecords harvest, by the token that asks for it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    pages: dict[str, bytes] = {}
+    token = ""
+    while True:
+        path = (f"/oai?verb=ListRecords&resumptionToken={quote(token)}" if token
+                else f"/oai?verb=ListRecords&metadataPrefix={prefix}")
+        status, body = get(conn, path)
+        if status != 200 or b"<error" in body:
+            raise RuntimeError(f"bad page {status}: {body[:300]!r}")
+        pages[token] = body
+        match = _TOKEN.search(body)
+        if not match:
+            conn.close()
+            return pages
+        token = match.group(1).decode()
+
+
+def full_walk(port: int, prefix: str) -> tuple[int, float]:
+    """A complete bare harvest (http.client, token cut out by regex, no XML parsing)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    started = time.perf_counter()
+    path = f"/oai?verb=ListRecords&metadataPrefix={prefix}"
+    n = 0
+    while True:
+        status, body = get(conn, path)
+        n += body.count(b"<record>")
+        match = _TOKEN.search(body)
+        if status != 200 or not match:
+            break
+        path = "/oai?verb=ListRecords&resumptionToken=" + quote(match.group(1).decode())
+    conn.close()
+    return n, time.perf_counter() - started
+
+
+def sickle_full(port: int, prefix: str) -> tuple[int, float]:
+    from sickle import Sickle
+
+    started = time.perf_counter()
+    oai = Sickle(f"http://127.0.0.1:{port}/oai", max_retries=0, timeout=120)
+    n = sum(1 for _ in oai.ListRecords(metadataPrefix=prefix, ignore_deleted=False))
+    return n, time.perf_counter() - started
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def measured(run: Any, port: int, prefix: str, server_pid: int) -> tuple[int, float, float]:
+    """(records, wall seconds, CPU seconds of client + server) of one complete harvest."""
+    cpu0 = time.process_time() + tree_cpu(server_pid)
+    n, wall = run(port, prefix)
+    return n, wall, time.process_time() + tree_cpu(server_pid) - cpu0
+
+
+RATIO_SIZE = 10_000
+RATIO_PREFIXES = ["oai_dc", "mods", "marcxml"]
+
+
+def harvest_ratio(res: Results, threads: int, rounds: int) -> None:
+    """Issue 14: a complete ListRecords harvest against the same pages served pre-rendered."""
+    path = synthetic_catalog(RATIO_SIZE)
+    spent = with_renderings(path)
+    if spent > 1:
+        print(f"stored the current renderings of the {RATIO_SIZE:,}-record catalog in {spent:.1f} s", flush=True)
+    port = free_port()
+    env = {**os.environ, "WCDA_OAI__TOKEN_SECRET": SECRET}
+    server = Proc([sys.executable, "-c", "from harvester.cli import main; main()", "--db", str(path), "serve",
+                   "--port", str(port), "--threads", str(threads)], port, env)
+    rows = []
+    try:
+        latencies(port, [f"/oai?verb=ListRecords&metadataPrefix={p}" for p in RATIO_PREFIXES], 2 * threads)
+        load(port, ["/oai?verb=ListRecords&metadataPrefix=oai_dc"], threads * 2, 2.0)  # warm every thread
+        for prefix in RATIO_PREFIXES:
+            pages = capture_pages(port, prefix)
+            page_file = CACHE_PAGES / f"oai-pages-{prefix}.marshal"
+            page_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(page_file, "wb") as fh:
+                marshal.dump(pages, fh)
+            sport = free_port()
+            static = Proc([sys.executable, __file__, "--pages", str(sport), str(page_file), str(threads)], sport)
+            try:
+                for client, run in (("sickle", sickle_full), ("bare walk", full_walk)):
+                    live_t, static_t, live_c, static_c = [], [], [], []
+                    for _ in range(rounds):  # interleaved: live, pre-rendered, live, pre-rendered...
+                        n_live, t, c = measured(run, port, prefix, server.proc.pid)
+                        live_t.append(t)
+                        live_c.append(c)
+                        n_static, t, c = measured(run, sport, prefix, static.proc.pid)
+                        static_t.append(t)
+                        static_c.append(c)
+                        assert n_live == n_static == RATIO_SIZE, (n_live, n_static)
+                    ratio = statistics.median(a / b for a, b in zip(live_t, static_t, strict=True))
+                    cpu_ratio = statistics.median(a / b for a, b in zip(live_c, static_c, strict=True))
+                    lm, sm = statistics.median(live_t), statistics.median(static_t)
+                    target = "<= 1.3x: " + met(ratio <= 1.3) if client == "sickle" else "-"
+                    rows.append([prefix, client, RATIO_SIZE, lm, RATIO_SIZE / lm, sm, RATIO_SIZE / sm,
+                                 f"{ratio:.2f}x", statistics.median(live_c), statistics.median(static_c),
+                                 f"{cpu_ratio:.2f}x", target])
+                    print(f"{prefix} {client}: live {lm:.2f} s, pre-rendered {sm:.2f} s, {ratio:.2f}x; "
+                          f"CPU {cpu_ratio:.2f}x", flush=True)
+            finally:
+                static.stop()
+    finally:
+        server.stop()
+    res.table(f"Complete ListRecords harvest of {RATIO_SIZE:,} records: live server vs the same pages pre-rendered "
+              f"(median of {rounds} interleaved pairs)",
+              ["prefix", "client", "records", "live s", "live records/s", "pre-rendered s", "pre-rendered records/s",
+               "live / pre-rendered", "CPU s live (client + server)", "CPU s pre-rendered", "CPU live / pre-rendered",
+               "target"], rows)
+    res.note("Pre-rendered: every page of one complete harvest captured, then answered by the same waitress "
+             f"({threads} threads) from a dict keyed by the resumption token, gzipped as `harvester serve` does when "
+             "the client accepts it (sickle does; the bare walk does not), so the clients do exactly the same "
+             "work against both; the live server answers from the catalog's stored renderings "
+             "(catalog.export.rendered), filled by the catalog's upserts or `harvester reindex`.")
+    res.note("CPU: the client's process time plus the server's (its process tree, from /proc), per complete "
+             "harvest: the work done, which a loaded machine does not inflate as it does wall time.")
+
+
+CACHE_PAGES = ROOT / "bench" / ".cache"
 
 
 class Proc:
@@ -216,12 +385,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--harvest-limit", type=int, default=0, help="stop the sickle harvest early (0: all)")
     parser.add_argument("--static", nargs=3)
+    parser.add_argument("--pages", nargs=3)
+    parser.add_argument("--ratio-rounds", type=int, default=3)
+    parser.add_argument("--no-ratio", action="store_true",
+                        help="skip the full-harvest ratio (keeps the last --ratio-only figures)")
+    parser.add_argument("--ratio-only", action="store_true",
+                        help="only the full-harvest ratio (issue 14), kept beside the last run's other figures")
     args = parser.parse_args()
     if args.static:
         return static_server(int(args.static[0]), args.static[1], int(args.static[2]))
+    if args.pages:
+        return pages_server(int(args.pages[0]), args.pages[1], int(args.pages[2]))
 
     res = Results("oai", "5. OAI-PMH: 100,000 records over loopback")
-    db = str(synthetic_catalog(SIZE))
+    if args.ratio_only:
+        res = Results("oai_ratio", "5b. OAI-PMH: complete harvest vs pre-rendered pages (issue 14)")
+        harvest_ratio(res, args.threads, args.ratio_rounds)
+        res.save()
+        return
+    if not args.no_ratio:
+        harvest_ratio(res, args.threads, args.ratio_rounds)
+        (ROOT / "bench" / ".cache" / "results" / "oai_ratio.json").unlink(missing_ok=True)  # now part of this run
+    db_path = synthetic_catalog(SIZE)
+    spent = with_renderings(db_path)
+    if spent > 1:
+        print(f"stored the current renderings of the {SIZE:,}-record catalog in {spent:.1f} s", flush=True)
+    db = str(db_path)
     env = {**os.environ, "WCDA_OAI__TOKEN_SECRET": SECRET, "WCDA_OAI__BASE_URL": ""}
     env.pop("WCDA_OAI__BASE_URL")
     port = free_port()

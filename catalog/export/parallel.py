@@ -44,6 +44,11 @@ def _bodies(rows: list[Row], brief: bool) -> list[str | None]:
     return out
 
 
+def _ready(raw: RawRecord) -> bool:
+    """A live row that carries its stored rendering: the parent frames it, no worker needed."""
+    return raw.rendered is not None and not raw.deleted
+
+
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -53,7 +58,11 @@ def formatted(fmt: str, writer: Writer, rows: Iterable[RawRecord], *, jobs: int,
     that can pay (more than one batch of records, a format worth sharing out, fork)."""
     rows = iter(rows)
     first = list(islice(rows, BATCH))
+    # Rows read with their stored rendering are only framed (catalog.export.rendered): when the
+    # first batch has them all, the catalog's renderings are current and workers would only add
+    # the hand-off.
     serial = (jobs < 2 or not writer.parallel or len(first) < BATCH
+              or all(_ready(r) for r in first)
               or "fork" not in multiprocessing.get_all_start_methods())
     if serial:
         for raw in first:
@@ -69,13 +78,16 @@ def formatted(fmt: str, writer: Writer, rows: Iterable[RawRecord], *, jobs: int,
         while batch or pending:
             while batch and len(pending) < window:
                 tuples = [(r.record_id, r.json, r.content_hash, r.first_seen, r.last_changed, r.last_checked,
-                           r.deleted_at) for r in batch]
+                           r.deleted_at) for r in batch if not _ready(r)]
                 pending.append((batch, pool.apply_async(_bodies, (tuples, brief))))
                 batch = list(islice(rows, BATCH))
             done, result = pending.popleft()
-            for raw, body in zip(done, result.get(), strict=True):
+            bodies = iter(result.get())
+            for raw in done:
+                body = None if _ready(raw) else next(bodies)
                 if body is None:
-                    yield writer.record_raw(raw)  # the skip path: reported by the parent, in order
+                    # a stored rendering, or the skip path: framed or reported by the parent, in order
+                    yield writer.record_raw(raw)
                 else:
                     yield writer.emit(body)
         pool.close()

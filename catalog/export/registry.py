@@ -64,15 +64,33 @@ class Writer:
     # stored record (texts' text emptied), which is a third of the size to read and parse.
     needs_text: ClassVar[bool] = True
 
+    # True for formats whose `render` text the store keeps with each record (catalog.export.rendered):
+    # their exports and OAI-PMH copy it instead of formatting the record again.
+    stored: ClassVar[bool] = False
+
     def header(self) -> str:
         return ""
 
     def record_raw(self, raw: RawRecord) -> str:
-        """`record` for a row as stored (`SQLiteStore.iter_raw(brief=not self.needs_text)`)."""
+        """`record` for a row as stored (`SQLiteStore.iter_raw(brief=not self.needs_text)`).
+
+        A live row read with its current stored rendering (`iter_raw(rendered=...)`) is framed
+        as it is: the text is this format's own `render` of the record, made when it was written.
+        """
+        if raw.rendered is not None and not raw.deleted:
+            return self.emit(self.frame(raw.record_id, False, raw.rendered))
         if raw.deleted and self.skips_deleted:
             self.on_skip(raw.stored(), "deleted (tombstone); this format cannot mark a record as withdrawn")
             return ""
         return self.record(raw.stored())
+
+    def render(self, record: CatalogRecord) -> str:
+        """The record's own text in this format, as the store keeps it (formats with `stored`)."""
+        raise NotImplementedError
+
+    def frame(self, record_id: int, deleted: bool, text: str) -> str:
+        """`body` around a record's `render` text (separators and wrappers of the file)."""
+        return text
 
     def record(self, stored: StoredRecord) -> str:
         if stored.deleted and self.skips_deleted:
@@ -104,10 +122,17 @@ class XmlWriter(Writer):
     """XML formats: `record_xml` per record between the format's collection header and footer."""
 
     needs_text: ClassVar[bool] = False
+    stored: ClassVar[bool] = True
     record_xml: ClassVar[RecordXml]
 
     def xml(self, stored: StoredRecord) -> str:
         return self.record_xml(stored.record, deleted=stored.deleted, options=self.options)
+
+    def render(self, record: CatalogRecord) -> str:
+        return self.record_xml(record, options=self.options)
+
+    def body(self, stored: StoredRecord) -> str:
+        return self.frame(stored.record.record_id, stored.deleted, self.xml(stored))
 
 
 class WrappedXmlWriter(XmlWriter):
@@ -117,9 +142,9 @@ class WrappedXmlWriter(XmlWriter):
     def header(self) -> str:
         return f'<?xml version="1.0" encoding="UTF-8"?>\n<records xmlns="{EXPORT_NS}">\n'
 
-    def body(self, stored: StoredRecord) -> str:
-        status = ' status="deleted"' if stored.deleted else ""
-        return f'<record xmlns="{EXPORT_NS}" id="{stored.record.record_id}"{status}>{self.xml(stored)}</record>\n'
+    def frame(self, record_id: int, deleted: bool, text: str) -> str:
+        status = ' status="deleted"' if deleted else ""
+        return f'<record xmlns="{EXPORT_NS}" id="{record_id}"{status}>{text}</record>\n'
 
     def footer(self) -> str:
         return "</records>\n"
@@ -141,8 +166,8 @@ class ModsWriter(XmlWriter):
     def header(self) -> str:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + MODS_COLLECTION_OPEN
 
-    def body(self, stored: StoredRecord) -> str:
-        return self.xml(stored) + "\n"
+    def frame(self, record_id: int, deleted: bool, text: str) -> str:
+        return text + "\n"
 
     def footer(self) -> str:
         return MODS_COLLECTION_CLOSE
@@ -156,8 +181,8 @@ class MarcXmlWriter(XmlWriter):
     def header(self) -> str:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + MARC_COLLECTION_OPEN
 
-    def body(self, stored: StoredRecord) -> str:
-        return self.xml(stored) + "\n"
+    def frame(self, record_id: int, deleted: bool, text: str) -> str:
+        return text + "\n"
 
     def footer(self) -> str:
         return MARC_COLLECTION_CLOSE
@@ -185,6 +210,7 @@ class JsonLdWriter(Writer):
 class CslJsonWriter(Writer):
     needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
+    stored: ClassVar[bool] = True
 
     def header(self) -> str:
         return "[\n"
@@ -193,7 +219,10 @@ class CslJsonWriter(Writer):
         return ",\n"
 
     def body(self, stored: StoredRecord) -> str:
-        return csl_json_text(csl_item(stored.record))
+        return self.render(stored.record)
+
+    def render(self, record: CatalogRecord) -> str:
+        return csl_json_text(csl_item(record))
 
     def footer(self) -> str:
         return "\n]\n"
@@ -257,6 +286,9 @@ class Format:
     writer: type[Writer]
     oai: OaiBinding | None = None
     aliases: tuple[str, ...] = ()
+    # The serializer's version: part of the key of every stored rendering (catalog.export.rendered).
+    # Bump it with any change to the format's output, so no rendering stored before is served.
+    version: int = 1
 
     @property
     def prints_deleted(self) -> bool:

@@ -85,7 +85,7 @@ class _OaipmhBackend:
 
     def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[Any, Any, None]:
         fmt = self.p.format_for(metadataPrefix)
-        row = self.p.row_for(identifier)
+        row = self.p.row_for(identifier, fmt)
         specs = self.p.repo.set_specs([row.record_id])[row.record_id]
         header = common.Header(None, identifier, row.datestamp, specs, row.deleted)
         if row.deleted or row.body is None:
@@ -97,6 +97,7 @@ class OaiProvider:
     def __init__(self, repo: CatalogRepository, settings: ProviderSettings) -> None:
         self.repo = repo
         self.settings = settings
+        self._keys: dict[str, tuple[str, str]] = {}
 
     # -- helpers used by the backend ---------------------------------------------
     def formats(self) -> list[Format]:
@@ -109,20 +110,44 @@ class OaiProvider:
                 f"The metadata format '{prefix}' is not supported; see ListMetadataFormats.")
         return fmt
 
-    def metadata(self, fmt: Format, row: Row) -> etree._Element:
-        """The record's metadata element in `fmt`: the format's one serializer, parsed."""
+    def rendered(self, fmt: Format) -> tuple[str, str]:
+        """(format, key) of the stored renderings this server prints (catalog.export.rendered)."""
+        found = self._keys.get(fmt.name)
+        if found is None:
+            from catalog.export.rendered import render_key
+
+            found = self._keys[fmt.name] = (fmt.name, render_key(fmt, self.settings.format_options))
+        return found
+
+    def metadata_text(self, fmt: Format, row: Row) -> str:
+        """The record's metadata element in `fmt` as text: the rendering stored with the record
+        when it is current (row.rendered), else the format's one serializer run now."""
+        if row.rendered is not None:
+            return row.rendered
         assert row.body is not None and fmt.record_xml is not None
-        return element_of(fmt.record_xml(record_from_body(row.body), options=self.settings.format_options))
+        return fmt.record_xml(record_from_body(row.body), options=self.settings.format_options)
+
+    def metadata(self, fmt: Format, row: Row) -> etree._Element:
+        """The record's metadata element in `fmt`, parsed (GetRecord's tree)."""
+        return element_of(self.metadata_text(fmt, row))
 
     def about(self, row: Row) -> etree._Element | None:
         """The optional <about> provenance container for a record (None when switched off)."""
         if not self.settings.about_provenance or row.body is None:
             return None
-        return responses.provenance_about(record_from_body(row.body))
+        body = row.body
+        if not body:  # a list page read the stored rendering only: fetch the record's JSON
+            found = self.repo.get(row.record_id)
+            if found is None or found.body is None:
+                return None
+            body = found.body
+        return responses.provenance_about(record_from_body(body))
 
-    def row_for(self, identifier: str) -> Row:
+    def row_for(self, identifier: str, fmt: Format | None = None) -> Row:
+        """The record an OAI identifier names (with its stored rendering in `fmt`, if given)."""
         record_id = identifiers.parse_identifier(self.settings.repository_identifier, identifier)
-        row = self.repo.get(record_id) if record_id is not None else None
+        rendered = self.rendered(fmt) if fmt is not None and fmt.writer.stored else None
+        row = self.repo.get(record_id, rendered=rendered) if record_id is not None else None
         if row is None:
             raise error.IdDoesNotExistError(f"No item has the identifier '{identifier}'.")
         return row
@@ -135,6 +160,8 @@ class OaiProvider:
         try:
             request = arguments.parse(pairs)
             self.repo.refresh()
+            if request.verb in ("ListRecords", "ListIdentifiers"):
+                return responses.serialize(*self._list_records(request, base_url))
             return responses.serialize(self._dispatch(request, base_url))
         except OaiError as exc:
             return self._error(base_url, exc, request)
@@ -168,9 +195,7 @@ class OaiProvider:
                 tree = server.getRecord(**request.args)
                 self._add_about(tree.getroot(), request.args["identifier"])
             return tree.getroot()
-        if verb == "ListSets":
-            return self._list_sets(request, base_url)
-        return self._list_records(request, base_url)
+        return self._list_sets(request, base_url)  # the other list verbs: see handle
 
     def _add_about(self, root: etree._Element, identifier: str) -> None:
         """oaipmh writes no <about>: add it to GetRecord's record (live records only)."""
@@ -223,7 +248,10 @@ class OaiProvider:
             self._token_element(body, state, [found[-1].spec] if more else None, len(found))
         return root
 
-    def _list_records(self, request: OaiRequest, base_url: str) -> etree._Element:
+    def _list_records(self, request: OaiRequest, base_url: str) -> tuple[etree._Element, list[str]]:
+        """ListIdentifiers / ListRecords: the response tree, and the records' metadata texts
+        that `responses.serialize` puts in place of its `metadata` placeholders (the stored
+        renderings are copied into the page as they are, never parsed and re-serialized)."""
         verb = request.verb
         size = self.settings.page_size
         token = request.get("resumptionToken")
@@ -259,8 +287,10 @@ class OaiProvider:
             state = tokens.TokenState(**{**state.__dict__, "total": total})
         frozen = state.until
         assert frozen is not None
+        rendered = self.rendered(fmt) if fmt.writer.stored else None
         rows = self.repo.page(
-            state.set_spec, state.from_, frozen, state.after, size + 1, with_body=(verb == "ListRecords")
+            state.set_spec, state.from_, frozen, state.after, size + 1, with_body=(verb == "ListRecords"),
+            rendered=rendered,
         )
         if not rows and token is not None:
             # Every record still to send changed during the harvest and moved past the frozen
@@ -270,7 +300,7 @@ class OaiProvider:
             assert state.until is not None
             rows = self.repo.page(
                 state.set_spec, state.from_, state.limit or OPEN_END, state.after, size + 1,
-                with_body=(verb == "ListRecords"),
+                with_body=(verb == "ListRecords"), rendered=rendered,
             )
         if not rows:
             # Only a token can get here: its position is past the last record that is
@@ -282,19 +312,29 @@ class OaiProvider:
         repo_id = self.settings.repository_identifier
         root = responses.envelope(base_url, {"verb": verb, **request.args})
         body = etree.SubElement(root, responses.q(verb))
+        # The page's records are written as text (headers by responses.header_text, metadata
+        # as the serializer's or the stored text) and put in place of one placeholder: an lxml
+        # element per header and a parse per record were most of a page's time.
+        parts: list[str] = []
         for row in rows:
             ident = identifiers.oai_identifier(repo_id, row.record_id)
+            head = responses.header_text(ident, row.last_changed, specs[row.record_id], row.deleted)
             if verb == "ListIdentifiers":
-                responses.header(body, ident, row.datestamp, specs[row.record_id], row.deleted)
+                parts.append(head)
                 continue
-            rec = etree.SubElement(body, responses.q("record"))
-            responses.header(rec, ident, row.datestamp, specs[row.record_id], row.deleted)
+            parts.append("<record>")
+            parts.append(head)
             if not row.deleted and row.body is not None:
-                etree.SubElement(rec, responses.q("metadata")).append(self.metadata(fmt, row))
+                parts.append("<metadata>")
+                parts.append(self.metadata_text(fmt, row))
+                parts.append("</metadata>")
                 about = self.about(row)
                 if about is not None:
-                    rec.append(about)
+                    parts.append(etree.tostring(about, encoding="unicode"))
+            parts.append("</record>")
+        responses.placeholder(body, 0)
+        texts = ["".join(parts)]
         if more or token is not None:
             last = rows[-1]
             self._token_element(body, state, [last.last_changed, last.record_id] if more else None, len(rows))
-        return root
+        return root, texts

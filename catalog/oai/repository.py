@@ -55,8 +55,8 @@ class CatalogRepository:
         moment = from_db_time(value) if value else datetime.now(UTC)
         return moment.replace(microsecond=0, tzinfo=None)
 
-    def get(self, record_id: int) -> Row | None:
-        return self.store.oai_row(record_id)
+    def get(self, record_id: int, *, rendered: tuple[str, str] | None = None) -> Row | None:
+        return self.store.oai_row(record_id, rendered=rendered)
 
     def count(self, set_spec: str | None, from_: str | None, until: str) -> int:
         if set_spec is not None and not is_set_spec(set_spec):
@@ -72,11 +72,12 @@ class CatalogRepository:
         limit: int,
         *,
         with_body: bool,
+        rendered: tuple[str, str] | None = None,
     ) -> list[Row]:
         if set_spec is not None and not is_set_spec(set_spec):
             return []
         key = (str(after[0]), int(after[1])) if after is not None else None  # type: ignore[call-overload]
-        return self.store.oai_page(set_spec, from_, until, key, limit, with_body=with_body)
+        return self.store.oai_page(set_spec, from_, until, key, limit, with_body=with_body, rendered=rendered)
 
     def set_specs(self, record_ids: Sequence[int]) -> dict[int, list[str]]:
         return self.store.facets_of(record_ids, tuple(PARENTS))

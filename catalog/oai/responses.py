@@ -9,6 +9,7 @@ OAI 2.0, xsi:schemaLocation pairing it with OAI-PMH.xsd, responseDate in UTC sec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -16,13 +17,18 @@ from urllib.parse import urlsplit
 from lxml import etree
 from oaipmh.datestamp import datetime_to_datestamp
 
+from catalog.export.xmlout import xml_text
 from catalog.model import CatalogRecord
+from catalog.store import from_db_time
 from catalog.xmltext import xml_safe
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 OAI_XSD = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 NSMAP = {None: OAI_NS, "xsi": XSI_NS}
+
+
+_DB_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")  # catalog.store.to_db_time's form
 
 
 def q(name: str) -> str:
@@ -67,8 +73,45 @@ def header(parent: etree._Element, identifier: str, stamp: datetime, specs: list
         etree.SubElement(el, q("setSpec")).text = spec
 
 
-def serialize(root: etree._Element) -> bytes:
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+_PLACEHOLDER = "wcda-metadata"
+_PLACEHOLDERS = re.compile(rb"<\?" + _PLACEHOLDER.encode() + rb" (\d+)\?>")
+
+
+def placeholder(parent: etree._Element, index: int) -> None:
+    """A marker in `parent` for the `index`-th text given to `serialize`."""
+    parent.append(etree.ProcessingInstruction(_PLACEHOLDER, str(index)))
+
+
+def header_text(identifier: str, last_changed: str, specs: list[str], deleted: bool) -> str:
+    """A record's `header` as text (OAI namespace inherited from the envelope), as `header` builds it.
+
+    `last_changed` is the store's time text; the datestamp is its seconds with Z.
+    """
+    if _DB_TIME.fullmatch(last_changed):
+        stamp = last_changed[:19] + "Z"
+    else:
+        stamp = datestamp(from_db_time(last_changed).replace(microsecond=0))
+    # Set specs are slugs (catalog.index): escaped one by one only in the case one needs it.
+    joined = "</setSpec><setSpec>".join(specs)
+    if "&" in joined or "<" in joined or ">" in joined or "\r" in joined:
+        joined = "</setSpec><setSpec>".join(xml_text(spec) for spec in specs)
+    sets = f"<setSpec>{joined}</setSpec>" if specs else ""
+    status = ' status="deleted"' if deleted else ""
+    return (f"<header{status}><identifier>{xml_text(identifier)}</identifier><datestamp>{stamp}</datestamp>"
+            f"{sets}</header>")
+
+
+def serialize(root: etree._Element, texts: list[str] | None = None) -> bytes:
+    """The document as UTF-8 bytes; each metadata placeholder replaced by its text.
+
+    The texts are the XML formats' serializer output (an element with its namespaces declared
+    on it, escaped as lxml escapes), so they go in as they are: parsing each record's metadata
+    only to serialize it again was most of a ListRecords page's time.
+    """
+    data = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    if not texts:
+        return data
+    return _PLACEHOLDERS.sub(lambda m: texts[int(m[1])].encode("utf-8"), data)
 
 
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"

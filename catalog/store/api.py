@@ -82,10 +82,11 @@ class RawRecord:
     """
 
     __slots__ = ("record_id", "json", "content_hash", "first_seen", "last_changed", "last_checked", "deleted_at",
-                 "brief")
+                 "brief", "rendered")
 
     def __init__(self, record_id: int, json: str, content_hash: str, first_seen: str, last_changed: str,
-                 last_checked: str, deleted_at: str | None, *, brief: bool = False) -> None:
+                 last_checked: str, deleted_at: str | None, *, brief: bool = False,
+                 rendered: str | None = None) -> None:
         self.record_id = record_id
         self.json = json
         self.content_hash = content_hash
@@ -94,6 +95,10 @@ class RawRecord:
         self.last_checked = last_checked
         self.deleted_at = deleted_at
         self.brief = brief
+        # The stored rendering asked for with `iter_raw(rendered=(format, key))`, when the
+        # catalog holds it under that key (None: absent or stale; see catalog.export.rendered).
+        # A live row that has it is read without its JSON (`json` is "" then).
+        self.rendered = rendered
 
     @property
     def deleted(self) -> bool:
@@ -160,8 +165,11 @@ class OaiRow:
     last_changed: str  # store time text, the keyset key
     deleted: bool
     # The store's `brief` body (texts' text emptied): no OAI metadata format prints the
-    # document text. None when the page was asked without bodies (ListIdentifiers).
+    # document text. None when the page was asked without bodies (ListIdentifiers); "" on a
+    # page read with renderings for a record that has its current one (`rendered`).
     body: str | None
+    # The stored rendering asked for (format, key), when current (catalog.export.rendered).
+    rendered: str | None = None
 
     @property
     def datestamp(self) -> datetime:
@@ -263,6 +271,7 @@ class CatalogStore(Protocol):
 
     url: str  # what it was opened from (a path or a URL), for messages
     read_only: bool
+    render_options: Any  # FormatOptions of the renderings written with records (None: defaults)
 
     # lifecycle and transactions
     def unit_of_work(self) -> AbstractContextManager[None]: ...
@@ -280,7 +289,7 @@ class CatalogStore(Protocol):
                      include_deleted: bool = True, batch_size: int | None = None) -> Iterator[StoredRecord]: ...
     def iter_raw(self, *, ids: Iterable[int] | None = None, changed_since: datetime | None = None,
                  include_deleted: bool = True, batch_size: int | None = None,
-                 brief: bool = False) -> Iterator[RawRecord]: ...
+                 brief: bool = False, rendered: tuple[str, str] | None = None) -> Iterator[RawRecord]: ...
     def record_ids(self, *, include_deleted: bool = True, facet: str | None = None) -> list[int]: ...
     def count(self, *, include_deleted: bool = False) -> int: ...
     def count_deleted(self, *, facet: str | None = None) -> int: ...
@@ -308,10 +317,12 @@ class CatalogStore(Protocol):
     def facet_page(self, families: Sequence[str], after: str | None, limit: int) -> list[FacetValue]: ...
     def count_facets(self, families: Sequence[str]) -> int: ...
     def facets_of(self, record_ids: Sequence[int], families: Sequence[str]) -> dict[int, list[str]]: ...
-    def oai_row(self, record_id: int) -> OaiRow | None: ...
+    def oai_row(self, record_id: int, *, rendered: tuple[str, str] | None = None) -> OaiRow | None: ...
     def oai_count(self, facet: str | None, from_: str | None, until: str) -> int: ...
     def oai_page(self, facet: str | None, from_: str | None, until: str, after: tuple[str, int] | None,
-                 limit: int, *, with_body: bool) -> list[OaiRow]: ...
+                 limit: int, *, with_body: bool, rendered: tuple[str, str] | None = None) -> list[OaiRow]: ...
+    # stored renderings (catalog.export.rendered)
+    def fill_renderings(self, *, options: Any = None, progress: Any = None) -> int: ...
     def search(self, query: SearchQuery) -> SearchResult: ...
     def meta(self, key: str, default: str) -> str: ...
 

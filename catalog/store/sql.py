@@ -69,6 +69,9 @@ class SqlStore:
 
     url: str
     read_only: bool = False
+    # FormatOptions the stored renderings are made with (catalog.export.rendered); None: the
+    # defaults. Write commands set it from the [export] settings.
+    render_options: Any = None
 
     # -- backend --------------------------------------------------------------------
     def unit_of_work(self) -> AbstractContextManager[None]:
@@ -190,6 +193,7 @@ class SqlStore:
                     )
                     outcome = "restored" if row[1] is not None else "changed"
                 self._write_indexes(rid, index.derive(record), now_s)
+                self._write_renderings(rid, record)
         except StoreError:
             raise
         except Exception as exc:
@@ -210,6 +214,54 @@ class SqlStore:
                    [(f.key, record_id, last_changed) for f in facets])
         self._text_write(record_id, derived)
 
+    def _write_renderings(self, record_id: int, record: CatalogRecord) -> None:
+        """Replace the record's stored renderings (inside the caller's transaction)."""
+        from catalog.export.rendered import renderings  # the serializers: loaded only to write
+
+        self._exec("DELETE FROM record_rendered WHERE record_id = ?", (record_id,))
+        self._many("INSERT INTO record_rendered (record_id, format, key, text) VALUES (?, ?, ?, ?)",
+                   [(record_id, fmt, key, text) for fmt, key, text in renderings(record, self.render_options)])
+
+    def fill_renderings(self, *, options: Any = None, progress: Any = None, batch: int = 200) -> int:
+        """Store the current renderings of every live record that lacks one (a catalog from
+        before m0008, or made under another serializer version or other options); returns
+        how many records were rendered. One transaction per batch, so a harvest or a server
+        can go on meanwhile: a record changed since it was read is left to its own write."""
+        from catalog.export.rendered import current_keys, renderings
+
+        if options is not None:
+            self.render_options = options
+        keys = current_keys(self.render_options)
+        key_marks = ", ".join("?" * len(keys))
+        done = 0
+        last = 0
+        while True:
+            rows = self._all(
+                "SELECT r.record_id, r.brief, r.content_hash FROM record r WHERE r.record_id > ?"
+                " AND r.deleted_at IS NULL AND (SELECT count(*) FROM record_rendered x WHERE"
+                f" x.record_id = r.record_id AND x.key IN ({key_marks})) < ? ORDER BY r.record_id LIMIT ?",
+                (last, *keys.values(), len(keys), batch))
+            if not rows:
+                return done
+            out: list[tuple[object, ...]] = []
+            for record_id, brief, digest in rows:
+                try:
+                    record = CatalogRecord.model_validate_json(brief)
+                except ValueError:
+                    continue  # an unreadable row: readers report it; nothing to render
+                out += [(record_id, fmt, key, text, record_id, digest)
+                        for fmt, key, text in renderings(record, self.render_options)]
+                done += 1
+            with self.unit_of_work():
+                self._many("INSERT INTO record_rendered (record_id, format, key, text) SELECT ?, ?, ?, ?"
+                           " WHERE EXISTS (SELECT 1 FROM record WHERE record_id = ? AND content_hash = ?"
+                           " AND deleted_at IS NULL)"
+                           " ON CONFLICT (record_id, format) DO UPDATE SET key = excluded.key, text = excluded.text",
+                           out)
+            last = rows[-1][0]
+            if progress is not None:
+                progress(done)
+
     def get(self, record_id: int) -> StoredRecord | None:
         for raw in self.iter_raw(ids=[record_id]):
             return raw.stored()
@@ -224,37 +276,53 @@ class SqlStore:
 
     def iter_raw(self, *, ids: Iterable[int] | None = None, changed_since: datetime | None = None,
                  include_deleted: bool = True, batch_size: int | None = None,
-                 brief: bool = False) -> Iterator[RawRecord]:
+                 brief: bool = False, rendered: tuple[str, str] | None = None) -> Iterator[RawRecord]:
         """Like `iter_records`, but the rows as stored (`RawRecord`), for exports.
 
         `brief=True` reads the record without its document texts' text (the `brief`
-        column): for formats that never print the text. Keyset-paged on record_id.
+        column): for formats that never print the text. `rendered=(format, key)` also reads
+        the record's stored rendering in that format when it was made under that key
+        (`RawRecord.rendered`, else None). Keyset-paged on record_id.
         """
-        cols = _RAW_COLUMNS.format(column="brief" if brief else "body")
+        column = "brief" if brief else "body"
+        cols = "r." + _RAW_COLUMNS.format(column=column).replace(", ", ", r.")
+        join = ""
+        join_params: tuple[object, ...] = ()
+        if rendered is not None:
+            # A live record with its current rendering needs nothing else: its JSON is not read.
+            cols = cols.replace(f"r.{column}", f"CASE WHEN x.text IS NULL OR r.deleted_at IS NOT NULL"
+                                               f" THEN r.{column} ELSE '' END") + ", x.text"
+            join = " LEFT JOIN record_rendered x ON x.record_id = r.record_id AND x.format = ? AND x.key = ?"
+            join_params = (rendered[0], rendered[1])
         if batch_size is None:
             # Fewer, larger queries are faster; full bodies are ~3x the size of brief ones.
             batch_size = 2000 if brief else 1000
         if ids is not None:
             for record_id in ids:
-                row = self._one(f"SELECT {cols} FROM record WHERE record_id = ?", (int(record_id),))
+                row = self._one(f"SELECT {cols} FROM record r{join} WHERE r.record_id = ?",
+                                (*join_params, int(record_id)))
                 if row is not None and (include_deleted or row[6] is None):
-                    yield RawRecord(*row, brief=brief)
+                    yield RawRecord(*row[:7], brief=brief, rendered=row[7] if rendered else None)
             return
-        where = ["record_id > ?"]
+        where = ["r.record_id > ?"]
         params: list[object] = []
         if changed_since is not None:
-            where.append("last_changed >= ?")
+            where.append("r.last_changed >= ?")
             params.append(to_db_time(changed_since))
         if not include_deleted:
-            where.append("deleted_at IS NULL")
-        sql = f"SELECT {cols} FROM record WHERE {' AND '.join(where)} ORDER BY record_id LIMIT ?"
+            where.append("r.deleted_at IS NULL")
+        sql = f"SELECT {cols} FROM record r{join} WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?"
         last = 0
         while True:
-            rows = self._all(sql, (last, *params, batch_size))
+            rows = self._all(sql, (*join_params, last, *params, batch_size))
             if not rows:
                 return
-            for row in rows:
-                yield RawRecord(*row, brief=brief)
+            if rendered is None:
+                for row in rows:
+                    yield RawRecord(*row, brief=brief)
+            else:
+                for row in rows:
+                    yield RawRecord(*row[:7], brief=brief, rendered=row[7])
             last = rows[-1][0]
 
     @staticmethod
@@ -451,23 +519,31 @@ class SqlStore:
         return int(row[0]) if row else 0
 
     def facets_of(self, record_ids: Sequence[int], families: Sequence[str]) -> dict[int, list[str]]:
+        """Each record's facet keys of these families, in key order. A key is its family, or
+        `family:token` (catalog.index), so the family is read from the key: no join with
+        `facet` (which cost half of an OAI-PMH page's set lookup)."""
         found: dict[int, list[str]] = {rid: [] for rid in record_ids}
         if not record_ids:
             return found
+        parents = set(families)
+        children = tuple(f"{family}:" for family in families)
         marks = ", ".join("?" * len(record_ids))
-        fams = ", ".join("?" * len(families))
-        for rid, key in self._all(
-                f"SELECT m.record_id, m.key FROM record_facet m JOIN facet f ON f.key = m.key"
-                f" WHERE m.record_id IN ({marks}) AND f.family IN ({fams}) ORDER BY m.record_id, m.key",
-                (*record_ids, *families)):
-            found[rid].append(key)
+        for rid, key in self._all(f"SELECT record_id, key FROM record_facet WHERE record_id IN ({marks})"
+                                  " ORDER BY record_id, key", tuple(record_ids)):
+            if key.startswith(children) or key in parents:
+                found[rid].append(key)
         return found
 
     # -- OAI-PMH keyset pages --------------------------------------------------------------
-    def oai_row(self, record_id: int) -> OaiRow | None:
-        row = self._one("SELECT record_id, last_changed, deleted_at, brief FROM record WHERE record_id = ?",
-                        (record_id,))
-        return OaiRow(row[0], row[1], row[2] is not None, row[3]) if row else None
+    def oai_row(self, record_id: int, *, rendered: tuple[str, str] | None = None) -> OaiRow | None:
+        if rendered is None:
+            row = self._one("SELECT record_id, last_changed, deleted_at, brief, NULL FROM record WHERE record_id = ?",
+                            (record_id,))
+        else:
+            row = self._one("SELECT r.record_id, r.last_changed, r.deleted_at, r.brief, x.text FROM record r"
+                            " LEFT JOIN record_rendered x ON x.record_id = r.record_id AND x.format = ? AND x.key = ?"
+                            " WHERE r.record_id = ?", (*rendered, record_id))
+        return OaiRow(row[0], row[1], row[2] is not None, row[3], row[4]) if row else None
 
     @staticmethod
     def _range(facet: str | None, from_: str | None, until: str) -> tuple[str, str, list[object]]:
@@ -492,7 +568,9 @@ class SqlStore:
         return int(row[0]) if row else 0
 
     def oai_page(self, facet: str | None, from_: str | None, until: str, after: tuple[str, int] | None,
-                 limit: int, *, with_body: bool) -> list[OaiRow]:
+                 limit: int, *, with_body: bool, rendered: tuple[str, str] | None = None) -> list[OaiRow]:
+        """One keyset page. `rendered=(format, key)` adds each record's stored rendering in that
+        format when it was made under that key (`OaiRow.rendered`, else None)."""
         source, where, params = self._range(facet, from_, until)
         if after is not None:
             where += " AND (t.last_changed, t.record_id) > (?, ?)"
@@ -501,9 +579,19 @@ class SqlStore:
         r = "t" if facet is None else "r"
         join = "" if facet is None else " JOIN record r ON r.record_id = t.record_id"
         body = f"{r}.brief" if with_body else "NULL"
-        sql = (f"SELECT t.record_id, t.last_changed, {r}.deleted_at, {body} FROM {source}{join}"
+        text = "NULL"
+        join_params: list[object] = []
+        if rendered is not None and with_body:
+            join += " LEFT JOIN record_rendered x ON x.record_id = t.record_id AND x.format = ? AND x.key = ?"
+            join_params = [rendered[0], rendered[1]]
+            text = "x.text"
+            # A record with its current rendering needs no JSON: `body` is "" then (not None:
+            # the record still has metadata to send).
+            body = f"CASE WHEN x.text IS NULL THEN {body} ELSE '' END"
+        sql = (f"SELECT t.record_id, t.last_changed, {r}.deleted_at, {body}, {text} FROM {source}{join}"
                f" WHERE {where} ORDER BY t.last_changed, t.record_id LIMIT ?")
-        return [OaiRow(r[0], r[1], r[2] is not None, r[3]) for r in self._all(sql, [*params, limit])]
+        return [OaiRow(r[0], r[1], r[2] is not None, r[3], r[4])
+                for r in self._all(sql, [*join_params, *params, limit])]
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics (after a bulk load)."""

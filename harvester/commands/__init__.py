@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from catalog.store import CatalogStore
@@ -15,10 +15,14 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_WAIT = 75
 
 
-def open_store(database: str, *, mode: Literal["write", "read"] = "write") -> CatalogStore:
+def open_store(database: str, *, mode: Literal["write", "read"] = "write", render_options: Any = None) -> CatalogStore:
     """catalog.store.open_store, imported when a command runs: the store brings in pydantic
     and the record model, which `--help` and the commands that never open it do not need.
-    `mode="read"` for commands that only read (see catalog.store.open_store)."""
+    `mode="read"` for commands that only read (see catalog.store.open_store). Writers pass
+    `render_options` (the [export] FormatOptions) for the renderings stored with each record."""
     from catalog.store import open_store as _open_store
 
-    return _open_store(database, mode=mode)
+    store = _open_store(database, mode=mode)
+    if render_options is not None:
+        store.render_options = render_options
+    return store

@@ -14,11 +14,13 @@ _TABLES = ("record", "record_event", "sync_run", "sync_item", "sync_queue", "sto
 @click.command()
 @click.pass_context
 def reindex(ctx: click.Context) -> None:
-    """Rebuild the facet and full-text indexes of every record (after an upgrade; normally automatic)."""
+    """Rebuild the facet and full-text indexes of every record (after an upgrade; normally automatic),
+    and store the current renderings (oai_dc, oai_qdc, mods, marcxml, csl-json) of records lacking them."""
     settings = ctx.obj.settings()
     with open_store(settings.storage.database) as store:
         done = store.reindex()
-    click.echo(f"reindexed {done} records in {settings.storage.database}")
+        rendered = store.fill_renderings(options=settings.export.format_options())
+    click.echo(f"reindexed {done} records in {settings.storage.database}; rendered {rendered}")
 
 
 @click.command("copy-catalog")

@@ -64,9 +64,15 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
             click.echo(f"skipped {stored.record.record_id}: {reason}", err=True)
 
         writer = writer_for(fmt, on_skip=skipped, options=settings.export.format_options())
-        # Rows as stored: jsonl copies the stored body, the other formats read the brief one.
+        # Rows as stored: jsonl copies the stored body, the other formats read the brief one,
+        # and formats the store keeps a rendering of read it too (used when its key is current).
+        rendered = None
+        if writer.stored:
+            from catalog.export.rendered import render_key
+
+            rendered = (fmt, render_key(format_for(fmt), writer.options))
         rows = store.iter_raw(ids=list(ids) or None, changed_since=changed_since, include_deleted=True,
-                              brief=not writer.needs_text)
+                              brief=not writer.needs_text, rendered=rendered)
         # The CSV's lines end in CRLF (RFC 4180) already; Excel also needs the BOM to take it as UTF-8.
         with open_output(out, newline="" if fmt == "csv" else None,
                          encoding="utf-8-sig" if excel else "utf-8") as handle:

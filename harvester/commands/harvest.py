@@ -196,7 +196,7 @@ def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file: str | None, repl
 
     settings = ctx.obj.settings(archive={"contact": contact},
                                 http={"rate_limit": rate_limit, "concurrency": concurrency})
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, render_options=settings.export.format_options()) as store:
         try:
             entries = idlist.entries_from_args(ids)
             if ids_file is not None:
@@ -235,7 +235,7 @@ def reparse(ctx: click.Context, source: str | None, quiet: bool) -> None:
     into the records' histories.
     """
     settings = ctx.obj.settings()
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, render_options=settings.export.format_options()) as store:
         try:
             _run(ctx, _pipeline().reparse, quiet, store.count(include_deleted=True), label="reparsing",
                  settings=settings, store=store, source=source)

@@ -108,7 +108,7 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
         return
     _json_target(json_out)
     progress = _SyncProgress(verbose)
-    with open_store(settings.storage.database) as store:
+    with open_store(settings.storage.database, render_options=settings.export.format_options()) as store:
         try:
             result = run_sync(settings=settings, store=store, full=full, recheck_all=recheck_all, progress=progress)
         except SyncLocked as exc:

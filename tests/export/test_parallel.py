@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> SQLiteStore:
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
     base = [*fixture_records(), hard_record()]
     store = SQLiteStore(tmp_path_factory.mktemp("par") / "c.db")
     with store.transaction():
@@ -70,3 +71,25 @@ def test_cli_jobs_option(catalog: SQLiteStore, tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["oai_dc", "csl-json", "marcxml"])
+def test_stored_renderings_mixed_with_records_formatted_in_workers(catalog: SQLiteStore, fmt: str) -> None:
+    """Rows with a current stored rendering are framed by the parent, the others formatted by the
+    workers: the file is still the serial, fresh one."""
+    from catalog.export.rendered import render_key
+
+    with catalog.transaction():  # some records lose their renderings (the first batch included)
+        catalog.connection.execute("DELETE FROM record_rendered WHERE record_id % 7 = 0")
+    writer = writer_for(fmt)
+    key = (fmt, render_key(FORMATS[fmt], writer.options))
+
+    def run(jobs: int, rendered: tuple[str, str] | None) -> str:
+        w = writer_for(fmt)
+        rows = catalog.iter_raw(brief=True, rendered=rendered)
+        return w.header() + "".join(formatted(fmt, w, rows, jobs=jobs)) + w.footer()
+
+    fresh = run(1, None)
+    assert run(2, key) == fresh
+    assert run(1, key) == fresh
