@@ -228,6 +228,7 @@ class SqlStore:
         how many records were rendered. One transaction per batch, so a harvest or a server
         can go on meanwhile: a record changed since it was read is left to its own write."""
         from catalog.export.rendered import current_keys, renderings
+        from catalog.model import CatalogRecord  # with the record model: read commands never get here
 
         if options is not None:
             self.render_options = options
