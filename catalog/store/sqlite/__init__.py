@@ -22,10 +22,11 @@ from catalog.errors import StoreError
 from catalog.index import Derived
 from catalog.store.api import ListRow, to_db_time, utcnow
 from catalog.store.sql import Params, SqlStore
+from catalog.store.sqlite.budget import SQLiteBudget
 from catalog.store.sqlite.migrations import MIGRATIONS, Migration
 
 
-class SQLiteStore(SqlStore):
+class SQLiteStore(SQLiteBudget, SqlStore):
     """A catalog in one SQLite file (`path`), or `:memory:` for a throw-away one.
 
     `read_only=True` opens the file without ever writing to it (for read commands on a
