@@ -543,6 +543,9 @@ class Fetcher:
         try:
             early = self.limiter.wait(self.deadline)
         except PausedTooLong as exc:
+            if self.asked_to_wait is not None:  # this process was asked (and recorded it): that error
+                asked = self.asked_to_wait
+                raise AskedToWait(url, asked.detail, status=asked.status, retry_after=asked.retry_after) from None
             # Another worker of the catalog was asked to wait longer than we may: stop like it.
             asked = AskedToWait(url, f"the archive asked every worker to wait {exc.seconds:.0f} s "
                                      f"({exc.reason}; over http.backoff_max {self.settings.http.backoff_max:g} s)",
@@ -592,10 +595,6 @@ class Fetcher:
                               status=status, retry_after=retry_after)
             if retry_after is not None and retry_after > self.settings.http.backoff_max and self.replay is not None:
                 raise error  # a recording's 429: nobody to wait for, this ID fails
-            if retry_after is not None and self.replay is None:
-                # Every worker of the catalog pauses, not only this one (a no-op in one process,
-                # where the retry's own pause holds back every thread).
-                self.limiter.server_asked(retry_after, status)
             if retry_after is not None and retry_after > self.settings.http.backoff_max:
                 # The site asks for a longer pause than we are allowed to wait: this run stops
                 # asking, on every worker (later requests are refused before they are sent).
@@ -603,7 +602,14 @@ class Fetcher:
                                          f"Retry-After over http.backoff_max {self.settings.http.backoff_max:g} s)",
                                     status=status, retry_after=retry_after)
                 self.asked_to_wait = self.asked_to_wait or asked
+                # Recorded after asked_to_wait is set: this process's other threads, which may see
+                # the catalog's pause first, stop with this error rather than a second one.
+                self.limiter.server_asked(retry_after, status)
                 raise asked
+            if retry_after is not None:
+                # Every worker of the catalog pauses, not only this one (a no-op in one process,
+                # where the retry's own pause holds back every thread).
+                self.limiter.server_asked(retry_after, status)
             raise _Retryable(error, retry_after)
         return recorded
 
