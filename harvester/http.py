@@ -1,7 +1,8 @@
 """HTTP for the harvester: the only module that imports httpx.
 
 Politeness is built in, not optional: one rate limiter shared by every worker
-(1 request/s by default, paused for everyone when the site sends Retry-After), a
+(1 request/s by default, paused for everyone when the site sends Retry-After; with a
+catalog, every worker process on any machine shares it, see harvester/politeness.py), a
 User-Agent that names the tool and a contact address, strict timeouts, a cap on the
 response size (counted on the wire and again after decoding, while streaming, so a
 compression bomb stops at the cap), one total deadline per request that covers the
@@ -29,6 +30,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import urljoin, urlparse
 
 import httpcore
@@ -90,6 +92,28 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class Limiter(Protocol):
+    """What the fetcher asks before each request: RateLimiter (this process) or
+    politeness.SharedLimiter (every worker of a catalog)."""
+
+    interval: float
+
+    def wait(self, deadline: float | None = None) -> float | None: ...
+    def pause_until(self, when: float) -> None: ...
+    def server_asked(self, seconds: float, status: int) -> None: ...
+    def obey_crawl_delay(self, delay: float | None) -> None: ...
+
+
+class PausedTooLong(Exception):
+    """The host is paused for longer than http.backoff_max (a Retry-After another worker
+    got): raised by a limiter's wait, turned into AskedToWait by the fetcher."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
 class RateLimiter:
     """Spaces request starts at least 1/rate seconds apart, across threads.
 
@@ -121,6 +145,15 @@ class RateLimiter:
     def pause_until(self, when: float) -> None:
         with self._lock:
             self._next = max(self._next, when)
+
+    def server_asked(self, seconds: float, status: int) -> None:
+        """A Retry-After: in one process the retry's own pause (pause_until) already holds
+        every thread back, and one over http.backoff_max stops the fetcher instead."""
+
+    def obey_crawl_delay(self, delay: float | None) -> None:
+        # Only ever slower: a Crawl-delay never speeds us past http.rate_limit.
+        if delay is not None and delay > self.interval:
+            self.interval = delay
 
 
 def parse_http_date(value: str | None) -> datetime | None:
@@ -352,6 +385,7 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.settings = settings
         self.replay = replay
@@ -368,7 +402,9 @@ class Fetcher:
                                                  "it goes in the User-Agent so the archive can reach a person")
         self.user_agent = user_agent(settings.archive.contact)
         # Replay answers from disk: no politeness delay, and no retries (the answer cannot change).
-        self.limiter = RateLimiter(None if replay else http.rate_limit, clock=clock, sleep=sleep)
+        # `limiter`: the catalog's shared budget (harvester/politeness.py); never for a replay.
+        self.limiter: Limiter = limiter if limiter is not None and replay is None else \
+            RateLimiter(None if replay else http.rate_limit, clock=clock, sleep=sleep)
         self.max_retries = 0 if replay else http.max_retries
         self.requests_made = 0
         self._count_lock = threading.Lock()
@@ -504,7 +540,18 @@ class Fetcher:
         if self.asked_to_wait is not None:
             asked = self.asked_to_wait
             raise AskedToWait(url, asked.detail, status=asked.status, retry_after=asked.retry_after)
-        early = self.limiter.wait(self.deadline)
+        try:
+            early = self.limiter.wait(self.deadline)
+        except PausedTooLong as exc:
+            if self.asked_to_wait is not None:  # this process was asked (and recorded it): that error
+                asked = self.asked_to_wait
+                raise AskedToWait(url, asked.detail, status=asked.status, retry_after=asked.retry_after) from None
+            # Another worker of the catalog was asked to wait longer than we may: stop like it.
+            asked = AskedToWait(url, f"the archive asked every worker to wait {exc.seconds:.0f} s "
+                                     f"({exc.reason}; over http.backoff_max {self.settings.http.backoff_max:g} s)",
+                                retry_after=exc.seconds)
+            self.asked_to_wait = self.asked_to_wait or asked
+            raise asked from None
         if early is not None:
             raise OutOfTime(url, f"the run's time budget ends before the next request may start (in {early:.0f} s)")
         with self._count_lock:
@@ -555,7 +602,14 @@ class Fetcher:
                                          f"Retry-After over http.backoff_max {self.settings.http.backoff_max:g} s)",
                                     status=status, retry_after=retry_after)
                 self.asked_to_wait = self.asked_to_wait or asked
+                # Recorded after asked_to_wait is set: this process's other threads, which may see
+                # the catalog's pause first, stop with this error rather than a second one.
+                self.limiter.server_asked(retry_after, status)
                 raise asked
+            if retry_after is not None:
+                # Every worker of the catalog pauses, not only this one (a no-op in one process,
+                # where the retry's own pause holds back every thread).
+                self.limiter.server_asked(retry_after, status)
             raise _Retryable(error, retry_after)
         return recorded
 

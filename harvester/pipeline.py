@@ -49,6 +49,7 @@ from harvester.config import Settings
 from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
+from harvester.politeness import catalog_limiter
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files, warcinfo_text
 from harvester.workers import SupervisedPool
 
@@ -318,7 +319,8 @@ def harvest(
                                              operator=settings.archive.contact)
             summary.warc_file = str(writer.path)
             on_exchange = _LockedWriter(writer)
-        fetcher = Fetcher(settings, replay=index, on_exchange=on_exchange)
+        # Live: the catalog's request budget, shared with every other worker of the catalog.
+        fetcher = Fetcher(settings, replay=index, on_exchange=on_exchange, limiter=catalog_limiter(settings, store))
     if processes is None:
         processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))

@@ -62,7 +62,7 @@ def apply_crawl_delay(fetcher: Fetcher, rules: RobotsRules) -> float | None:
     still bounded by the run's time budget (the limiter will not sleep past fetcher.deadline).
     """
     delay = rules.crawl_delay(fetcher.user_agent)
-    if delay is not None and delay > fetcher.limiter.interval:
-        # Only ever slower: a Crawl-delay never speeds us past http.rate_limit.
-        fetcher.limiter.interval = delay
+    # Only ever slower: a Crawl-delay never speeds us past http.rate_limit. With a catalog's
+    # shared budget it is recorded there and slows every worker (None clears an old one).
+    fetcher.limiter.obey_crawl_delay(delay)
     return delay

@@ -67,6 +67,7 @@ from harvester.http import Fetcher, FetchResult
 from harvester.normalize import build_record
 from harvester.parse import parse_page
 from harvester.pipeline import _RECORD_ID, _LockedWriter, provenance_for, record_from_result
+from harvester.politeness import catalog_limiter
 from harvester.robots import RobotsRules, RobotsUnavailable, apply_crawl_delay, fetch_robots
 from harvester.warc import WarcWriter
 
@@ -163,7 +164,7 @@ def run_sync(
             writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
                                              software=f"wcda-harvester/{__version__}",
                                              operator=settings.archive.contact)
-            fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer))
+            fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer), limiter=catalog_limiter(settings, store))
         warc = str(writer.path) if writer else None
         if resumed:
             runs.begin_attempt(info.run_id, warc)

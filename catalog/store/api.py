@@ -261,6 +261,33 @@ class RunCounts:
     listing_pages: int = 0
 
 
+@dataclass(frozen=True)
+class BudgetSlot:
+    """The answer to one `budget_take`: how long to wait before the request may start.
+
+    Durations only, never clock readings: the backend measures on its own clock (the
+    database server's for PostgreSQL), so workers on machines whose clocks differ agree.
+    """
+
+    wait: float  # seconds from now until the request may start (0: at once)
+    taken: bool  # False: the wait was over max_wait, and nothing was reserved
+    paused: float  # seconds the host stays paused (a Retry-After seen by any worker); 0 if none
+    pause_reason: str = ""
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """The request budget of one host as stored (for status and tests)."""
+
+    host: str
+    interval: float  # seconds between request starts, as the last taker asked
+    crawl_delay: float | None  # robots.txt Crawl-delay recorded by a sync; slows every taker
+    taken: int  # requests granted so far, by every worker
+    next_in: float  # seconds until the next request may start (0: now)
+    paused: float  # seconds the host stays paused; 0 if none
+    pause_reason: str
+
+
 # Columns of a sync run a caller may set (the rest are written by dedicated calls).
 RUN_FIELDS = frozenset({"phase", "checkpoint", "robots", "baseline", "requests", "stop_reason", "report"})
 
@@ -355,6 +382,14 @@ class CatalogStore(Protocol):
     def run_counts(self, run_id: str) -> RunCounts: ...
     def queue_get(self, run_id: str) -> list[int]: ...
     def queue_save(self, run_id: str, record_ids: list[int]) -> None: ...
+
+    # the request budget shared by every worker of the catalog (harvester/politeness.py):
+    # one row per archive host, taken atomically, so N workers on any machines together
+    # keep http.rate_limit, a robots.txt Crawl-delay, and a Retry-After pause
+    def budget_take(self, host: str, interval: float, *, max_wait: float | None = None) -> BudgetSlot: ...
+    def budget_pause(self, host: str, seconds: float, reason: str) -> None: ...
+    def budget_crawl_delay(self, host: str, seconds: float | None) -> None: ...
+    def budget_state(self, host: str) -> BudgetState | None: ...
 
 
 def run_info(values: dict[str, Any]) -> RunInfo:

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from catalog.errors import StoreError, StoreUnavailable
 from catalog.index import Derived
 from catalog.store.api import to_db_time, utcnow
+from catalog.store.postgres.budget import PostgresBudget
 from catalog.store.postgres.migrations import MIGRATIONS, Migration
 from catalog.store.sql import Params, SqlStore
 
@@ -52,7 +53,7 @@ def _lost(exc: Exception) -> bool:
     return sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(PostgresBudget, SqlStore):
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 8) -> None:
         self.url = url
         self.read_only = read_only

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from catalog.errors import StoreError
 from catalog.store.api import ListRow, to_db_time, utcnow
 from catalog.store.sql import Params, SqlStore
+from catalog.store.sqlite.budget import SQLiteBudget
 from catalog.store.sqlite.migrations import MIGRATIONS, Migration
 
 if TYPE_CHECKING:
     from catalog.index import Derived
 
 
-class SQLiteStore(SqlStore):
+class SQLiteStore(SQLiteBudget, SqlStore):
     """A catalog in one SQLite file (`path`), or `:memory:` for a throw-away one.
 
     `read_only=True` opens the file without ever writing to it (for read commands on a
