@@ -20,11 +20,12 @@ import re
 import signal
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from catalog.errors import (
     ArchiveWriteError,
@@ -33,6 +34,7 @@ from catalog.errors import (
     FetchError,
     Gone,
     HarvesterError,
+    LeaseLost,
     NotADocument,
     NotFound,
     ParseError,
@@ -51,6 +53,9 @@ from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files, warcinfo_text
 from harvester.workers import SupervisedPool
+
+if TYPE_CHECKING:
+    from harvester.work import WorkFeed
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
@@ -91,6 +96,11 @@ class HarvestSummary:
     parsed: int = 0  # pages that gave a record
     fields: Counter[str] = field(default_factory=Counter)  # present fields and fallback marks, per page
     alarms: list[str] = field(default_factory=list)  # the quality alarm that stopped the run, if any
+    # Work queue runs (harvester/work.py): items a resumed harvest found finished by an earlier
+    # run (reported, not fetched again), this worker's id, and whether a budget ended the run.
+    resumed: int = 0
+    worker_id: str | None = None
+    budget_stop: bool = False
 
     @property
     def counts(self) -> Counter[str]:
@@ -292,6 +302,7 @@ def harvest(
     processes: bool | None = None,
     cancel: threading.Event | None = None,
     log_failures: bool = True,
+    feed: WorkFeed | None = None,
 ) -> HarvestSummary:
     """Fetch, keep, parse, normalize and store each ID. Never raises for one bad ID.
 
@@ -303,6 +314,9 @@ def harvest(
     decide (None: a pool from POOL_MIN_IDS IDs up on a multi-core machine, for a replay
     or a live harvest allowed POOL_MIN_RATE requests/s or more, unless a fetcher is
     passed in).
+
+    `feed`: take the IDs from the catalog's work queue instead of `ids` (harvester/work.py):
+    claimed as the fetch window has room, each finished in the unit of work that stores it.
     """
     summary = HarvestSummary()
     writer: WarcWriter | None = None
@@ -320,7 +334,8 @@ def harvest(
             on_exchange = _LockedWriter(writer)
         fetcher = Fetcher(settings, replay=index, on_exchange=on_exchange)
     if processes is None:
-        processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
+        expected = len(ids) if feed is None else feed.expected
+        processes = (not custom_fetcher and expected >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))
     if index is not None:
         summary.skipped_files = [(str(path), why) for path, why in index.skipped]
@@ -331,7 +346,7 @@ def harvest(
     # The quality alarm: coverage of the catalog before the run, against this run's pages (a
     # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
     quality = settings.sync
-    judged = len(ids) >= quality.quality_min_pages and store.count() > 0
+    judged = (feed.expected if feed is not None else len(ids)) >= quality.quality_min_pages and store.count() > 0
     baseline = catalog_coverage(store) if judged else None
 
     def halt(why: str) -> None:
@@ -376,6 +391,8 @@ def harvest(
             # went off (so no record gets thinner).
             result = Outcome(rid, "not_attempted", stop_reason[0])
 
+        settled = [False]
+
         def write() -> Outcome:
             if isinstance(result, CatalogRecord):
                 status = store.upsert(result)
@@ -386,12 +403,22 @@ def harvest(
             stored = written.status in {"new", "changed", "unchanged", "restored"}
             if written.status != "not_attempted" and (log_failures or stored):
                 store.log_event(rid, written.status, written.detail or "; ".join(written.problems), run_id=run_id)
+            if feed is not None:  # "item done" in the same unit of work as the record and its event
+                settled[0] = feed.finish(rid, written.status, written.detail or "; ".join(written.problems),
+                                         # a failure while the run stops (a full disk…) is the run's, not the item's
+                                         retry_later=written.retry_after is not None or written.connect_failed
+                                         or stop.is_set())
             return written
 
         try:
             # One unit of work: the record, its derived indexes and its history event commit together
             # (one commit a page; retried once if the connection to a database server was lost).
             outcome = store.write(write)
+        except LeaseLost as exc:
+            # This worker's lease had expired and another worker took the item: nothing was
+            # written here (the unit of work rolled back); the other worker stores it.
+            settled[0] = True
+            outcome = Outcome(rid, "not_attempted", f"left to another worker: {exc}")
         except StoreError as exc:
             # The catalog cannot be written (a full disk, a database server gone for good): nothing
             # half-written (each write is one unit of work), and the run stops with one line.
@@ -419,10 +446,14 @@ def harvest(
                     halt("the run stopped: archive unreachable")
             elif outcome.status != "not_attempted":
                 connect_streak[0] = 0
+        if feed is not None and settled[0]:
+            feed.settled(rid)
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
 
+    # With a feed, IDs are claimed from the queue as the windows below have room for them.
+    source: Iterator[int] = iter(ids) if feed is None else feed.ids(stop.is_set, lambda: fetcher.requests_made)
     try:
         if processes and index is not None:
             # A replay: no latency to overlap, all CPU. Each worker process reads its pages from
@@ -431,7 +462,7 @@ def harvest(
             # IDs is in flight, so memory stays flat whatever the archive's size.
             workers = _pool_workers()
             with _process_pool(workers, settings, index, replayed) as pool:
-                queue = iter(ids)
+                queue = source
                 window: deque[tuple[int, Future]] = deque()
 
                 def refill_replay() -> None:
@@ -452,7 +483,7 @@ def harvest(
                         result = got
                     finish(rid, result)
                     refill_replay()
-                for rid in queue:  # after a block or a quality alarm
+                for rid in queue if feed is None else ():  # after a block or a quality alarm
                     finish(rid, Outcome(rid, "not_attempted", _stop_reason()))
         elif processes:
             # Live: threads fetch (and write every exchange to the WARC), worker processes parse,
@@ -465,7 +496,7 @@ def harvest(
             procs = max(1, _pool_workers() - 1)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_pool, \
                     _process_pool(procs, settings, None, replayed) as parse_pool:
-                queue = iter(ids)
+                queue = source
                 fetching: dict[Future, int] = {}
                 parsing: dict[Future, int] = {}
                 waiting: deque[tuple[int, FetchResult]] = deque()
@@ -502,7 +533,7 @@ def harvest(
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_threads:
                 # A bounded window of fetches in flight: the workers stay busy while this thread
                 # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
-                queue = iter(ids)
+                queue = source
                 in_flight: dict[Future[Outcome | FetchResult], int] = {}
 
                 def refill() -> None:
@@ -535,10 +566,13 @@ def harvest(
                 summary.warc_file = None
     summary.interrupted = user_stopped()
     finished = {o.record_id for o in summary.outcomes}
-    for rid in ids:  # IDs a stop left in the queue (the windows above stop refilling)
+    # With a feed: what it claimed, then the IDs it was to work on and never reached.
+    claimed = set(feed.claimed) if feed is not None else set()
+    wanted = ids if feed is None else [*feed.claimed, *(i for i in ids if i not in claimed)]
+    for rid in wanted:  # IDs a stop left in the queue (the windows above stop refilling)
         if rid not in finished:
             summary.outcomes.append(Outcome(rid, "not_attempted", _stop_reason()))
-    position = {rid: i for i, rid in enumerate(ids)}
+    position = {rid: i for i, rid in enumerate(wanted)}
     summary.outcomes.sort(key=lambda o: position[o.record_id])
     return summary
 

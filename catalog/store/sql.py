@@ -808,6 +808,16 @@ class SqlStore:
                               f" WHERE lease_owner = ? AND state = 'leased' AND id IN ({self._marks(ids)})",
                               (error, error, worker_id, *ids))
 
+    def work_expire(self, worker_id: str, *, now: datetime | None = None) -> int:
+        """A worker known to be dead (stopped, or its pid gone on its host): let its leases be claimed
+        now instead of after they run out, and note it stopped. The leases expired."""
+        now_s = to_db_time(now or utcnow())
+        with self.unit_of_work():
+            self._exec("UPDATE work_worker SET stopped_at = coalesce(stopped_at, ?) WHERE worker_id = ?",
+                       (now_s, worker_id))
+            return self._exec("UPDATE work_item SET lease_expires = ? WHERE lease_owner = ? AND state = 'leased'"
+                              " AND lease_expires > ?", (now_s, worker_id, now_s))
+
     def work_counts(self, batch: str | None = None) -> dict[str, int]:
         """Items by state (every state present, 0 when none), and `expired`: leased ones whose lease ran out."""
         in_batch, params = (" WHERE batch = ?", [batch]) if batch is not None else ("", [])
