@@ -101,6 +101,7 @@ class HarvestSummary:
     resumed: int = 0
     worker_id: str | None = None
     budget_stop: bool = False
+    catalog_failed: bool = False  # the catalog itself could not be written (fatal says why)
 
     @property
     def counts(self) -> Counter[str]:
@@ -390,6 +391,17 @@ def harvest(
             # Fetched, but nothing more is written: after a full disk, or after the quality alarm
             # went off (so no record gets thinner).
             result = Outcome(rid, "not_attempted", stop_reason[0])
+        if feed is not None and feed.lost and not summary.catalog_failed:
+            # The work queue's heartbeat or claim found the catalog gone: stop, as a failed write does.
+            summary.fatal, summary.catalog_failed = summary.fatal or feed.lost, True
+            halt("the run stopped: the catalog could not be reached")
+        if summary.catalog_failed:
+            # Every further write would wait for the same lost database (a pool timeout each).
+            outcome = Outcome(rid, "not_attempted", stop_reason[0])
+            summary.outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+            return
 
         settled = [False]
 
@@ -423,6 +435,7 @@ def harvest(
             # The catalog cannot be written (a full disk, a database server gone for good): nothing
             # half-written (each write is one unit of work), and the run stops with one line.
             summary.fatal = summary.fatal or f"cannot write the catalog {display_name(store.url)}: {exc}"
+            summary.catalog_failed = True
             halt("the run stopped: the catalog could not be written")
             outcome = Outcome(rid, "failed", f"not stored: {exc}")
         else:

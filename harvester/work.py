@@ -156,6 +156,8 @@ class WorkFeed:
         self._beat_stop.set()
         if self._beat is not None:
             self._beat.join(timeout=5)
+        if self.lost:  # every call would wait for a catalog that is gone: the leases expire on their own
+            return
         try:
             if self.held:
                 self.store.work_release([i.id for i in self.held.values()], self.worker_id,
@@ -263,6 +265,8 @@ def work(*, settings: Settings, store: CatalogStore, batch: str = QUEUE_BATCH, b
     with feed:
         summary = pipeline.harvest([], settings=settings, store=store, replay=replay, progress=progress,
                                    cancel=cancel, processes=processes, feed=feed, run_id=None)
+        if summary.catalog_failed:
+            feed.lost = feed.lost or summary.fatal
     if feed.lost and not summary.fatal:
         summary.fatal = feed.lost
     summary.worker_id = feed.worker_id
@@ -298,6 +302,8 @@ def harvest(ids: list[int], *, settings: Settings, store: CatalogStore, replay: 
     with feed:
         summary = pipeline.harvest(remaining, settings=settings, store=store, replay=replay, progress=progress,
                                    cancel=cancel, processes=processes, feed=feed)
+        if summary.catalog_failed:
+            feed.lost = feed.lost or summary.fatal
     if feed.lost and not summary.fatal:
         summary.fatal = feed.lost
     if not summary.interrupted and not summary.fatal:

@@ -114,6 +114,8 @@ def work_command(ctx: click.Context, until_empty: bool, max_minutes: float | Non
             summary.interrupted = False
             summary.outcomes = [o for o in summary.outcomes if o.status != "not_attempted"]
         code = _report(summary, quiet)
+        if summary.fatal:
+            ctx.exit(code)
         try:
             left = store.work_counts(work.QUEUE_BATCH)
             done = sum(1 for o in summary.outcomes if o.status != "not_attempted")
