@@ -1,5 +1,10 @@
 """Harvest: Record IDs in, catalog records out, raw pages kept.
 
+One loop (in `harvest`) over a small executor interface (`Executor`): the executor fetches
+and parses (`ThreadExecutor`, `ReplayPoolExecutor`, `LivePoolExecutor`), the loop stores
+each result on the calling thread (`finish`: record, history event, work-queue item in one
+unit of work), and every exception of one item becomes its outcome in `outcome_for`.
+
 Worker threads fetch in parallel (bounded by the HTTP concurrency setting, and spaced
 by the shared rate limiter); parsing is CPU work that holds the GIL, so for a large job
 it runs in a pool of worker processes (one per core), and for a small one on the calling
@@ -25,7 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from catalog.errors import (
     ArchiveWriteError,
@@ -291,6 +296,154 @@ class _LockedWriter:
             self.writer.write_exchange(request, response)
 
 
+# -- executors: how the items of one run are fetched and parsed --------------------------------
+class Executor(Protocol):
+    """Runs the per-item work (fetch, parse) of `harvest`'s one loop; the loop stores the results.
+
+    `room()` says how many more IDs may start now (a bounded window: memory stays flat),
+    `collect()` waits for at least one step and returns the items that are finished
+    (a parsed CatalogRecord or an Outcome), `requests` counts requests made outside this
+    process (replay workers)."""
+
+    requests: int
+
+    def __enter__(self) -> Executor: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def room(self) -> int: ...
+    def submit(self, record_id: int) -> None: ...
+    def busy(self) -> bool: ...
+    def collect(self) -> list[tuple[int, object]]: ...
+
+
+class ThreadExecutor:
+    """Fetch threads; the parse on the calling thread (the cheap path: small runs, slow rates).
+
+    A bounded window of fetches in flight keeps the threads busy while this thread parses;
+    fetched pages cannot pile up when parsing is the slower side."""
+
+    def __init__(self, workers: int, fetch: Callable[[int], Outcome | FetchResult],
+                 parse: Callable[[int, FetchResult], object]) -> None:
+        self.workers, self.fetch, self.parse = workers, fetch, parse
+        self.requests = 0
+        self.in_flight: dict[Future[Outcome | FetchResult], int] = {}
+
+    def __enter__(self) -> ThreadExecutor:
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fetch")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True)
+
+    def room(self) -> int:
+        return 2 * self.workers - len(self.in_flight)
+
+    def submit(self, record_id: int) -> None:
+        self.in_flight[self.pool.submit(self.fetch, record_id)] = record_id
+
+    def busy(self) -> bool:
+        return bool(self.in_flight)
+
+    def collect(self) -> list[tuple[int, object]]:
+        done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+        finished: list[tuple[int, object]] = []
+        for future in done:
+            rid = self.in_flight.pop(future)
+            fetched = future.result()
+            # Parsed here, on the one writing thread, while the threads keep fetching: the parse
+            # holds the GIL, and threads parsing at once only fight over it.
+            finished.append((rid, self.parse(rid, fetched) if isinstance(fetched, FetchResult) else fetched))
+        return finished
+
+
+class ReplayPoolExecutor:
+    """A replay: no latency to overlap, all CPU. Each worker process reads its pages from the WARC
+    files itself (the index says which file and offset), parses and normalizes; results come
+    back in input order."""
+
+    def __init__(self, workers: int, settings: Settings, index: WarcIndex, replayed: bool) -> None:
+        self.workers, self.settings, self.index, self.replayed = workers, settings, index, replayed
+        self.requests = 0
+        self.window: deque[tuple[int, Future]] = deque()
+
+    def __enter__(self) -> ReplayPoolExecutor:
+        self.pool = _process_pool(self.workers, self.settings, self.index, self.replayed).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.__exit__(*exc)
+
+    def room(self) -> int:
+        return 4 * self.workers - len(self.window)
+
+    def submit(self, record_id: int) -> None:
+        self.window.append((record_id, self.pool.submit(_replay_in_worker, record_id)))
+
+    def busy(self) -> bool:
+        return bool(self.window)
+
+    def collect(self) -> list[tuple[int, object]]:
+        rid, future = self.window.popleft()
+        got = _future_result(rid, future)
+        if isinstance(got, tuple):
+            result, made = got
+            self.requests += made
+            return [(rid, result)]
+        return [(rid, got)]
+
+
+class LivePoolExecutor:
+    """Live, fast: threads fetch (and write every exchange to the WARC), worker processes parse.
+    Bounded: at most 2 x concurrency pages fetched or waiting for a parser, and 2 per worker
+    process being parsed."""
+
+    def __init__(self, workers: int, procs: int, settings: Settings, replayed: bool,
+                 fetch: Callable[[int], Outcome | FetchResult]) -> None:
+        self.workers, self.procs, self.settings, self.replayed, self.fetch = workers, procs, settings, replayed, fetch
+        self.requests = 0
+        self.fetching: dict[Future, int] = {}
+        self.parsing: dict[Future, int] = {}
+        self.waiting: deque[tuple[int, FetchResult]] = deque()
+
+    def __enter__(self) -> LivePoolExecutor:
+        self.fetch_pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fetch")
+        self.parse_pool = _process_pool(self.procs, self.settings, None, self.replayed).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.fetch_pool.shutdown(wait=True)
+        finally:
+            self.parse_pool.__exit__(*exc)
+
+    def room(self) -> int:
+        return 2 * self.workers - len(self.fetching) - len(self.waiting)
+
+    def submit(self, record_id: int) -> None:
+        self.fetching[self.fetch_pool.submit(self.fetch, record_id)] = record_id
+
+    def busy(self) -> bool:
+        return bool(self.fetching or self.parsing or self.waiting)
+
+    def collect(self) -> list[tuple[int, object]]:
+        while self.waiting and len(self.parsing) < 2 * self.procs:
+            rid, fetched = self.waiting.popleft()
+            self.parsing[self.parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
+        done, _ = wait([*self.fetching, *self.parsing], return_when=FIRST_COMPLETED)
+        finished: list[tuple[int, object]] = []
+        for future in done:
+            if future in self.fetching:
+                rid = self.fetching.pop(future)
+                result = future.result()
+                if isinstance(result, FetchResult):
+                    self.waiting.append((rid, result))
+                    continue
+            else:
+                rid = self.parsing.pop(future)
+                result = _future_result(rid, future)
+            finished.append((rid, result))
+        return finished
+
+
 def harvest(
     ids: list[int],
     *,
@@ -343,7 +496,6 @@ def harvest(
     stop = cancel if cancel is not None else threading.Event()
     stop_reason = ["the run stopped after a block"]
     connect_streak = [0]
-    extra_requests = 0
     # The quality alarm: coverage of the catalog before the run, against this run's pages (a
     # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
     quality = settings.sync
@@ -467,110 +619,36 @@ def harvest(
 
     # With a feed, IDs are claimed from the queue as the windows below have room for them.
     source: Iterator[int] = iter(ids) if feed is None else feed.ids(stop.is_set, lambda: fetcher.requests_made)
+    executor: Executor
+    if processes and index is not None:
+        executor = ReplayPoolExecutor(_pool_workers(), settings, index, replayed)
+    elif processes:
+        # One core fewer than a replay: here this process is busy too (fetching, WARC,
+        # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
+        # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
+        executor = LivePoolExecutor(settings.http.concurrency, max(1, _pool_workers() - 1), settings, replayed, work)
+    else:
+        # A replay answers from disk, so there is no latency for threads to overlap, and the
+        # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
+        executor = ThreadExecutor(1 if replayed else settings.http.concurrency, work,
+                                  lambda rid, fetched: guarded(rid, partial(record_from_result, fetched, rid,
+                                                                            replayed=replayed)))
     try:
-        if processes and index is not None:
-            # A replay: no latency to overlap, all CPU. Each worker process reads its pages from
-            # the WARC files itself (the index says which file and offset), parses and
-            # normalizes; this thread stores the results in input order. A bounded window of
-            # IDs is in flight, so memory stays flat whatever the archive's size.
-            workers = _pool_workers()
-            with _process_pool(workers, settings, index, replayed) as pool:
-                queue = source
-                window: deque[tuple[int, Future]] = deque()
-
-                def refill_replay() -> None:
-                    while len(window) < 4 * workers and not stop.is_set():
-                        rid = next(queue, None)
-                        if rid is None:
-                            return
-                        window.append((rid, pool.submit(_replay_in_worker, rid)))
-
-                refill_replay()
-                while window:
-                    rid, future = window.popleft()
-                    got = _future_result(rid, future)
-                    if isinstance(got, tuple):
-                        result, made = got
-                        extra_requests += made
-                    else:
-                        result = got
+        # The one loop: keep the executor's window full, store each result as it comes. After a
+        # stop (Ctrl-C, a block, an alarm…) nothing new starts; the IDs left are reported below.
+        with executor:
+            while True:
+                while executor.room() > 0 and not stop.is_set():
+                    rid = next(source, None)
+                    if rid is None:
+                        break
+                    executor.submit(rid)
+                if not executor.busy():
+                    break
+                for rid, result in executor.collect():
                     finish(rid, result)
-                    refill_replay()
-                for rid in queue if feed is None else ():  # after a block or a quality alarm
-                    finish(rid, Outcome(rid, "not_attempted", _stop_reason()))
-        elif processes:
-            # Live: threads fetch (and write every exchange to the WARC), worker processes parse,
-            # this thread stores. Bounded: at most 2 x concurrency pages fetched or waiting for
-            # a parser, and 2 per worker process being parsed.
-            workers = settings.http.concurrency
-            # One core fewer than a replay: here this process is busy too (fetching, WARC,
-            # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
-            # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
-            procs = max(1, _pool_workers() - 1)
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_pool, \
-                    _process_pool(procs, settings, None, replayed) as parse_pool:
-                queue = source
-                fetching: dict[Future, int] = {}
-                parsing: dict[Future, int] = {}
-                waiting: deque[tuple[int, FetchResult]] = deque()
-
-                def refill_live() -> None:
-                    while waiting and len(parsing) < 2 * procs:
-                        rid, fetched = waiting.popleft()
-                        parsing[parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
-                    while len(fetching) + len(waiting) < 2 * workers:
-                        next_id = next(queue, None)
-                        if next_id is None:
-                            return
-                        fetching[fetch_pool.submit(work, next_id)] = next_id
-
-                refill_live()
-                while fetching or parsing or waiting:
-                    done, _ = wait([*fetching, *parsing], return_when=FIRST_COMPLETED)
-                    for future in done:
-                        if future in fetching:
-                            rid = fetching.pop(future)
-                            result = future.result()
-                            if isinstance(result, FetchResult):
-                                waiting.append((rid, result))
-                                continue
-                        else:
-                            rid = parsing.pop(future)
-                            result = _future_result(rid, future)
-                        finish(rid, result)
-                    refill_live()
-        else:
-            # A replay answers from disk, so there is no latency for threads to overlap, and the
-            # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
-            workers = 1 if replayed else settings.http.concurrency
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_threads:
-                # A bounded window of fetches in flight: the workers stay busy while this thread
-                # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
-                queue = source
-                in_flight: dict[Future[Outcome | FetchResult], int] = {}
-
-                def refill() -> None:
-                    while len(in_flight) < 2 * workers:
-                        rid = next(queue, None)
-                        if rid is None:
-                            return
-                        in_flight[fetch_threads.submit(work, rid)] = rid
-
-                refill()
-                while in_flight:
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        rid = in_flight.pop(future)
-                        fetched = future.result()
-                        if isinstance(fetched, FetchResult):
-                            # Parsed here, on the one writing thread, while the workers keep fetching:
-                            # the parse holds the GIL, and threads parsing at once only fight over it.
-                            finish(rid, guarded(rid, partial(record_from_result, fetched, rid, replayed=replayed)))
-                        else:
-                            finish(rid, fetched)
-                    refill()
     finally:
-        summary.requests = fetcher.requests_made + extra_requests
+        summary.requests = fetcher.requests_made + executor.requests
         fetcher.close()
         if writer is not None:
             writer.close()
