@@ -301,7 +301,7 @@ class Executor(Protocol):
     """Runs the per-item work (fetch, parse) of `harvest`'s one loop; the loop stores the results.
 
     `room()` says how many more IDs may start now (a bounded window: memory stays flat),
-    `collect()` waits for at least one step and returns the items that are finished
+    `collect()` waits for at least one step and yields the items that are finished
     (a parsed CatalogRecord or an Outcome), `requests` counts requests made outside this
     process (replay workers)."""
 
@@ -312,7 +312,7 @@ class Executor(Protocol):
     def room(self) -> int: ...
     def submit(self, record_id: int) -> None: ...
     def busy(self) -> bool: ...
-    def collect(self) -> list[tuple[int, object]]: ...
+    def collect(self) -> Iterable[tuple[int, object]]: ...
 
 
 class ThreadExecutor:
@@ -343,16 +343,15 @@ class ThreadExecutor:
     def busy(self) -> bool:
         return bool(self.in_flight)
 
-    def collect(self) -> list[tuple[int, object]]:
+    def collect(self) -> Iterator[tuple[int, object]]:
         done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
-        finished: list[tuple[int, object]] = []
         for future in done:
             rid = self.in_flight.pop(future)
             fetched = future.result()
             # Parsed here, on the one writing thread, while the threads keep fetching: the parse
-            # holds the GIL, and threads parsing at once only fight over it.
-            finished.append((rid, self.parse(rid, fetched) if isinstance(fetched, FetchResult) else fetched))
-        return finished
+            # holds the GIL, and threads parsing at once only fight over it. Lazily, so each page
+            # is stored right after its parse (a stop in between leaves no parsed page unstored).
+            yield rid, self.parse(rid, fetched) if isinstance(fetched, FetchResult) else fetched
 
 
 class ReplayPoolExecutor:
