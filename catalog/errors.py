@@ -144,6 +144,10 @@ class StoreUnavailable(StoreError):
     """The connection to the catalog's database server was lost (the work may be retried)."""
 
 
+class LeaseLost(HarvesterError):
+    """A work item's lease passed to another worker (ours expired): this worker must not finish it."""
+
+
 class ArchiveWriteError(HarvesterError):
     """A WARC file could not be written (a full disk, a file size limit): no record may be stored without it."""
 

@@ -154,6 +154,17 @@ class SyncSettings(_Section):
     quality_alarm_share: float = Field(0.5, gt=0, le=1)
 
 
+class QueueSettings(_Section):
+    # A worker renews its leases every third of this (the heartbeat); a worker that dies
+    # (SIGKILL, power cut, a lost database) leaves its items to be claimed again this long
+    # after its last heartbeat. Short enough that a crash costs little, long enough that a
+    # slow database or a long Retry-After pause does not make live workers lose their items.
+    lease_seconds: float = Field(120.0, ge=2, description="seconds a work item's lease lives without a heartbeat")
+    # An item whose lease ran out this many times (it killed every worker that tried it)
+    # is failed instead of being tried for ever.
+    max_attempts: int = Field(5, ge=1)
+
+
 class Settings(_Section):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -161,6 +172,7 @@ class Settings(_Section):
     oai: OaiSettings = Field(default_factory=OaiSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
 
 
 def load_settings(

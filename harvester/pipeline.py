@@ -1,5 +1,10 @@
 """Harvest: Record IDs in, catalog records out, raw pages kept.
 
+One loop (in `harvest`) over a small executor interface (`Executor`): the executor fetches
+and parses (`ThreadExecutor`, `ReplayPoolExecutor`, `LivePoolExecutor`), the loop stores
+each result on the calling thread (`finish`: record, history event, work-queue item in one
+unit of work), and every exception of one item becomes its outcome in `outcome_for`.
+
 Worker threads fetch in parallel (bounded by the HTTP concurrency setting, and spaced
 by the shared rate limiter); parsing is CPU work that holds the GIL, so for a large job
 it runs in a pool of worker processes (one per core), and for a small one on the calling
@@ -20,11 +25,12 @@ import re
 import signal
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from catalog.errors import (
     ArchiveWriteError,
@@ -33,6 +39,7 @@ from catalog.errors import (
     FetchError,
     Gone,
     HarvesterError,
+    LeaseLost,
     NotADocument,
     NotFound,
     ParseError,
@@ -52,6 +59,9 @@ from harvester.parse import PARSER_VERSION, parse_page
 from harvester.politeness import catalog_limiter
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files, warcinfo_text
 from harvester.workers import SupervisedPool
+
+if TYPE_CHECKING:
+    from harvester.work import WorkFeed
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
@@ -92,6 +102,12 @@ class HarvestSummary:
     parsed: int = 0  # pages that gave a record
     fields: Counter[str] = field(default_factory=Counter)  # present fields and fallback marks, per page
     alarms: list[str] = field(default_factory=list)  # the quality alarm that stopped the run, if any
+    # Work queue runs (harvester/work.py): items a resumed harvest found finished by an earlier
+    # run (reported, not fetched again), this worker's id, and whether a budget ended the run.
+    resumed: int = 0
+    worker_id: str | None = None
+    budget_stop: bool = False
+    catalog_failed: bool = False  # the catalog itself could not be written (fatal says why)
 
     @property
     def counts(self) -> Counter[str]:
@@ -281,6 +297,153 @@ class _LockedWriter:
             self.writer.write_exchange(request, response)
 
 
+# -- executors: how the items of one run are fetched and parsed --------------------------------
+class Executor(Protocol):
+    """Runs the per-item work (fetch, parse) of `harvest`'s one loop; the loop stores the results.
+
+    `room()` says how many more IDs may start now (a bounded window: memory stays flat),
+    `collect()` waits for at least one step and yields the items that are finished
+    (a parsed CatalogRecord or an Outcome), `requests` counts requests made outside this
+    process (replay workers)."""
+
+    requests: int
+
+    def __enter__(self) -> Executor: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def room(self) -> int: ...
+    def submit(self, record_id: int) -> None: ...
+    def busy(self) -> bool: ...
+    def collect(self) -> Iterable[tuple[int, object]]: ...
+
+
+class ThreadExecutor:
+    """Fetch threads; the parse on the calling thread (the cheap path: small runs, slow rates).
+
+    A bounded window of fetches in flight keeps the threads busy while this thread parses;
+    fetched pages cannot pile up when parsing is the slower side."""
+
+    def __init__(self, workers: int, fetch: Callable[[int], Outcome | FetchResult],
+                 parse: Callable[[int, FetchResult], object]) -> None:
+        self.workers, self.fetch, self.parse = workers, fetch, parse
+        self.requests = 0
+        self.in_flight: dict[Future[Outcome | FetchResult], int] = {}
+
+    def __enter__(self) -> ThreadExecutor:
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fetch")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True)
+
+    def room(self) -> int:
+        return 2 * self.workers - len(self.in_flight)
+
+    def submit(self, record_id: int) -> None:
+        self.in_flight[self.pool.submit(self.fetch, record_id)] = record_id
+
+    def busy(self) -> bool:
+        return bool(self.in_flight)
+
+    def collect(self) -> Iterator[tuple[int, object]]:
+        done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            rid = self.in_flight.pop(future)
+            fetched = future.result()
+            # Parsed here, on the one writing thread, while the threads keep fetching: the parse
+            # holds the GIL, and threads parsing at once only fight over it. Lazily, so each page
+            # is stored right after its parse (a stop in between leaves no parsed page unstored).
+            yield rid, self.parse(rid, fetched) if isinstance(fetched, FetchResult) else fetched
+
+
+class ReplayPoolExecutor:
+    """A replay: no latency to overlap, all CPU. Each worker process reads its pages from the WARC
+    files itself (the index says which file and offset), parses and normalizes; results come
+    back in input order."""
+
+    def __init__(self, workers: int, settings: Settings, index: WarcIndex, replayed: bool) -> None:
+        self.workers, self.settings, self.index, self.replayed = workers, settings, index, replayed
+        self.requests = 0
+        self.window: deque[tuple[int, Future]] = deque()
+
+    def __enter__(self) -> ReplayPoolExecutor:
+        self.pool = _process_pool(self.workers, self.settings, self.index, self.replayed).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.__exit__(*exc)
+
+    def room(self) -> int:
+        return 4 * self.workers - len(self.window)
+
+    def submit(self, record_id: int) -> None:
+        self.window.append((record_id, self.pool.submit(_replay_in_worker, record_id)))
+
+    def busy(self) -> bool:
+        return bool(self.window)
+
+    def collect(self) -> list[tuple[int, object]]:
+        rid, future = self.window.popleft()
+        got = _future_result(rid, future)
+        if isinstance(got, tuple):
+            result, made = got
+            self.requests += made
+            return [(rid, result)]
+        return [(rid, got)]
+
+
+class LivePoolExecutor:
+    """Live, fast: threads fetch (and write every exchange to the WARC), worker processes parse.
+    Bounded: at most 2 x concurrency pages fetched or waiting for a parser, and 2 per worker
+    process being parsed."""
+
+    def __init__(self, workers: int, procs: int, settings: Settings, replayed: bool,
+                 fetch: Callable[[int], Outcome | FetchResult]) -> None:
+        self.workers, self.procs, self.settings, self.replayed, self.fetch = workers, procs, settings, replayed, fetch
+        self.requests = 0
+        self.fetching: dict[Future, int] = {}
+        self.parsing: dict[Future, int] = {}
+        self.waiting: deque[tuple[int, FetchResult]] = deque()
+
+    def __enter__(self) -> LivePoolExecutor:
+        self.fetch_pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fetch")
+        self.parse_pool = _process_pool(self.procs, self.settings, None, self.replayed).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.fetch_pool.shutdown(wait=True)
+        finally:
+            self.parse_pool.__exit__(*exc)
+
+    def room(self) -> int:
+        return 2 * self.workers - len(self.fetching) - len(self.waiting)
+
+    def submit(self, record_id: int) -> None:
+        self.fetching[self.fetch_pool.submit(self.fetch, record_id)] = record_id
+
+    def busy(self) -> bool:
+        return bool(self.fetching or self.parsing or self.waiting)
+
+    def collect(self) -> list[tuple[int, object]]:
+        while self.waiting and len(self.parsing) < 2 * self.procs:
+            rid, fetched = self.waiting.popleft()
+            self.parsing[self.parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
+        done, _ = wait([*self.fetching, *self.parsing], return_when=FIRST_COMPLETED)
+        finished: list[tuple[int, object]] = []
+        for future in done:
+            if future in self.fetching:
+                rid = self.fetching.pop(future)
+                result = future.result()
+                if isinstance(result, FetchResult):
+                    self.waiting.append((rid, result))
+                    continue
+            else:
+                rid = self.parsing.pop(future)
+                result = _future_result(rid, future)
+            finished.append((rid, result))
+        return finished
+
+
 def harvest(
     ids: list[int],
     *,
@@ -293,6 +456,7 @@ def harvest(
     processes: bool | None = None,
     cancel: threading.Event | None = None,
     log_failures: bool = True,
+    feed: WorkFeed | None = None,
 ) -> HarvestSummary:
     """Fetch, keep, parse, normalize and store each ID. Never raises for one bad ID.
 
@@ -304,6 +468,9 @@ def harvest(
     decide (None: a pool from POOL_MIN_IDS IDs up on a multi-core machine, for a replay
     or a live harvest allowed POOL_MIN_RATE requests/s or more, unless a fetcher is
     passed in).
+
+    `feed`: take the IDs from the catalog's work queue instead of `ids` (harvester/work.py):
+    claimed as the fetch window has room, each finished in the unit of work that stores it.
     """
     summary = HarvestSummary()
     writer: WarcWriter | None = None
@@ -322,18 +489,18 @@ def harvest(
         # Live: the catalog's request budget, shared with every other worker of the catalog.
         fetcher = Fetcher(settings, replay=index, on_exchange=on_exchange, limiter=catalog_limiter(settings, store))
     if processes is None:
-        processes = (not custom_fetcher and len(ids) >= POOL_MIN_IDS and _pool_workers() > 1
+        expected = len(ids) if feed is None else feed.expected
+        processes = (not custom_fetcher and expected >= POOL_MIN_IDS and _pool_workers() > 1
                      and (replayed or settings.http.rate_limit >= POOL_MIN_RATE))
     if index is not None:
         summary.skipped_files = [(str(path), why) for path, why in index.skipped]
     stop = cancel if cancel is not None else threading.Event()
     stop_reason = ["the run stopped after a block"]
     connect_streak = [0]
-    extra_requests = 0
     # The quality alarm: coverage of the catalog before the run, against this run's pages (a
     # scan of the catalog, so only taken when the run is long enough for the alarm to judge).
     quality = settings.sync
-    judged = len(ids) >= quality.quality_min_pages and store.count() > 0
+    judged = (feed.expected if feed is not None else len(ids)) >= quality.quality_min_pages and store.count() > 0
     baseline = catalog_coverage(store) if judged else None
 
     def halt(why: str) -> None:
@@ -377,6 +544,19 @@ def harvest(
             # Fetched, but nothing more is written: after a full disk, or after the quality alarm
             # went off (so no record gets thinner).
             result = Outcome(rid, "not_attempted", stop_reason[0])
+        if feed is not None and feed.lost and not summary.catalog_failed:
+            # The work queue's heartbeat or claim found the catalog gone: stop, as a failed write does.
+            summary.fatal, summary.catalog_failed = summary.fatal or feed.lost, True
+            halt("the run stopped: the catalog could not be reached")
+        if summary.catalog_failed:
+            # Every further write would wait for the same lost database (a pool timeout each).
+            outcome = Outcome(rid, "not_attempted", stop_reason[0])
+            summary.outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+            return
+
+        settled = [False]
 
         def write() -> Outcome:
             if isinstance(result, CatalogRecord):
@@ -388,16 +568,27 @@ def harvest(
             stored = written.status in {"new", "changed", "unchanged", "restored"}
             if written.status != "not_attempted" and (log_failures or stored):
                 store.log_event(rid, written.status, written.detail or "; ".join(written.problems), run_id=run_id)
+            if feed is not None:  # "item done" in the same unit of work as the record and its event
+                settled[0] = feed.finish(rid, written.status, written.detail or "; ".join(written.problems),
+                                         # a failure while the run stops (a full disk…) is the run's, not the item's
+                                         retry_later=written.retry_after is not None or written.connect_failed
+                                         or stop.is_set())
             return written
 
         try:
             # One unit of work: the record, its derived indexes and its history event commit together
             # (one commit a page; retried once if the connection to a database server was lost).
             outcome = store.write(write)
+        except LeaseLost as exc:
+            # This worker's lease had expired and another worker took the item: nothing was
+            # written here (the unit of work rolled back); the other worker stores it.
+            settled[0] = True
+            outcome = Outcome(rid, "not_attempted", f"left to another worker: {exc}")
         except StoreError as exc:
             # The catalog cannot be written (a full disk, a database server gone for good): nothing
             # half-written (each write is one unit of work), and the run stops with one line.
             summary.fatal = summary.fatal or f"cannot write the catalog {display_name(store.url)}: {exc}"
+            summary.catalog_failed = True
             halt("the run stopped: the catalog could not be written")
             outcome = Outcome(rid, "failed", f"not stored: {exc}")
         else:
@@ -421,114 +612,44 @@ def harvest(
                     halt("the run stopped: archive unreachable")
             elif outcome.status != "not_attempted":
                 connect_streak[0] = 0
+        if feed is not None and settled[0]:
+            feed.settled(rid)
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
 
+    # With a feed, IDs are claimed from the queue as the windows below have room for them.
+    source: Iterator[int] = iter(ids) if feed is None else feed.ids(stop.is_set, lambda: fetcher.requests_made)
+    executor: Executor
+    if processes and index is not None:
+        executor = ReplayPoolExecutor(_pool_workers(), settings, index, replayed)
+    elif processes:
+        # One core fewer than a replay: here this process is busy too (fetching, WARC,
+        # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
+        # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
+        executor = LivePoolExecutor(settings.http.concurrency, max(1, _pool_workers() - 1), settings, replayed, work)
+    else:
+        # A replay answers from disk, so there is no latency for threads to overlap, and the
+        # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
+        executor = ThreadExecutor(1 if replayed else settings.http.concurrency, work,
+                                  lambda rid, fetched: guarded(rid, partial(record_from_result, fetched, rid,
+                                                                            replayed=replayed)))
     try:
-        if processes and index is not None:
-            # A replay: no latency to overlap, all CPU. Each worker process reads its pages from
-            # the WARC files itself (the index says which file and offset), parses and
-            # normalizes; this thread stores the results in input order. A bounded window of
-            # IDs is in flight, so memory stays flat whatever the archive's size.
-            workers = _pool_workers()
-            with _process_pool(workers, settings, index, replayed) as pool:
-                queue = iter(ids)
-                window: deque[tuple[int, Future]] = deque()
-
-                def refill_replay() -> None:
-                    while len(window) < 4 * workers and not stop.is_set():
-                        rid = next(queue, None)
-                        if rid is None:
-                            return
-                        window.append((rid, pool.submit(_replay_in_worker, rid)))
-
-                refill_replay()
-                while window:
-                    rid, future = window.popleft()
-                    got = _future_result(rid, future)
-                    if isinstance(got, tuple):
-                        result, made = got
-                        extra_requests += made
-                    else:
-                        result = got
+        # The one loop: keep the executor's window full, store each result as it comes. After a
+        # stop (Ctrl-C, a block, an alarm…) nothing new starts; the IDs left are reported below.
+        with executor:
+            while True:
+                while executor.room() > 0 and not stop.is_set():
+                    rid = next(source, None)
+                    if rid is None:
+                        break
+                    executor.submit(rid)
+                if not executor.busy():
+                    break
+                for rid, result in executor.collect():
                     finish(rid, result)
-                    refill_replay()
-                for rid in queue:  # after a block or a quality alarm
-                    finish(rid, Outcome(rid, "not_attempted", _stop_reason()))
-        elif processes:
-            # Live: threads fetch (and write every exchange to the WARC), worker processes parse,
-            # this thread stores. Bounded: at most 2 x concurrency pages fetched or waiting for
-            # a parser, and 2 per worker process being parsed.
-            workers = settings.http.concurrency
-            # One core fewer than a replay: here this process is busy too (fetching, WARC,
-            # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
-            # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
-            procs = max(1, _pool_workers() - 1)
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_pool, \
-                    _process_pool(procs, settings, None, replayed) as parse_pool:
-                queue = iter(ids)
-                fetching: dict[Future, int] = {}
-                parsing: dict[Future, int] = {}
-                waiting: deque[tuple[int, FetchResult]] = deque()
-
-                def refill_live() -> None:
-                    while waiting and len(parsing) < 2 * procs:
-                        rid, fetched = waiting.popleft()
-                        parsing[parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
-                    while len(fetching) + len(waiting) < 2 * workers:
-                        next_id = next(queue, None)
-                        if next_id is None:
-                            return
-                        fetching[fetch_pool.submit(work, next_id)] = next_id
-
-                refill_live()
-                while fetching or parsing or waiting:
-                    done, _ = wait([*fetching, *parsing], return_when=FIRST_COMPLETED)
-                    for future in done:
-                        if future in fetching:
-                            rid = fetching.pop(future)
-                            result = future.result()
-                            if isinstance(result, FetchResult):
-                                waiting.append((rid, result))
-                                continue
-                        else:
-                            rid = parsing.pop(future)
-                            result = _future_result(rid, future)
-                        finish(rid, result)
-                    refill_live()
-        else:
-            # A replay answers from disk, so there is no latency for threads to overlap, and the
-            # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
-            workers = 1 if replayed else settings.http.concurrency
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as fetch_threads:
-                # A bounded window of fetches in flight: the workers stay busy while this thread
-                # parses, and fetched pages cannot pile up in memory when parsing is the slower side.
-                queue = iter(ids)
-                in_flight: dict[Future[Outcome | FetchResult], int] = {}
-
-                def refill() -> None:
-                    while len(in_flight) < 2 * workers:
-                        rid = next(queue, None)
-                        if rid is None:
-                            return
-                        in_flight[fetch_threads.submit(work, rid)] = rid
-
-                refill()
-                while in_flight:
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        rid = in_flight.pop(future)
-                        fetched = future.result()
-                        if isinstance(fetched, FetchResult):
-                            # Parsed here, on the one writing thread, while the workers keep fetching:
-                            # the parse holds the GIL, and threads parsing at once only fight over it.
-                            finish(rid, guarded(rid, partial(record_from_result, fetched, rid, replayed=replayed)))
-                        else:
-                            finish(rid, fetched)
-                    refill()
     finally:
-        summary.requests = fetcher.requests_made + extra_requests
+        summary.requests = fetcher.requests_made + executor.requests
         fetcher.close()
         if writer is not None:
             writer.close()
@@ -537,10 +658,13 @@ def harvest(
                 summary.warc_file = None
     summary.interrupted = user_stopped()
     finished = {o.record_id for o in summary.outcomes}
-    for rid in ids:  # IDs a stop left in the queue (the windows above stop refilling)
+    # With a feed: what it claimed, then the IDs it was to work on and never reached.
+    claimed = set(feed.claimed) if feed is not None else set()
+    wanted = ids if feed is None else [*feed.claimed, *(i for i in ids if i not in claimed)]
+    for rid in wanted:  # IDs a stop left in the queue (the windows above stop refilling)
         if rid not in finished:
             summary.outcomes.append(Outcome(rid, "not_attempted", _stop_reason()))
-    position = {rid: i for i, rid in enumerate(ids)}
+    position = {rid: i for i, rid in enumerate(wanted)}
     summary.outcomes.sort(key=lambda o: position[o.record_id])
     return summary
 

@@ -286,6 +286,36 @@ class BudgetState:
     next_in: float  # seconds until the next request may start (0: now)
     paused: float  # seconds the host stays paused; 0 if none
     pause_reason: str
+class WorkItem:
+    """One item of the work queue (`harvester enqueue` / `work`, and every `harvest`)."""
+
+    id: int
+    batch: str  # "queue" for enqueue/work, "harvest:<digest>" for one harvest command
+    kind: str  # harvest, revalidate
+    key: str  # a Record ID as text (or a slug)
+    state: str  # pending, leased, done, failed
+    lease_owner: str | None
+    lease_expires: str | None  # store time text
+    attempts: int
+    last_error: str
+    outcome: str  # what finishing it did: new, changed, unchanged, not_found…
+    detail: str
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    """One worker process of the queue, as `harvester status` shows it."""
+
+    worker_id: str
+    host: str
+    pid: int
+    started_at: str
+    heartbeat_at: str
+    items_done: int
+    stopped_at: str | None
+
+
+WORK_STATES = ("pending", "leased", "done", "failed")
 
 
 # Columns of a sync run a caller may set (the rest are written by dedicated calls).
@@ -390,6 +420,24 @@ class CatalogStore(Protocol):
     def budget_pause(self, host: str, seconds: float, reason: str) -> None: ...
     def budget_crawl_delay(self, host: str, seconds: float | None) -> None: ...
     def budget_state(self, host: str) -> BudgetState | None: ...
+    # the work queue (several worker processes; see WorkItem). Every call is its own unit of
+    # work, or joins the caller's: `work_finish` goes in the one that stores the record.
+    def work_add(self, batch: str, kind: str, keys: Sequence[str], *, reset_finished: bool = True,
+                 now: datetime | None = None) -> int: ...
+    def work_claim(self, worker_id: str, *, lease_seconds: float, batch: str | None = None, limit: int = 1,
+                   max_attempts: int = 5, now: datetime | None = None) -> list[WorkItem]: ...
+    def work_renew(self, worker_id: str, *, lease_seconds: float, now: datetime | None = None) -> int: ...
+    def work_finish(self, item_id: int, worker_id: str, *, state: str, outcome: str, detail: str = "",
+                    now: datetime | None = None) -> None: ...
+    def work_release(self, item_ids: Sequence[int], worker_id: str, *, error: str = "",
+                     count_attempt: bool = False) -> int: ...
+    def work_expire(self, worker_id: str, *, now: datetime | None = None) -> int: ...
+    def work_counts(self, batch: str | None = None) -> dict[str, int]: ...
+    def work_items(self, batch: str | None = None, *, state: str | None = None) -> list[WorkItem]: ...
+    def work_clear(self, batch: str) -> int: ...
+    def worker_start(self, row: WorkerRow) -> None: ...
+    def worker_stop(self, worker_id: str, *, now: datetime | None = None) -> None: ...
+    def workers(self, *, include_stopped: bool = False) -> list[WorkerRow]: ...
 
 
 def run_info(values: dict[str, Any]) -> RunInfo:

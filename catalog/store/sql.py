@@ -12,10 +12,10 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from catalog.errors import StoreError, StoreUnavailable
+from catalog.errors import LeaseLost, StoreError, StoreUnavailable
 from catalog.store.api import (
     RUN_FIELDS,
     Event,
@@ -32,6 +32,8 @@ from catalog.store.api import (
     SearchResult,
     SyncItem,
     UpsertOutcome,
+    WorkerRow,
+    WorkItem,
     record_texts,
     run_info,
     to_db_time,
@@ -61,6 +63,11 @@ COPY_TABLES: dict[str, tuple[str, str]] = {
     "sync_queue": ("run_id, pos, record_id", ""),
     "store_meta": ("key, value", ""),
 }
+_WORK_COLUMNS = ("id, batch, kind, key, state, lease_owner, lease_expires, attempts, last_error, outcome,"
+                 " detail")
+_WORKER_COLUMNS = "worker_id, host, pid, started_at, heartbeat_at, items_done, stopped_at"
+# Stopped workers' rows are kept this long for `harvester status`, then pruned.
+_WORKER_KEEP = timedelta(days=7)
 _RAW_COLUMNS = "record_id, {column}, content_hash, first_seen, last_changed, last_checked, deleted_at"
 
 
@@ -72,6 +79,9 @@ class SqlStore:
     # FormatOptions the stored renderings are made with (catalog.export.rendered); None: the
     # defaults. Write commands set it from the [export] settings.
     render_options: Any = None
+    # Appended to the work queue's claim SELECT. SQLite needs nothing (a claim runs inside
+    # BEGIN IMMEDIATE: one writer at a time); PostgreSQL says FOR UPDATE SKIP LOCKED.
+    _claim_lock = ""
 
     # -- backend --------------------------------------------------------------------
     def unit_of_work(self) -> AbstractContextManager[None]:
@@ -800,3 +810,153 @@ class SqlStore:
             self._many("INSERT INTO sync_queue (run_id, pos, record_id) VALUES (?, ?, ?)",
                        [(run_id, i, rid) for i, rid in enumerate(record_ids)])
 
+
+    # -- the work queue ----------------------------------------------------------------------
+    @staticmethod
+    def _marks(values: Sequence[object]) -> str:
+        return ", ".join("?" * len(values))
+
+    def work_add(self, batch: str, kind: str, keys: Sequence[str], *, reset_finished: bool = True,
+                 now: datetime | None = None) -> int:
+        """Queue `keys` (pending). An item already pending or leased is left alone (never twice in
+        a batch); a done or failed one goes back to pending when `reset_finished`. Returns how many
+        items became pending."""
+        now_s = to_db_time(now or utcnow())
+        on_conflict = ("DO UPDATE SET state = 'pending', lease_owner = NULL, lease_expires = NULL, attempts = 0,"
+                       " last_error = '', outcome = '', detail = '', finished_at = NULL,"
+                       " enqueued_at = excluded.enqueued_at WHERE work_item.state IN ('done', 'failed')"
+                       if reset_finished else "DO NOTHING")
+        with self.unit_of_work():
+            before = self._work_open(batch)
+            self._many(f"INSERT INTO work_item (batch, kind, key, state, enqueued_at) VALUES (?, ?, ?, 'pending', ?)"
+                       f" ON CONFLICT (batch, kind, key) {on_conflict}",
+                       [(batch, kind, key, now_s) for key in dict.fromkeys(keys)])
+            return self._work_open(batch) - before
+
+    def _work_open(self, batch: str) -> int:
+        row = self._one("SELECT count(*) FROM work_item WHERE batch = ? AND state IN ('pending', 'leased')", (batch,))
+        return int(row[0]) if row else 0
+
+    def work_claim(self, worker_id: str, *, lease_seconds: float, batch: str | None = None, limit: int = 1,
+                   max_attempts: int = 5, now: datetime | None = None) -> list[WorkItem]:
+        """Lease up to `limit` items (oldest first): pending ones, and leased ones whose lease has
+        expired (their worker died). An item whose lease expired `max_attempts` times (it kills
+        every worker that tries it) is failed instead of claimed again."""
+        moment = now or utcnow()
+        now_s, expires = to_db_time(moment), to_db_time(moment + timedelta(seconds=lease_seconds))
+        in_batch, params = (" AND batch = ?", [batch]) if batch is not None else ("", [])
+        with self.unit_of_work():
+            self._exec("UPDATE work_item SET state = 'failed', lease_owner = NULL, lease_expires = NULL,"
+                       " finished_at = ?, outcome = 'failed', detail = 'its worker stopped or died on each of '"
+                       " || attempts || ' attempts', last_error = 'its worker stopped or died on each of '"
+                       " || attempts || ' attempts'"
+                       f" WHERE state = 'leased' AND lease_expires < ? AND attempts >= ?{in_batch}",
+                       (now_s, now_s, max_attempts, *params))
+            rows = self._all("SELECT id FROM work_item WHERE (state = 'pending' OR (state = 'leased'"
+                             f" AND lease_expires < ?)){in_batch} ORDER BY id LIMIT ?{self._claim_lock}",
+                             (now_s, *params, int(limit)))
+            ids = [int(r[0]) for r in rows]
+            if not ids:
+                return []
+            self._exec("UPDATE work_item SET state = 'leased', lease_owner = ?, lease_expires = ?,"
+                       f" attempts = attempts + 1 WHERE id IN ({self._marks(ids)})", (worker_id, expires, *ids))
+            return self._work_select(f"WHERE id IN ({self._marks(ids)}) ORDER BY id", ids)
+
+    def _work_select(self, where: str, params: Params) -> list[WorkItem]:
+        return [WorkItem(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), r[8], r[9], r[10])
+                for r in self._all(f"SELECT {_WORK_COLUMNS} FROM work_item {where}", params)]
+
+    def work_renew(self, worker_id: str, *, lease_seconds: float, now: datetime | None = None) -> int:
+        """The heartbeat: extend every lease this worker holds and note it alive; the leases renewed."""
+        moment = now or utcnow()
+        with self.unit_of_work():
+            self._exec("UPDATE work_worker SET heartbeat_at = ? WHERE worker_id = ?", (to_db_time(moment), worker_id))
+            return self._exec("UPDATE work_item SET lease_expires = ? WHERE lease_owner = ? AND state = 'leased'",
+                              (to_db_time(moment + timedelta(seconds=lease_seconds)), worker_id))
+
+    def work_finish(self, item_id: int, worker_id: str, *, state: str, outcome: str, detail: str = "",
+                    now: datetime | None = None) -> None:
+        """Mark a leased item done or failed, and count it for its worker. Call inside the unit of
+        work that stores the item's record and history event: all three commit together. Raises
+        LeaseLost (rolling that unit of work back) when the lease is no longer this worker's."""
+        if state not in ("done", "failed"):
+            raise ValueError(f"an item finishes done or failed, not {state!r}")
+        with self.unit_of_work():
+            changed = self._exec(
+                "UPDATE work_item SET state = ?, outcome = ?, detail = ?, last_error = ?, lease_owner = NULL,"
+                " lease_expires = NULL, finished_at = ? WHERE id = ? AND lease_owner = ? AND state = 'leased'",
+                (state, outcome, detail, detail if state == "failed" else "", to_db_time(now or utcnow()),
+                 item_id, worker_id))
+            if not changed:
+                raise LeaseLost(f"work item {item_id}: the lease passed to another worker")
+            self._exec("UPDATE work_worker SET items_done = items_done + 1 WHERE worker_id = ?", (worker_id,))
+
+    def work_release(self, item_ids: Sequence[int], worker_id: str, *, error: str = "",
+                     count_attempt: bool = False) -> int:
+        """Give leased items back (pending) unfinished: the run stopped before them. An item that was
+        not tried (`count_attempt` False) does not keep the claim in its attempts."""
+        if not item_ids:
+            return 0
+        ids = list(item_ids)
+        attempts = "attempts" if count_attempt else "CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+        with self.unit_of_work():
+            return self._exec(f"UPDATE work_item SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
+                              f" attempts = {attempts}, last_error = CASE WHEN ? = '' THEN last_error ELSE ? END"
+                              f" WHERE lease_owner = ? AND state = 'leased' AND id IN ({self._marks(ids)})",
+                              (error, error, worker_id, *ids))
+
+    def work_expire(self, worker_id: str, *, now: datetime | None = None) -> int:
+        """A worker known to be dead (stopped, or its pid gone on its host): let its leases be claimed
+        now instead of after they run out, and note it stopped. The leases expired."""
+        now_s = to_db_time(now or utcnow())
+        with self.unit_of_work():
+            self._exec("UPDATE work_worker SET stopped_at = coalesce(stopped_at, ?) WHERE worker_id = ?",
+                       (now_s, worker_id))
+            return self._exec("UPDATE work_item SET lease_expires = ? WHERE lease_owner = ? AND state = 'leased'"
+                              " AND lease_expires > ?", (now_s, worker_id, now_s))
+
+    def work_counts(self, batch: str | None = None) -> dict[str, int]:
+        """Items by state (every state present, 0 when none), and `expired`: leased ones whose lease ran out."""
+        in_batch, params = (" WHERE batch = ?", [batch]) if batch is not None else ("", [])
+        counts = dict.fromkeys(("pending", "leased", "done", "failed"), 0)
+        for state, n in self._all(f"SELECT state, count(*) FROM work_item{in_batch} GROUP BY state", params):
+            counts[state] = int(n)
+        row = self._one("SELECT count(*) FROM work_item WHERE state = 'leased' AND lease_expires < ?"
+                        + (" AND batch = ?" if batch is not None else ""), (to_db_time(utcnow()), *params))
+        counts["expired"] = int(row[0]) if row else 0
+        return counts
+
+    def work_items(self, batch: str | None = None, *, state: str | None = None) -> list[WorkItem]:
+        conditions, params = [], []
+        if batch is not None:
+            conditions.append("batch = ?")
+            params.append(batch)
+        if state is not None:
+            conditions.append("state = ?")
+            params.append(state)
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        return self._work_select(f"{where} ORDER BY id", params)
+
+    def work_clear(self, batch: str) -> int:
+        with self.unit_of_work():
+            return self._exec("DELETE FROM work_item WHERE batch = ?", (batch,))
+
+    def worker_start(self, row: WorkerRow) -> None:
+        with self.unit_of_work():
+            self._exec(f"INSERT INTO work_worker ({_WORKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (row.worker_id, row.host, row.pid, row.started_at, row.heartbeat_at, row.items_done,
+                        row.stopped_at))
+
+    def worker_stop(self, worker_id: str, *, now: datetime | None = None) -> None:
+        """Note a worker stopped (its leases are released by the caller first); prune old rows."""
+        moment = now or utcnow()
+        with self.unit_of_work():
+            self._exec("UPDATE work_worker SET stopped_at = ?, heartbeat_at = ? WHERE worker_id = ?",
+                       (to_db_time(moment), to_db_time(moment), worker_id))
+            self._exec("DELETE FROM work_worker WHERE stopped_at IS NOT NULL AND stopped_at < ?",
+                       (to_db_time(moment - _WORKER_KEEP),))
+
+    def workers(self, *, include_stopped: bool = False) -> list[WorkerRow]:
+        where = "" if include_stopped else "WHERE stopped_at IS NULL"
+        return [WorkerRow(r[0], r[1], int(r[2]), r[3], r[4], int(r[5]), r[6])
+                for r in self._all(f"SELECT {_WORKER_COLUMNS} FROM work_worker {where} ORDER BY started_at, worker_id")]

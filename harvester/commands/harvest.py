@@ -101,6 +101,9 @@ def _report(summary: HarvestSummary, quiet: bool, *, allow_missing: bool = True)
         elif outcome.problems and not quiet:
             click.echo(f"{outcome.record_id}: {outcome.status}, problems: {'; '.join(outcome.problems)}", err=True)
     click.echo(summary.line())
+    if summary.resumed:
+        click.echo(f"resumed an interrupted run: {summary.resumed} ID(s) done then were not fetched again "
+                   "(--fresh starts over)", err=True)
     if getattr(summary, "skipped", 0):
         click.echo(f"{summary.skipped} catalog record(s) have no recorded page and were left as they are", err=True)
     # Fields the parser found only by a fallback of the selector table: a markup change shows here first.
@@ -186,13 +189,19 @@ def _slug_lookup(store: CatalogStore) -> Callable[[str], int | None]:
                    "With no IDs, harvests every document in the recording.")
 @click.option("--allow-missing", is_flag=True,
               help="A requested ID that the archive does not have (404/410) is not a failure (exit 0).")
+@click.option("--fresh", is_flag=True,
+              help="Start over: do not resume an interrupted run of the same IDs (fetch every ID again).")
 @politeness_options
 @quiet_option
 @click.pass_context
 def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file: str | None, replay: str | None, allow_missing: bool,
-            contact: str | None, rate_limit: float | None, concurrency: int | None, quiet: bool) -> None:
-    """Harvest documents by Record ID into the catalog, keeping the raw pages as WARC."""
-    from harvester import idlist
+            fresh: bool, contact: str | None, rate_limit: float | None, concurrency: int | None, quiet: bool) -> None:
+    """Harvest documents by Record ID into the catalog, keeping the raw pages as WARC.
+
+    The IDs go into the catalog's work queue and this process works them: run the same command
+    again after an interruption and it resumes, without fetching the IDs already done.
+    """
+    from harvester import idlist, work
 
     settings = ctx.obj.settings(archive={"contact": contact},
                                 http={"rate_limit": rate_limit, "concurrency": concurrency})
@@ -216,8 +225,8 @@ def harvest(ctx: click.Context, ids: tuple[str, ...], ids_file: str | None, repl
             if not wanted:  # every document of the recording: none was asked for, so none is "missing"
                 wanted = _pipeline().ids_in_archive(replay)
                 allow_missing = True
-            _run(ctx, _pipeline().harvest, quiet, len(wanted), allow_missing=allow_missing, ids=wanted,
-                 settings=settings, store=store, replay=replay)
+            _run(ctx, work.harvest, quiet, len(wanted), allow_missing=allow_missing, ids=wanted,
+                 settings=settings, store=store, replay=replay, fresh=fresh)
         except HarvesterError as exc:  # e.g. a recording that is not WARC: one line, no traceback
             raise click.ClickException(str(exc)) from exc
 

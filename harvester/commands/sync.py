@@ -219,6 +219,25 @@ def status(ctx: click.Context) -> None:
         if holder is not None:
             click.echo(f"lock:      held by pid {holder.owner_pid} on {holder.owner_host} "
                        f"(run {holder.run_id}), expires {holder.expires_at}")
+        _queue_status(store, settings.queue.lease_seconds)
+
+
+def _queue_status(store: Any, lease_seconds: float) -> None:
+    """The work queue (every batch) and its live workers: what `harvester work` processes are doing."""
+    from catalog.store import from_db_time, utcnow
+
+    c = store.work_counts()
+    if not any(c.values()):
+        return
+    click.echo(f"queue:     {c['pending']} pending, {c['leased']} leased"
+               + (f" ({c['expired']} with an expired lease: their worker died; claimed again)" if c["expired"] else "")
+               + f", {c['done']} done, {c['failed']} failed")
+    now = utcnow()
+    for w in store.workers():
+        ago = (now - from_db_time(w.heartbeat_at)).total_seconds()
+        click.echo(f"worker:    {w.host} pid {w.pid}, last heartbeat {w.heartbeat_at[:19]}Z ({ago:.0f} s ago), "
+                   f"{w.items_done} item(s) done" + (" - no heartbeat for longer than queue.lease_seconds: "
+                                                      "presumed dead" if ago > lease_seconds else ""))
 
 
 def _counts_line(data: dict[str, Any]) -> str:
