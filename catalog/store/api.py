@@ -286,6 +286,9 @@ class BudgetState:
     next_in: float  # seconds until the next request may start (0: now)
     paused: float  # seconds the host stays paused; 0 if none
     pause_reason: str
+
+
+@dataclass(frozen=True)
 class WorkItem:
     """One item of the work queue (`harvester enqueue` / `work`, and every `harvest`)."""
 
