@@ -46,7 +46,9 @@ def test_the_queries_find_something() -> None:
     # Guard against a vacuous parity test: most queries above must have matches.
     found = [q for q in QUERIES if q.strip() and parse_text(q) and expected_ids(parse_text(q))]
     assert len(found) >= 25, found
-    assert not expected_ids(parse_text('"war cold"')) and expected_ids(parse_text('"cold war"'))
+    # "War, cold and long" holds the phrase "war cold" (punctuation is no word); few records do
+    assert set() < expected_ids(parse_text('"war cold"')) < expected_ids(parse_text("cold war"))
+    assert expected_ids(parse_text('"conversation of memorandum"')) == set()
     assert expected_ids(parse_text("subasic")) == expected_ids(parse_text("Šubašić")) != set()
 
 
