@@ -47,3 +47,21 @@ def test_a_postgresql_catalog_without_m0005_search_upgrades(pg: Cluster) -> None
     with open_store(url) as store:
         assert "m0005_search" in store.applied_migrations()
         assert pages(store) == want
+
+
+def test_a_record_with_a_huge_vocabulary_is_stored_and_found_on_postgresql(pg: Cluster) -> None:
+    import hashlib
+
+    from catalog.model import TextVersion
+    from tests.search.catalog import RECORDS
+
+    # 60,000 distinct 40-character words: a tsvector of them all would pass PostgreSQL's 1 MB limit.
+    garbage = " ".join(hashlib.sha1(str(i).encode()).hexdigest()[:40] for i in range(60_000))
+    record = RECORDS[0].model_copy(update={
+        "record_id": 4242, "title": "Vocabulary sprawl",
+        "texts": [TextVersion(label="Original", kind="original", text=garbage + " zebraword")]})
+    with open_store(pg.create_database("big")) as store:
+        assert store.upsert(record) == "new"
+        assert [h.record_id for h in run_search(store, SearchParams(q="sprawl")).hits] == [4242]
+        first_word = garbage.split()[0]
+        assert run_search(store, SearchParams(q=first_word)).total == 1

@@ -56,19 +56,31 @@ _MAX_POSITION = 16383  # tsvector positions stop here; a later word is kept with
 _MAX_POSITIONS = 256  # positions kept per word
 
 
+_MAX_DOCUMENT = 900_000  # bytes of tsvector text; PostgreSQL refuses a tsvector over 1 MB
+
+
 def tsvector_text(fields: Sequence[str]) -> str:
     """The tsvector literal of the record's fields: 'word':1A,5A 'other':2B …
 
     Positions run on through the fields with a gap of one between fields, so a phrase never
-    joins the end of one field to the start of the next (FTS5 keeps columns apart too)."""
+    joins the end of one field to the start of the next (FTS5 keeps columns apart too). A
+    pathological text (tens of thousands of distinct long "words") is cut at `_MAX_DOCUMENT`
+    bytes rather than fail the record's whole unit of work: those words only are not found."""
     found: dict[str, list[str]] = {}
     position = 0
+    size = 0
     for weight, field in zip(_FIELD_WEIGHTS, fields, strict=True):
         for word in tokens(field):
             position += 1
-            places = found.setdefault(word, [])
+            places = found.get(word)
+            if places is None:
+                size += len(word.encode("utf-8")) + 4
+                if size > _MAX_DOCUMENT:
+                    continue
+                places = found[word] = []
             if position <= _MAX_POSITION and len(places) < _MAX_POSITIONS:
                 places.append(f"{position}{weight}")
+                size += 7
         position += 1
     return " ".join(f"'{word}'" + (":" + ",".join(places) if places else "") for word, places in found.items())
 
