@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from catalog.errors import LeaseLost, StoreError, StoreUnavailable
+from catalog.index import tokens  # stdlib only: cheap for read commands
 from catalog.store.api import (
     RUN_FIELDS,
     Event,
@@ -31,6 +32,7 @@ from catalog.store.api import (
     SearchQuery,
     SearchResult,
     SyncItem,
+    TextTerm,
     UpsertOutcome,
     WorkerRow,
     WorkItem,
@@ -100,8 +102,9 @@ class SqlStore:
     def _text_write(self, record_id: int, derived: Derived) -> None:
         raise NotImplementedError
 
-    def _text_match(self, text: str) -> tuple[str, list[object], str]:
-        """(FROM/JOIN clause over `record r`, its params, ORDER BY rank expression) for a text query."""
+    def _text_match(self, terms: Sequence[TextTerm]) -> tuple[str, list[object], str]:
+        """(JOIN clause over `record_sort o`, its params, ORDER BY rank expression, best first) for terms
+        that all must match (words from `catalog.index.tokens`: letters and digits only)."""
         raise NotImplementedError
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -214,14 +217,21 @@ class SqlStore:
         """A backend error as a StoreError (other exceptions pass unchanged)."""
         return exc
 
-    def _write_indexes(self, record_id: int, derived: Derived, last_changed: str) -> None:
-        """Replace the record's facet rows and search text (inside the caller's transaction)."""
+    def _write_indexes(self, record_id: int, derived: Derived, last_changed: str,
+                       deleted_at: str | None = None) -> None:
+        """Replace the record's facet rows, sort keys and search text (inside the caller's transaction)."""
         self._exec("DELETE FROM record_facet WHERE record_id = ?", (record_id,))
         facets = derived.facets
         self._many("INSERT INTO facet (key, family, value, label) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                    [(f.key, f.family, f.value, f.label) for f in facets])
         self._many("INSERT INTO record_facet (key, record_id, last_changed) VALUES (?, ?, ?)",
                    [(f.key, record_id, last_changed) for f in facets])
+        sort = derived.sort
+        self._exec("INSERT INTO record_sort (record_id, date_start, date_end, title, last_changed, deleted_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET date_start = excluded.date_start,"
+                   " date_end = excluded.date_end, title = excluded.title, last_changed = excluded.last_changed,"
+                   " deleted_at = excluded.deleted_at",
+                   (record_id, sort.date_start, sort.date_end, sort.title, last_changed, deleted_at))
         self._text_write(record_id, derived)
 
     def _write_renderings(self, record_id: int, record: CatalogRecord) -> None:
@@ -440,8 +450,11 @@ class SqlStore:
                 "UPDATE record SET deleted_at = ?, last_changed = ? WHERE record_id = ? AND deleted_at IS NULL",
                 (now_s, now_s, record_id))
             if changed:
-                # The facet rows carry the datestamp (set pages are keyset-read from them).
+                # The facet rows carry the datestamp (set pages are keyset-read from them), the
+                # sort row the deletion too (a search leaves tombstones out by it).
                 self._exec("UPDATE record_facet SET last_changed = ? WHERE record_id = ?", (now_s, record_id))
+                self._exec("UPDATE record_sort SET last_changed = ?, deleted_at = ? WHERE record_id = ?",
+                           (now_s, now_s, record_id))
         return changed > 0
 
     def due_count(self, cutoff: datetime) -> int:
@@ -488,16 +501,17 @@ class SqlStore:
         with self.unit_of_work():
             self._exec("DELETE FROM record_facet")
             self._exec("DELETE FROM facet")
+            self._exec("DELETE FROM record_sort")
             self._text_clear()
             last = 0
             while True:
-                rows = self._all("SELECT record_id, body, last_changed FROM record WHERE record_id > ?"
+                rows = self._all("SELECT record_id, body, last_changed, deleted_at FROM record WHERE record_id > ?"
                                  " ORDER BY record_id LIMIT ?", (last, batch))
                 if not rows:
                     break
-                for record_id, body, last_changed in rows:
+                for record_id, body, last_changed, deleted_at in rows:
                     record = model.CatalogRecord.model_validate_json(body)
-                    self._write_indexes(record_id, index.derive(record), last_changed)
+                    self._write_indexes(record_id, index.derive(record), last_changed, deleted_at)
                     done += 1
                 last = rows[-1][0]
                 if progress is not None:
@@ -614,31 +628,60 @@ class SqlStore:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
-        """Live records matching every word of `query.text` and holding every facet key."""
-        joins: str = ""
+        """Records matching every term, holding every facet key, within the date range; counts per family."""
+        terms = query.terms if query.terms is not None else tuple(TextTerm((w,)) for w in tokens(query.text))
+        terms = tuple(t for t in terms if t.words)
+        if query.terms is None and query.text.strip() and not terms:
+            return SearchResult(0, [], {})  # text without a single word: nothing can match it
+        joins = ""
         params: list[object] = []
-        order = "r.record_id"
-        if query.text.strip():
-            joins, params, rank = self._text_match(query.text)
-            order = f"{rank}, r.record_id"
-        where = ["r.deleted_at IS NULL"]
+        rank = ""
+        if terms:
+            joins, params, rank = self._text_match(terms)
+        # Everything is filtered and sorted in record_sort (narrow rows): `record` is read only
+        # for the page shown. A facet is a set of Record IDs from record_facet's (key, …) index.
+        where = [] if query.include_deleted else ["o.deleted_at IS NULL"]
         for key in query.facets:
-            where.append("EXISTS (SELECT 1 FROM record_facet q WHERE q.record_id = r.record_id AND q.key = ?)")
+            where.append("o.record_id IN (SELECT q.record_id FROM record_facet q WHERE q.key = ?)")
             params.append(key)
-        base = f"FROM record r{joins} WHERE {' AND '.join(where)}"
+        if query.date_from is not None:
+            where.append("o.date_end >= ?")
+            params.append(query.date_from)
+        if query.date_to is not None:
+            where.append("o.date_start <= ?")
+            params.append(query.date_to)
+        base = f"FROM record_sort o{joins}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        order = {
+            "relevance": f"{rank}, o.record_id" if rank else "o.record_id",
+            # records without a date last, whichever way (SQLite and PostgreSQL put NULLs apart)
+            "date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start, o.record_id",
+            "-date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start DESC, o.record_id",
+            "title": "o.title, o.record_id",
+            "changed": "o.last_changed DESC, o.record_id",
+        }[query.sort]
         total_row = self._one(f"SELECT count(*) {base}", params)
         total = int(total_row[0]) if total_row else 0
-        ids = [r[0] for r in self._all(f"SELECT r.record_id {base} ORDER BY {order} LIMIT ? OFFSET ?",
-                                       [*params, query.limit, query.offset])]
+        ids: list[int] = []
+        if total > query.offset and query.limit > 0:
+            ids = [r[0] for r in self._all(f"SELECT o.record_id {base} ORDER BY {order} LIMIT ? OFFSET ?",
+                                           [*params, query.limit, query.offset])]
         counts: dict[str, list[FacetCount]] = {}
-        rows = self._all(
-            f"SELECT f.family, f.key, f.label, count(*) AS n FROM record_facet c JOIN facet f ON f.key = c.key"
-            f" WHERE f.value <> '' AND c.record_id IN (SELECT r.record_id {base})"
-            f" GROUP BY f.family, f.key, f.label ORDER BY f.family, n DESC, f.key", params)
-        for family, key, label, n in rows:
-            shown = counts.setdefault(family, [])
-            if len(shown) < query.facet_limit:
-                shown.append(FacetCount(key, family, label, int(n)))
+        families = query.facet_families
+        if total and (families is None or families or query.facets):
+            # Counted per key over the matches first (record_facet's (record_id, key) index), then
+            # joined to the few distinct keys for their family and label: a window function over
+            # the joined rows cost three times as much. The top values per family are picked here.
+            rows = self._all(
+                f"SELECT f.family, t.key, f.label, t.n FROM (SELECT c.key AS key, count(*) AS n FROM record_facet c"
+                f" WHERE c.record_id IN (SELECT o.record_id {base}) GROUP BY c.key) AS t JOIN facet f ON f.key = t.key"
+                f" WHERE f.value <> ''", params)
+            chosen = set(query.facets)
+            keep = set(families) if families is not None else None
+            for family, key, label, n in sorted(rows, key=lambda row: (row[0], -row[3], row[1])):
+                shown = counts.setdefault(family, [])
+                if key in chosen or ((keep is None or family in keep) and len(shown) < query.facet_limit):
+                    shown.append(FacetCount(key, family, label, int(n)))
+            counts = {family: found for family, found in counts.items() if found}
         return SearchResult(total, ids, counts)
 
     # -- copying a whole catalog (harvester copy-catalog) ------------------------------------
