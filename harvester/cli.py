@@ -94,7 +94,7 @@ COMMAND_MODULES = {
     "harvest": "harvest", "show": "harvest", "list": "harvest", "reparse": "harvest", "record": "harvest",
     "cite": "cite", "export": "export", "serve": "serve", "feed": "serve", "sync": "sync", "report": "sync",
     "status": "sync", "check-site": "check_site", "reindex": "catalog", "copy-catalog": "catalog",
-    "enqueue": "work", "work": "work",
+    "enqueue": "work", "work": "work", "search": "search",
 }
 
 
