@@ -1,0 +1,216 @@
+"""The HTML pages of the web catalog: what each shows, read from the store and the format registry.
+
+Each handler takes the parsed request and returns a Response; a bad parameter raises
+HttpError(400), a missing record HttpError(404). Templates are in catalog/web/templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog.cite import cite
+from catalog.errors import ExportError, HarvesterError
+from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
+from catalog.export.jsonld import jsonld_script
+from catalog.export.registry import FORMATS, Format, format_for
+from catalog.model import CatalogRecord, StoredRecord
+from catalog.store import CatalogStore
+from catalog.store.api import RunInfo, SyncItem
+from catalog.web.app import HttpError, Request, Response
+from catalog.web.render import render
+
+# (style, note form, label): every shipped style, and Chicago's note form too.
+CITATION_STYLES: list[tuple[str, bool, str]] = [
+    ("wcda", False, "Wilson Center Digital Archive (the archive's own form)"),
+    ("chicago", False, "Chicago, bibliography"),
+    ("chicago", True, "Chicago, note"),
+    ("chicago-author-date", False, "Chicago, author-date"),
+    ("apa", False, "APA"),
+    ("mla", False, "MLA"),
+]
+FORMAT_LABELS = {
+    "oai_dc": "Dublin Core (oai_dc)", "oai_qdc": "Qualified Dublin Core", "mods": "MODS", "marcxml": "MARCXML",
+    "jsonld": "schema.org JSON-LD", "csl-json": "CSL-JSON", "jsonl": "JSON Lines", "csv": "CSV", "ris": "RIS",
+    "bibtex": "BibTeX",
+}
+RUNS_SHOWN = 10  # sync runs on /changes
+ITEMS_SHOWN = 100  # records per kind of change and run (the rest are counted)
+# Sync item outcomes, by the heading /changes shows them under.
+CHANGE_KINDS = {"new": ("new", "restored"), "changed": ("changed",), "deleted": ("tombstoned",)}
+
+
+@dataclass(frozen=True)
+class Citation:
+    id: str
+    label: str
+    html: str | None  # catalog.cite's HTML rendering (its strings escaped before rendering)
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    label: str
+    media_type: str
+    url: str
+    filename: str
+
+
+@dataclass
+class ChangedRecord:
+    record_id: int
+    title: str | None
+    outcome: str
+    fields: list[str] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)  # field -> its value now (changed records)
+    detail: str = ""
+
+
+@dataclass
+class RunChanges:
+    run: RunInfo
+    kinds: dict[str, list[ChangedRecord]]
+    totals: dict[str, int]
+
+
+def export_filename(record_id: int, fmt: Format) -> str:
+    return f"wcda-{record_id}-{fmt.name}.{fmt.extension}"
+
+
+class Pages:
+    def __init__(self, store: CatalogStore, *, options: FormatOptions = DEFAULT_OPTIONS) -> None:
+        self.store = store
+        self.options = options
+
+    # -- /records/<id> ------------------------------------------------------------------------
+    def record(self, request: Request, record_id: int) -> Response:
+        if request.query:
+            raise HttpError(400, "A record page takes no parameters.")
+        stored = self._stored(record_id)
+        events = self.store.events(record_id)
+        downloads = [self._download(request, stored, fmt) for fmt in FORMATS.values()
+                     if fmt.prints_deleted or not stored.deleted]
+        context: dict[str, Any] = dict(root=request.script_name, stored=stored, record=stored.record,
+                                       events=events, downloads=downloads)
+        if stored.deleted:
+            body = render("tombstone.html", **context)
+            return Response(410, body)
+        context.update(citations=self._citations(stored.record),
+                       jsonld=jsonld_script(stored.record, options=self.options))
+        return Response(200, render("record.html", **context))
+
+    def _stored(self, record_id: int) -> StoredRecord:
+        stored = self.store.get(record_id)
+        if stored is None:
+            raise HttpError(404, f"Record {record_id} is not in this catalog.", title="Not found")
+        return stored
+
+    @staticmethod
+    def _download(request: Request, stored: StoredRecord, fmt: Format) -> Download:
+        rid = stored.record.record_id
+        return Download(fmt.name, FORMAT_LABELS.get(fmt.name, fmt.name), fmt.media_type,
+                        request.url(f"/records/{rid}/export/{fmt.name}"), export_filename(rid, fmt))
+
+    @staticmethod
+    def _citations(record: CatalogRecord) -> list[Citation]:
+        out = []
+        for style, note, label in CITATION_STYLES:
+            ident = f"cite-{style}{'-note' if note else ''}"
+            try:
+                out.append(Citation(ident, label, cite(record, style, fmt="html", note=note), None))
+            except ExportError as exc:  # StyleCannotRender: said, never a wrong entry
+                out.append(Citation(ident, label, None, str(exc)))
+        return out
+
+    # -- /records/<id>/export/<format> ----------------------------------------------------------
+    def export(self, request: Request, record_id: int, name: str) -> Response:
+        if request.query:
+            raise HttpError(400, "An export takes no parameters.")
+        try:
+            fmt = format_for(name)
+        except ExportError:
+            raise HttpError(404, f"There is no export format {name!r}; the formats are "
+                                 f"{', '.join(FORMATS)}.", title="Not found") from None
+        stored = self._stored(record_id)
+        if stored.deleted and not fmt.prints_deleted:
+            raise HttpError(410, f"Record {record_id} was withdrawn from the archive, and {fmt.name} cannot mark "
+                                 "a record as withdrawn.", title="Gone")
+        writer = fmt.writer(options=self.options)
+        text = writer.header() + writer.record(stored) + writer.footer()
+        ctype = fmt.media_type + ("; charset=utf-8" if not fmt.media_type.endswith("charset=utf-8") else "")
+        disposition = f'attachment; filename="{export_filename(record_id, fmt)}"'
+        return Response(200, text.encode("utf-8"), ctype, [("Content-Disposition", disposition)])
+
+    # -- /changes ---------------------------------------------------------------------------------
+    def changes(self, request: Request) -> Response:
+        wanted: str | None = None
+        for key, value in request.query:
+            if key != "run" or wanted is not None:
+                raise HttpError(400, f"Unknown or repeated parameter {key!r}: this page takes one 'run'.")
+            wanted = value
+        if wanted is not None:
+            run = self.store.run_get(wanted) if wanted else None
+            if run is None:
+                raise HttpError(404, "There is no sync run with this id.", title="Not found")
+            runs = [run]
+        else:
+            runs = self.store.run_list(RUNS_SHOWN)
+        shown = [self._run_changes(run, limit=None if wanted else ITEMS_SHOWN) for run in runs]
+        return Response(200, render("changes.html", root=request.script_name, runs=shown, one=wanted is not None))
+
+    def _run_changes(self, run: RunInfo, *, limit: int | None) -> RunChanges:
+        kinds: dict[str, list[ChangedRecord]] = {kind: [] for kind in CHANGE_KINDS}
+        totals = dict.fromkeys(CHANGE_KINDS, 0)
+        for item in self._items(run.run_id):
+            kind = next((k for k, outcomes in CHANGE_KINDS.items() if item.outcome in outcomes), None)
+            if kind is None or item.record_id is None:
+                continue
+            totals[kind] += 1
+            if limit is None or len(kinds[kind]) < limit:
+                kinds[kind].append(self._changed(item))
+        return RunChanges(run, kinds, totals)
+
+    def _items(self, run_id: str) -> Iterator[SyncItem]:
+        seen: set[tuple[int | None, str]] = set()
+        for item in self.store.items(run_id):
+            if (item.record_id, item.outcome) not in seen:  # a record listed by discovery and revalidation
+                seen.add((item.record_id, item.outcome))
+                yield item
+
+    def _changed(self, item: SyncItem) -> ChangedRecord:
+        assert item.record_id is not None
+        stored = self.store.get(item.record_id)
+        title = stored.record.title if stored else None
+        changed = ChangedRecord(item.record_id, title, item.outcome, detail=item.detail)
+        if item.outcome == "changed" and item.detail.startswith("fields changed: "):
+            changed.fields = [f.strip() for f in item.detail[len("fields changed: "):].split(",") if f.strip()]
+            if stored is not None:
+                now = stored.record.model_dump(mode="json")
+                changed.values = {name: field_text(now.get(name)) for name in changed.fields}
+        return changed
+
+    # -- / ------------------------------------------------------------------------------------------
+    def search(self, request: Request) -> Response:
+        try:
+            from catalog.web.search_page import search_page
+        except ImportError:  # the search model is not in this build yet
+            raise HttpError(404, "Search is not available in this build.", title="Not found") from None
+        try:
+            return search_page(self.store, request)
+        except (HarvesterError, ValueError) as exc:
+            raise HttpError(400, str(exc)) from None
+
+
+def field_text(value: object, limit: int = 300) -> str:
+    """A field's value as one short line: lists joined, objects by their values, long text cut."""
+    if value is None or value == [] or value == "":
+        return "(none)"
+    if isinstance(value, list):
+        text = "; ".join(field_text(v, limit) for v in value)
+    elif isinstance(value, dict):
+        text = ", ".join(str(v) for v in value.values() if v not in (None, "", []))
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
