@@ -13,13 +13,14 @@ from typing import Any
 from catalog.cite import cite
 from catalog.errors import ExportError, HarvesterError
 from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
-from catalog.export.jsonld import jsonld_script
+from catalog.export.jsonld import jsonld_text
 from catalog.export.registry import FORMATS, Format, format_for
 from catalog.model import CatalogRecord, StoredRecord
 from catalog.store import CatalogStore
 from catalog.store.api import RunInfo, SyncItem
 from catalog.web.app import HttpError, Request, Response
 from catalog.web.render import render
+from catalog.xmltext import xml_safe
 
 # (style, note form, label): every shipped style, and Chicago's note form too.
 CITATION_STYLES: list[tuple[str, bool, str]] = [
@@ -98,8 +99,16 @@ class Pages:
             body = render("tombstone.html", **context)
             return Response(410, body)
         context.update(citations=self._citations(stored.record),
-                       jsonld=jsonld_script(stored.record, options=self.options))
+                       jsonld=self._jsonld(stored.record))
         return Response(200, render("record.html", **context))
+
+    def _jsonld(self, record: CatalogRecord) -> str:
+        """The jsonld format's object as a script element. Every <, > and & is written as a JSON
+        escape, so no value can close the element or open a comment ("<!--") that would keep
+        the real end tag from closing it; characters HTML cannot carry are dropped."""
+        text = xml_safe(jsonld_text(record, options=self.options))
+        text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+        return f'<script type="application/ld+json">{text}</script>'
 
     def _stored(self, record_id: int) -> StoredRecord:
         stored = self.store.get(record_id)
