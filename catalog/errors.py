@@ -26,6 +26,7 @@ the other way round.
     ├── StoreError                  the catalog database failed
     │   └── StoreUnavailable        the connection to the database server was lost
     ├── ArchiveWriteError           the raw archive (WARC) could not be written: stops the run
+    ├── BadSearch                   a search parameter that cannot be used (names it; a 400 on the web)
     └── ExportError                 a record cannot be written in a format
         └── StyleCannotRender       a CSL style cannot render this record correctly
 """
@@ -146,6 +147,16 @@ class StoreUnavailable(StoreError):
 
 class ArchiveWriteError(HarvesterError):
     """A WARC file could not be written (a full disk, a file size limit): no record may be stored without it."""
+
+
+class BadSearch(HarvesterError):
+    """A search parameter that cannot be used (an unknown facet family, a page out of range, a query
+    too long…): one line naming the parameter; the CLI prints it, the web answers 400 with it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
 
 
 class ExportError(HarvesterError):

@@ -13,15 +13,17 @@ setSpecs (docs/oai-pmh.md): the slug scheme below must stay stable.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from catalog.model import CatalogRecord
 from catalog.xmltext import xml_safe
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: search text as folded tokens (catalog.index.tokens), sort keys
 
 # family -> display name. The first four are OAI-PMH set families (with a parent set).
 FAMILIES: dict[str, str] = {
@@ -66,9 +68,20 @@ class SearchText:
 
 
 @dataclass(frozen=True)
+class SortKeys:
+    """What a search sorts and filters by besides the text: the date range the record's date
+    covers (ISO dates, None without a date) and its title folded for a byte-wise sort."""
+
+    date_start: str | None
+    date_end: str | None
+    title: str
+
+
+@dataclass(frozen=True)
 class Derived:
     facets: tuple[Facet, ...]
     text: SearchText
+    sort: SortKeys
 
 
 def slug(value: str) -> str:
@@ -159,6 +172,61 @@ def search_text(record: CatalogRecord) -> SearchText:
     )
 
 
+# -- tokens: the one definition of a searchable word, for both backends and the snippets -------
+# A word is a run of letters and digits (Unicode categories L*, N*, as SQLite's unicode61
+# tokenizer reads them), case-folded, with its diacritics removed. Both backends index these
+# tokens, never their own parsers' idea of a word (PostgreSQL's parser keeps host names, file
+# paths and hyphenated compounds whole), so a query matches the same records on either.
+_WORD = re.compile(r"[^\W_]+")
+MAX_TOKEN = 100  # characters; longer runs (base64, garbage) are not words anyone searches for
+MAX_TOKENS = 100_000  # per field: PostgreSQL's tsvector has to stay well under 1 MB
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """A word as the index keeps it: case-folded, without combining marks ("Šubašić" -> "subasic")."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokens(text: str, limit: int = MAX_TOKENS) -> list[str]:
+    """The searchable words of `text`, folded, in order (at most `limit`)."""
+    found: list[str] = []
+    for match in _WORD.finditer(text):
+        for word in _WORD.findall(fold(match.group())):  # folding may split ("ﬁ" ligatures stay whole)
+            if len(word) <= MAX_TOKEN:
+                found.append(word)
+        if len(found) >= limit:
+            return found[:limit]
+    return found
+
+
+def title_key(title: str) -> str:
+    """The title as a sort key: folded words joined by spaces (leading quotes and brackets ignored)."""
+    return " ".join(tokens(title, 64))
+
+
+def date_range(normalized: str | None) -> tuple[str | None, str | None]:
+    """("1950-01-01", "1950-12-31") for "1950"; the first and last day a normalized date covers."""
+    if not normalized or not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", normalized):
+        return None, None
+    parts = [int(p) for p in normalized.split("-")]
+    year = parts[0]
+    if len(parts) == 3:
+        return normalized, normalized
+    if len(parts) == 2:
+        month = parts[1]
+        if not 1 <= month <= 12:
+            return None, None
+        return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
+    return f"{year:04d}-01-01", f"{year:04d}-12-31"
+
+
+def sort_keys(record: CatalogRecord) -> SortKeys:
+    start, end = date_range(record.date.normalized)
+    return SortKeys(start, end, title_key(record.title))
+
+
 def derive(record: CatalogRecord) -> Derived:
-    """The record's facets and searchable text: what the store keeps beside it."""
-    return Derived(facets(record), search_text(record))
+    """The record's facets, searchable text and sort keys: what the store keeps beside it."""
+    return Derived(facets(record), search_text(record), sort_keys(record))

@@ -22,6 +22,8 @@ from catalog.store.api import (
     RecordState,
     SearchQuery,
     SearchResult,
+    SearchSort,
+    TextTerm,
     UpsertOutcome,
     from_db_time,
     record_texts,
@@ -31,8 +33,8 @@ from catalog.store.api import (
 from catalog.store.sqlite import SQLiteStore, sqlite_path, writable
 
 __all__ = ["CatalogStore", "Event", "FacetCount", "ListRow", "OaiRow", "RawRecord", "RecordState", "SQLiteStore",
-           "SearchQuery", "SearchResult", "UpsertOutcome", "display_name", "from_db_time", "is_postgres", "open_store",
-           "record_texts", "to_db_time", "utcnow"]
+           "SearchQuery", "SearchResult", "SearchSort", "TextTerm", "UpsertOutcome", "display_name", "from_db_time",
+           "is_postgres", "open_store", "record_texts", "to_db_time", "utcnow"]
 
 Mode = Literal["write", "read"]
 

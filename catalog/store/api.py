@@ -180,20 +180,48 @@ class FacetCount:
 
 
 @dataclass(frozen=True)
+class TextTerm:
+    """One part of a full-text query, in indexed words (`catalog.index.tokens`): one word, or
+    several that must stand next to each other in this order (a phrase); with `prefix` the
+    last word matches every word it begins."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+
+SearchSort = Literal["relevance", "date", "-date", "title", "changed"]
+
+
+@dataclass(frozen=True)
 class SearchQuery:
-    """Full-text words (all must match; empty: every live record) within facet keys (all must hold)."""
+    """Which records a search wants, in which order, and which facet counts.
+
+    `terms` all must match (AND); when None, `text` is split into words (every one must
+    match), so a plain `SearchQuery("korean armistice")` still works. A query whose text
+    holds no word at all matches nothing; an empty one every record. `facets` are keys
+    that all must hold. `date_from`/`date_to` (ISO dates, inclusive) keep records whose date
+    range overlaps them (records without a date drop out). Deleted records are left out
+    unless `include_deleted`. `sort` "relevance" without terms is Record ID order.
+    """
 
     text: str = ""
     facets: tuple[str, ...] = ()
     limit: int = 20
     offset: int = 0
     facet_limit: int = 10  # values per family in the counts
+    terms: tuple[TextTerm, ...] | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    sort: SearchSort = "relevance"
+    include_deleted: bool = False
+    # families to count (None: all); the selected keys' counts always come back
+    facet_families: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class SearchResult:
     total: int
-    record_ids: list[int]  # best first (rank, then Record ID)
+    record_ids: list[int]  # in the query's order (ties by Record ID)
     facets: dict[str, list[FacetCount]]  # family -> most frequent values among all matches
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from catalog.errors import StoreError, StoreUnavailable
-from catalog.index import INDEX_VERSION, Derived, derive
+from catalog.index import INDEX_VERSION, Derived, derive, tokens
 from catalog.model import CatalogRecord, StoredRecord
 from catalog.store.api import (
     RUN_FIELDS,
@@ -33,6 +33,7 @@ from catalog.store.api import (
     SearchQuery,
     SearchResult,
     SyncItem,
+    TextTerm,
     UpsertOutcome,
     record_texts,
     run_info,
@@ -85,8 +86,9 @@ class SqlStore:
     def _text_write(self, record_id: int, derived: Derived) -> None:
         raise NotImplementedError
 
-    def _text_match(self, text: str) -> tuple[str, list[object], str]:
-        """(FROM/JOIN clause over `record r`, its params, ORDER BY rank expression) for a text query."""
+    def _text_match(self, terms: Sequence[TextTerm]) -> tuple[str, list[object], str]:
+        """(JOIN clause over `record r`, its params, ORDER BY rank expression, best first) for terms
+        that all must match (words from `catalog.index.tokens`: letters and digits only)."""
         raise NotImplementedError
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -204,6 +206,11 @@ class SqlStore:
                    [(f.key, f.family, f.value, f.label) for f in facets])
         self._many("INSERT INTO record_facet (key, record_id, last_changed) VALUES (?, ?, ?)",
                    [(f.key, record_id, last_changed) for f in facets])
+        sort = derived.sort
+        self._exec("INSERT INTO record_sort (record_id, date_start, date_end, title) VALUES (?, ?, ?, ?)"
+                   " ON CONFLICT (record_id) DO UPDATE SET date_start = excluded.date_start,"
+                   " date_end = excluded.date_end, title = excluded.title",
+                   (record_id, sort.date_start, sort.date_end, sort.title))
         self._text_write(record_id, derived)
 
     def get(self, record_id: int) -> StoredRecord | None:
@@ -403,6 +410,7 @@ class SqlStore:
         with self.unit_of_work():
             self._exec("DELETE FROM record_facet")
             self._exec("DELETE FROM facet")
+            self._exec("DELETE FROM record_sort")
             self._text_clear()
             last = 0
             while True:
@@ -507,31 +515,67 @@ class SqlStore:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
-        """Live records matching every word of `query.text` and holding every facet key."""
-        joins: str = ""
+        """Records matching every term, holding every facet key, within the date range; counts per family."""
+        terms = query.terms if query.terms is not None else tuple(TextTerm((w,)) for w in tokens(query.text))
+        terms = tuple(t for t in terms if t.words)
+        if query.terms is None and query.text.strip() and not terms:
+            return SearchResult(0, [], {})  # text without a single word: nothing can match it
+        joins = ""
         params: list[object] = []
-        order = "r.record_id"
-        if query.text.strip():
-            joins, params, rank = self._text_match(query.text)
-            order = f"{rank}, r.record_id"
-        where = ["r.deleted_at IS NULL"]
+        rank = ""
+        if terms:
+            joins, params, rank = self._text_match(terms)
+        where = [] if query.include_deleted else ["r.deleted_at IS NULL"]
         for key in query.facets:
             where.append("EXISTS (SELECT 1 FROM record_facet q WHERE q.record_id = r.record_id AND q.key = ?)")
             params.append(key)
-        base = f"FROM record r{joins} WHERE {' AND '.join(where)}"
+        if query.date_from is not None:
+            where.append("o.date_end >= ?")
+            params.append(query.date_from)
+        if query.date_to is not None:
+            where.append("o.date_start <= ?")
+            params.append(query.date_to)
+        dated = query.date_from is not None or query.date_to is not None
+        if dated or query.sort in ("date", "-date", "title"):
+            joins += " LEFT JOIN record_sort o ON o.record_id = r.record_id"
+        base = f"FROM record r{joins}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        order = {
+            "relevance": f"{rank}, r.record_id" if rank else "r.record_id",
+            # records without a date last, whichever way (SQLite and PostgreSQL put NULLs apart)
+            "date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start, r.record_id",
+            "-date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start DESC, r.record_id",
+            "title": "o.title, r.record_id",
+            "changed": "r.last_changed DESC, r.record_id",
+        }[query.sort]
         total_row = self._one(f"SELECT count(*) {base}", params)
         total = int(total_row[0]) if total_row else 0
-        ids = [r[0] for r in self._all(f"SELECT r.record_id {base} ORDER BY {order} LIMIT ? OFFSET ?",
-                                       [*params, query.limit, query.offset])]
+        ids: list[int] = []
+        if total > query.offset and query.limit > 0:
+            ids = [r[0] for r in self._all(f"SELECT r.record_id {base} ORDER BY {order} LIMIT ? OFFSET ?",
+                                           [*params, query.limit, query.offset])]
         counts: dict[str, list[FacetCount]] = {}
-        rows = self._all(
-            f"SELECT f.family, f.key, f.label, count(*) AS n FROM record_facet c JOIN facet f ON f.key = c.key"
-            f" WHERE f.value <> '' AND c.record_id IN (SELECT r.record_id {base})"
-            f" GROUP BY f.family, f.key, f.label ORDER BY f.family, n DESC, f.key", params)
-        for family, key, label, n in rows:
-            shown = counts.setdefault(family, [])
-            if len(shown) < query.facet_limit:
-                shown.append(FacetCount(key, family, label, int(n)))
+        families = query.facet_families
+        if total and (families is None or families or query.facets):
+            fam_sql, fam_params = "", []
+            if families is not None:
+                fam_sql = " AND (f.family IN (" + ", ".join("?" * len(families)) + ")" if families else " AND (0 = 1"
+                fam_params = list(families)
+                if query.facets:
+                    fam_sql += " OR f.key IN (" + ", ".join("?" * len(query.facets)) + ")"
+                    fam_params += list(query.facets)
+                fam_sql += ")"
+            chosen = ""
+            if query.facets:
+                chosen = " OR key IN (" + ", ".join("?" * len(query.facets)) + ")"
+            rows = self._all(
+                "SELECT family, key, label, n FROM (SELECT f.family AS family, f.key AS key, f.label AS label,"
+                " count(*) AS n, row_number() OVER (PARTITION BY f.family ORDER BY count(*) DESC, f.key) AS pos"
+                f" FROM record_facet c JOIN facet f ON f.key = c.key WHERE f.value <> ''{fam_sql}"
+                f" AND c.record_id IN (SELECT r.record_id {base}) GROUP BY f.family, f.key, f.label) AS t"
+                f" WHERE pos <= ?{chosen} ORDER BY family, n DESC, key",
+                [*fam_params, *params, query.facet_limit, *query.facets])
+            for family, key, label, n in rows:
+                counts.setdefault(family, []).append(FacetCount(key, family, label, int(n)))
         return SearchResult(total, ids, counts)
 
     # -- copying a whole catalog (harvester copy-catalog) ------------------------------------

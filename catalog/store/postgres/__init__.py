@@ -9,7 +9,6 @@ answering while a harvest or sync writes. See docs/postgresql.md.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,8 +20,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from catalog.errors import StoreError, StoreUnavailable
-from catalog.index import Derived
-from catalog.store.api import to_db_time, utcnow
+from catalog.index import Derived, tokens
+from catalog.store.api import TextTerm, to_db_time, utcnow
 from catalog.store.postgres.migrations import MIGRATIONS, Migration
 from catalog.store.sql import Params, SqlStore
 
@@ -44,6 +43,50 @@ def describe(url: str) -> str:
     host = parts.get("host") or "the default socket"
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"database {parts.get('dbname') or '?'} on host {host}{port}"
+
+
+# -- full-text documents, written as tsvector text -----------------------------------------------
+# The document is built here from catalog.index.tokens, not by to_tsvector: PostgreSQL's
+# parser has its own idea of a word (host names, paths, hyphenated compounds kept whole), and
+# SQLite must index exactly the same words. Weights: title A; summary, names, places, subjects
+# B; source C; texts D. ts_rank's weights for {D, C, B, A}, as SQLite's bm25 column weights.
+_FIELD_WEIGHTS = "ABBBBCD"
+_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'::float4[]"
+_MAX_POSITION = 16383  # tsvector positions stop here; a later word is kept without a position
+_MAX_POSITIONS = 256  # positions kept per word
+
+
+def tsvector_text(fields: Sequence[str]) -> str:
+    """The tsvector literal of the record's fields: 'word':1A,5A 'other':2B …
+
+    Positions run on through the fields with a gap of one between fields, so a phrase never
+    joins the end of one field to the start of the next (FTS5 keeps columns apart too)."""
+    found: dict[str, list[str]] = {}
+    position = 0
+    for weight, field in zip(_FIELD_WEIGHTS, fields, strict=True):
+        for word in tokens(field):
+            position += 1
+            places = found.setdefault(word, [])
+            if position <= _MAX_POSITION and len(places) < _MAX_POSITIONS:
+                places.append(f"{position}{weight}")
+        position += 1
+    return " ".join(f"'{word}'" + (":" + ",".join(places) if places else "") for word, places in found.items())
+
+
+def tsquery_text(terms: Sequence[TextTerm]) -> str:
+    """The tsquery literal of terms that all must match: 'a' & 'b' <-> 'c':* …
+
+    Words are letters and digits only (catalog.index.tokens), so quoting them cannot fail;
+    an empty query matches nothing."""
+    parts = []
+    for term in terms:
+        words = [f"'{w}'" for w in term.words if w.isalnum()]
+        if not words:
+            continue
+        if term.prefix:
+            words[-1] += ":*"
+        parts.append("(" + " <-> ".join(words) + ")" if len(words) > 1 else words[0])
+    return " & ".join(parts) or "''"
 
 
 def _lost(exc: Exception) -> bool:
@@ -175,24 +218,17 @@ class PostgresStore(SqlStore):
 
     # -- full-text search ----------------------------------------------------------
     def _text_write(self, record_id: int, derived: Derived) -> None:
-        t = derived.text
-        self._exec(
-            "INSERT INTO record_text (record_id, document) VALUES (?,"
-            " setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B')"
-            " || setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?), 'B')"
-            " || setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?), 'C')"
-            " || setweight(to_tsvector('simple', ?), 'D'))"
-            " ON CONFLICT (record_id) DO UPDATE SET document = excluded.document",
-            (record_id, t.title, t.summary, t.names, t.places, t.subjects, t.source, t.texts))
+        self._exec("INSERT INTO record_text (record_id, document) VALUES (?, ?::tsvector)"
+                   " ON CONFLICT (record_id) DO UPDATE SET document = excluded.document",
+                   (record_id, tsvector_text(derived.text.fields())))
 
     def _text_clear(self) -> None:
         self._exec("DELETE FROM record_text")
 
-    def _text_match(self, text: str) -> tuple[str, list[object], str]:
-        words = " ".join(re.findall(r"\w+", text))
-        join = (" JOIN plainto_tsquery('simple', ?) AS q ON true"
-                " JOIN record_text s ON s.record_id = r.record_id AND s.document @@ q")
-        return join, [words], "ts_rank(s.document, q) DESC"
+    def _text_match(self, terms: Sequence[TextTerm]) -> tuple[str, list[object], str]:
+        join = (" JOIN (SELECT ?::tsquery AS query) AS q ON true"
+                " JOIN record_text s ON s.record_id = r.record_id AND s.document @@ q.query")
+        return join, [tsquery_text(terms)], f"ts_rank({_WEIGHTS}, s.document, q.query) DESC"
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         """{"records": N, "fields": {field: count}} over the live catalog (jsonb path queries)."""

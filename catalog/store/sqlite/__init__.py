@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -19,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import StoreError
-from catalog.index import Derived
-from catalog.store.api import ListRow, to_db_time, utcnow
+from catalog.index import Derived, tokens
+from catalog.store.api import ListRow, TextTerm, to_db_time, utcnow
 from catalog.store.sql import Params, SqlStore
 from catalog.store.sqlite.migrations import MIGRATIONS, Migration
+
+# bm25 weights of record_text's columns: title, summary, names, places, subjects, source, texts
+_WEIGHTS = "10.0, 4.0, 4.0, 4.0, 4.0, 2.0, 1.0"
 
 
 class SQLiteStore(SqlStore):
@@ -175,18 +177,27 @@ class SQLiteStore(SqlStore):
     # -- full-text search ----------------------------------------------------------
     def _text_write(self, record_id: int, derived: Derived) -> None:
         self._exec("DELETE FROM record_text WHERE rowid = ?", (record_id,))
+        # The words as catalog.index.tokens makes them, space-separated: the table's `ascii`
+        # tokenizer splits on the spaces only, so FTS5 indexes exactly these words (m0009).
         self._exec("INSERT INTO record_text (rowid, title, summary, names, places, subjects, source, texts)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (record_id, *derived.text.fields()))
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (record_id, *(" ".join(tokens(field)) for field in derived.text.fields())))
 
     def _text_clear(self) -> None:
         self._exec("DELETE FROM record_text")
 
-    def _text_match(self, text: str) -> tuple[str, list[object], str]:
-        # Every word quoted: user text is never FTS5 query syntax.
-        words = re.findall(r"\w+", text)
-        query = " ".join('"' + w.replace('"', "") + '"' for w in words) or '""'
+    def _text_match(self, terms: Sequence[TextTerm]) -> tuple[str, list[object], str]:
+        # Every term a quoted FTS5 string of letters and digits (what catalog.index.tokens makes):
+        # user text never becomes FTS5 query syntax. "a b" is a phrase, "a"* a prefix.
+        parts = []
+        for term in terms:
+            words = [w for w in term.words if w.isalnum()]
+            if words:
+                parts.append('"' + " ".join(words) + '"' + ("*" if term.prefix else ""))
+        query = " AND ".join(parts) or '""'
         join = " JOIN record_text ON record_text.rowid = r.record_id AND record_text MATCH ?"
-        return join, [query], "record_text.rank"
+        # bm25 with the fields weighted as PostgreSQL's setweight does (title A, …, texts D)
+        return join, [query], f"bm25(record_text, {_WEIGHTS})"
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         """{"records": N, "fields": {field: count}} over the live catalog, in SQL (JSON functions)."""
