@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.cite import cite
-from catalog.errors import ExportError, HarvesterError
+from catalog.errors import BadSearch, ExportError
 from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
 from catalog.export.jsonld import jsonld_text
 from catalog.export.registry import FORMATS, Format, format_for
 from catalog.model import CatalogRecord, StoredRecord
+from catalog.search import FACET_FAMILIES, MAX_PAGE, SORTS, FacetOption, SearchPage, SearchParams, facet_key, run_search
 from catalog.store import CatalogStore
 from catalog.store.api import RunInfo, SyncItem
 from catalog.web.app import HttpError, Request, Response
@@ -203,13 +204,81 @@ class Pages:
     # -- / ------------------------------------------------------------------------------------------
     def search(self, request: Request) -> Response:
         try:
-            from catalog.web.search_page import search_page
-        except ImportError:  # the search model is not in this build yet
-            raise HttpError(404, "Search is not available in this build.", title="Not found") from None
-        try:
-            return search_page(self.store, request)
-        except (HarvesterError, ValueError) as exc:
-            raise HttpError(400, str(exc)) from None
+            params = SearchParams.from_query_string(request.query_string)
+            page = run_search(self.store, params)
+        except BadSearch as exc:
+            raise HttpError(400, f"This search cannot be run: {exc}", title="Bad search") from None
+        view = SearchView(request, page)
+        return Response(200, render("search.html", root=request.script_name, page=page, params=params, view=view,
+                                    families=FACET_FAMILIES, sorts={k: SORT_LABELS.get(k, k) for k in SORTS}))
+
+
+# Sort orders as the menu names them (the search model's SORTS, in its order).
+SORT_LABELS = {"relevance": "Relevance", "date": "Date (oldest first)", "-date": "Date (newest first)",
+               "title": "Title (A–Z)", "changed": "Recently changed"}
+PAGE_WINDOW = 2  # page links either side of the current one
+
+
+@dataclass(frozen=True)
+class PageLink:
+    number: int
+    url: str | None  # None: a gap ("…")
+    current: bool = False
+
+
+class SearchView:
+    """The URLs one search page links to: every state of the page is a shareable address."""
+
+    def __init__(self, request: Request, page: SearchPage) -> None:
+        self.request = request
+        self.page = page
+        self.params = page.params
+        # the facet pairs as given in the URL, by the index key they name (to remove one)
+        self._given = {facet_key(f, v): (f, v) for f, v in self.params.facets}
+
+    def url(self, params: SearchParams) -> str:
+        query = params.query_string()
+        return self.request.url("/") + (f"?{query}" if query else "")
+
+    def facet_url(self, family: str, option: FacetOption) -> str:
+        if option.selected:
+            given = self._given.get(f"{family}:{option.value}", (family, option.value))
+            return self.url(self.params.without_facet(*given))
+        return self.url(self.params.with_facet(family, option.value))
+
+    def selected(self) -> list[tuple[str, str, str]]:
+        """(family label, value label, URL without it) for each facet in force."""
+        out = []
+        for family, options in self.page.facets.items():
+            for option in options:
+                if option.selected:
+                    out.append((FACET_FAMILIES.get(family, family), option.label, self.facet_url(family, option)))
+        return out
+
+    def clear_url(self) -> str:
+        return self.url(SearchParams(q=self.params.q, sort=self.params.sort, per_page=self.params.per_page))
+
+    def page_url(self, number: int) -> str:
+        return self.url(self.params.with_page(number))
+
+    def pages(self) -> list[PageLink]:
+        last = min(self.page.pages, MAX_PAGE)
+        current = self.params.page
+        wanted = {1, last, *range(max(1, current - PAGE_WINDOW), min(last, current + PAGE_WINDOW) + 1)}
+        links: list[PageLink] = []
+        for number in sorted(wanted):
+            if links and number > links[-1].number + 1:
+                links.append(PageLink(number - 1, None))
+            links.append(PageLink(number, self.page_url(number), number == current))
+        return links
+
+    def search_form_fields(self) -> list[tuple[str, str]]:
+        """What the search box's form carries along besides the words and dates: facets, sort."""
+        return [(n, v) for n, v in self.params.to_query() if n not in ("q", "from", "to", "page")]
+
+    def sort_form_fields(self) -> list[tuple[str, str]]:
+        """What the sort menu's form carries along: the whole search but its sort and page."""
+        return [(n, v) for n, v in self.params.to_query() if n not in ("sort", "page")]
 
 
 def field_text(value: object, limit: int = 300) -> str:
