@@ -78,7 +78,7 @@ class Request:
         return self.script_name + path
 
 
-STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone",
+STATUS_TEXT = {200: "OK", 303: "See Other", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone",
                503: "Service Unavailable"}
 
 

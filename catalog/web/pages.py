@@ -208,9 +208,22 @@ class Pages:
             page = run_search(self.store, params)
         except BadSearch as exc:
             raise HttpError(400, f"This search cannot be run: {exc}", title="Bad search") from None
+        canonical = params.query_string()
+        if request.query_string != canonical and _round_trips(canonical):
+            # The form sends empty fields (from=&to=): the shareable address is the canonical one.
+            location = request.url("/") + (f"?{canonical}" if canonical else "")
+            return Response(303, b"", "text/plain; charset=utf-8", [("Location", location)])
         view = SearchView(request, page)
         return Response(200, render("search.html", root=request.script_name, page=page, params=params, view=view,
                                     families=FACET_FAMILIES, sorts={k: SORT_LABELS.get(k, k) for k in SORTS}))
+
+
+def _round_trips(query_string: str) -> bool:
+    """Whether `query_string` reads back as itself (so a redirect to it can never loop)."""
+    try:
+        return SearchParams.from_query_string(query_string).query_string() == query_string
+    except BadSearch:
+        return False
 
 
 # Sort orders as the menu names them (the search model's SORTS, in its order).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,9 +78,8 @@ def hostile_records() -> list[CatalogRecord]:
     ]
 
 
-@pytest.fixture(scope="session")
-def web_catalog(tmp_path_factory: pytest.TempPathFactory) -> WebCatalog:
-    tmp = tmp_path_factory.mktemp("web")
+def build_web_catalog(tmp: Path) -> WebCatalog:
+    """Two syncs of the fixture documents against a loopback test archive, then the hostile records."""
     with TestArchive(page_size=5) as archive:
         settings = make_settings(archive.base_url, tmp, tombstone_after=1)
         with SQLiteStore(settings.storage.database) as store:
@@ -90,13 +90,13 @@ def web_catalog(tmp_path_factory: pytest.TempPathFactory) -> WebCatalog:
             second = run_sync(settings=settings, store=store, recheck_all=True)
             for record in hostile_records():
                 store.upsert(record)
-    assert DELETED_ID in DOCUMENT_IDS and CHANGED_ID in DOCUMENT_IDS
     return WebCatalog(Path(settings.storage.database), first.run_id, second.run_id)
 
 
-@pytest.fixture(scope="session")
-def web_server(web_catalog: WebCatalog) -> Iterator[WebServer]:
-    store = SQLiteStore(str(web_catalog.path))
+@contextmanager
+def serving(catalog: WebCatalog) -> Iterator[WebServer]:
+    """The composition `harvester serve` runs (/, /records, /changes, /static, /oai) on a loopback waitress."""
+    store = SQLiteStore(str(catalog.path))
     provider = ProviderSettings(repository_name="WCDA (web test)", repository_identifier="example.org",
                                 admin_email="cataloguer@example.org")
     app = create_web_app(store, oai_app=create_app(store, provider, token_secret="test"))
@@ -112,8 +112,21 @@ def web_server(web_catalog: WebCatalog) -> Iterator[WebServer]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield WebServer(f"http://127.0.0.1:{port}", store, web_catalog)
+        yield WebServer(f"http://127.0.0.1:{port}", store, catalog)
     finally:
         server.close()
         thread.join(timeout=5)
         store.close()
+
+
+@pytest.fixture(scope="session")
+def web_catalog(tmp_path_factory: pytest.TempPathFactory) -> WebCatalog:
+    catalog = build_web_catalog(tmp_path_factory.mktemp("web"))
+    assert DELETED_ID in DOCUMENT_IDS and CHANGED_ID in DOCUMENT_IDS
+    return catalog
+
+
+@pytest.fixture(scope="session")
+def web_server(web_catalog: WebCatalog) -> Iterator[WebServer]:
+    with serving(web_catalog) as server:
+        yield server
