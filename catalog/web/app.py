@@ -78,8 +78,8 @@ class Request:
         return self.script_name + path
 
 
-STATUS_TEXT = {200: "OK", 303: "See Other", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone",
-               503: "Service Unavailable"}
+STATUS_TEXT = {200: "OK", 303: "See Other", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+               410: "Gone", 503: "Service Unavailable"}
 
 
 class WebApp:

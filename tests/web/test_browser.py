@@ -170,8 +170,8 @@ def test_download_an_export(page: Page) -> None:
 
 def focused(page: Page) -> str:
     """The focused element, as tag#id.text (for the keyboard test's messages)."""
-    return str(page.evaluate("() => { const e = document.activeElement; "
-                             "return e.tagName.toLowerCase() + '#' + e.id + ' ' + (e.innerText || e.value || '').trim() }"))
+    return str(page.evaluate("() => { const e = document.activeElement; return e.tagName.toLowerCase() + '#' "
+                             "+ e.id + ' ' + (e.innerText || e.value || '').trim() }"))
 
 
 def test_keyboard_only(page: Page) -> None:
