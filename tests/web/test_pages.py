@@ -172,3 +172,50 @@ def test_oai_answers_beside_the_pages(client: httpx.Client) -> None:
     assert resp.status_code == 200 and resp.headers["content-type"] == "text/xml; charset=utf-8"
     assert re.search(r"<dc:title>Cable No\. 4785", resp.text)
     assert client.get("/oai/other").status_code == 404
+
+
+def test_search_page_results_facets_and_canonical_urls(client: httpx.Client, web_server: WebServer) -> None:
+    doc = page(client.get("/", params={"q": "Kohl"}))
+    titles = [a.text_content() for a in doc.cssselect("ol.results h3 a")]
+    assert titles and all("Kohl" in t for t in titles)
+    assert all(m.text_content().lower().startswith("kohl") for m in doc.cssselect(".snippet mark"))
+    # a facet link adds the facet to the same search; its count is what the narrowed search finds
+    link = doc.cssselect("#facet-language + ul a")[0]
+    count = int(re.sub(r"\D", "", link.getparent().cssselect(".count")[0].text_content()))
+    narrowed = page(client.get(link.get("href")))
+    assert f"of {count}." in narrowed.get_element_by_id("results-summary").text_content()
+    assert narrowed.cssselect("a[aria-current=true]")[0].get("href") == "/?q=Kohl"  # a click removes it
+    # the form's empty fields are redirected to the canonical address of the same search
+    resp = client.get("/?q=Kohl&from=&to=")
+    assert resp.status_code == 303 and resp.headers["location"] == "/?q=Kohl"
+    # a deleted record is left out unless asked for
+    everything = page(client.get("/", params={"per_page": "100"}))
+    ids = {a.get("href") for a in everything.cssselect("ol.results h3 a")}
+    assert f"/records/{DELETED_ID}" not in ids and f"/records/{HOSTILE_ID}" in ids
+    with_deleted = page(client.get("/", params={"per_page": "100", "include_deleted": "true"}))
+    assert f"/records/{DELETED_ID}" in {a.get("href") for a in with_deleted.cssselect("ol.results h3 a")}
+    # escaped in the results too
+    hostile = client.get("/", params={"q": "Jerry"})
+    assert "<script>alert" not in hostile.text and "&lt;script&gt;" in hostile.text
+
+
+@pytest.mark.parametrize("query", [
+    "facet=nope:x", "facet=type", "page=1000000000", "page=-1", "page=abc", "per_page=1000", "sort=random",
+    "from=1950-13", "from=1960&to=1950", "q=" + "a" * 10_000, "q=%FF%FE", "q=a&q=b", "bogus=1", "q=%00",
+])
+def test_bad_search_parameters_are_a_400_page(client: httpx.Client, query: str) -> None:
+    resp = client.get("/?" + query)
+    assert resp.status_code == 400, (query, resp.status_code)
+    doc = page(resp)
+    assert doc.findtext(".//h1") in ("Bad search", "Bad request")
+    assert "Traceback" not in resp.text
+
+
+@pytest.mark.parametrize("q", ['"', '"unclosed phrase', "*", "NEAR(a b)", "title:x", "(a OR b)", "a AND NOT b",
+                               "-", "^", "kohl*", "\u202e\u200f", "'; DROP TABLE record; --"])
+def test_full_text_syntax_is_words_never_an_error(client: httpx.Client, q: str) -> None:
+    resp = client.get("/", params={"q": q})
+    if resp.status_code == 303:  # the canonical form of the same search
+        resp = client.get(resp.headers["location"])
+    assert resp.status_code == 200, (q, resp.status_code, resp.text[:300])
+    assert page(resp).get_element_by_id("results-summary") is not None
