@@ -184,6 +184,8 @@ class SearchParams:
 def facet_key(family: str, value: str) -> str:
     """The index key a facet value names: a token as it is (`type:cable`), a name as the index
     makes its token (`Cable` -> `type:cable`, `Russian` -> `language:rus`)."""
+    if family in ("has_text", "has_scan"):
+        return f"{family}:{'yes' if value.lower() in _TRUE else 'no'}"
     if _TOKEN.fullmatch(value):
         return f"{family}:{value}"
     if family == "language":
@@ -192,8 +194,6 @@ def facet_key(family: str, value: str) -> str:
         code = language(value).iso639_3
         if code and re.fullmatch(r"[a-z]{3}", code):
             return f"language:{code}"
-    if family in ("has_text", "has_scan"):
-        return f"{family}:{'yes' if value.lower() in _TRUE else 'no'}"
     return f"{family}:{slug(value)}"
 
 

@@ -28,14 +28,16 @@ def parse_since(value: str) -> datetime:
 @click.argument("fmt", metavar="FORMAT", type=click.Choice([*FORMAT_NAMES, *FORMAT_ALIASES]))
 @click.argument("ids", nargs=-1, type=click.IntRange(min=1))
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+@click.option("--ids-file", "ids_file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Record IDs (or document URLs) one a line, # comments; '-' reads stdin (search --format ids).")
 @click.option("--since", "--changed-since", "since", help="Only records changed since this date (ISO 8601).")
 @click.option("--jobs", "jobs", type=click.IntRange(min=1), default=None,
               help="Processes that format records (default: one per CPU; 1 = no worker processes).")
 @click.option("--excel", is_flag=True,
               help="csv only: start with a UTF-8 byte order mark, so Excel reads accents and scripts correctly.")
 @click.pass_context
-def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, since: str | None,
-           jobs: int | None, excel: bool) -> None:
+def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, ids_file: str | None,
+           since: str | None, jobs: int | None, excel: bool) -> None:
     """Export catalog records as FORMAT (all records when no ID is given).
 
     Formats: oai_dc, oai_qdc (alias qdc), mods, marcxml, jsonld, csl-json, jsonl, csv, ris,
@@ -49,7 +51,11 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
     from catalog.export.parallel import default_jobs, formatted
     from catalog.export.registry import format_for, writer_for
     from catalog.store import from_db_time
+    from harvester.commands.cite import read_ids
 
+    if ids_file is not None:
+        # An empty list (a search that found nothing) exports nothing, never the whole catalog.
+        ids = tuple(dict.fromkeys([*ids, *read_ids(ids_file)]))
     changed_since = parse_since(since) if since else None
     settings = ctx.obj.settings()
     fmt = format_for(fmt).name
@@ -65,7 +71,8 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
 
         writer = writer_for(fmt, on_skip=skipped, options=settings.export.format_options())
         # Rows as stored: jsonl copies the stored body, the other formats read the brief one.
-        rows = store.iter_raw(ids=list(ids) or None, changed_since=changed_since, include_deleted=True,
+        rows = store.iter_raw(ids=list(ids) if ids or ids_file is not None else None, changed_since=changed_since,
+                              include_deleted=True,
                               brief=not writer.needs_text)
         # The CSV's lines end in CRLF (RFC 4180) already; Excel also needs the BOM to take it as UTF-8.
         with open_output(out, newline="" if fmt == "csv" else None,
