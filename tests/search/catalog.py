@@ -37,7 +37,8 @@ def record(i: int) -> CatalogRecord:
         year = str(1945 + i % 40)
         changes["date"] = DocumentDate(display=year, normalized=year, precision="year")
     if i % 5 == 1:
-        changes["texts"] = [TextVersion(label="English Translation", kind="translation", text=TEXTS[(i // 5) % len(TEXTS)])]
+        text = TEXTS[(i // 5) % len(TEXTS)]
+        changes["texts"] = [TextVersion(label="English Translation", kind="translation", text=text)]
     if i % 4 == 2:
         changes["pdf_url"] = f"https://example.org/scan/{i}.pdf"
     if i == 3:
