@@ -99,6 +99,7 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     import waitress
 
     from catalog.oai.app import create_app
+    from catalog.web.api import create_api_app
     from catalog.web.app import create_web_app
 
     settings: Settings = obj.settings()
@@ -107,7 +108,8 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     provider_settings = _provider_settings(settings, loopback=_is_loopback(host))
     store = open_store(settings.storage.database, mode="read")
     oai_app = create_app(store, provider_settings, token_secret=settings.oai.token_secret)
-    app = create_web_app(store, oai_app=oai_app, options=settings.export.format_options())
+    app = create_web_app(store, oai_app=oai_app, api_app=create_api_app(store),
+                         options=settings.export.format_options())
     try:
         shown = settings.oai.base_url or f"http://{host}:{port}/oai"
 

@@ -19,6 +19,7 @@ from catalog.model import CatalogRecord, DocumentDate, Language, Provenance, Tex
 from catalog.oai.app import create_app
 from catalog.oai.provider import ProviderSettings
 from catalog.store import SQLiteStore
+from catalog.web.api import create_api_app
 from catalog.web.app import create_web_app
 from harvester.sync import run_sync
 from tests.support.test_archive import DOCUMENT_IDS, TestArchive
@@ -99,7 +100,7 @@ def serving(catalog: WebCatalog) -> Iterator[WebServer]:
     store = SQLiteStore(str(catalog.path))
     provider = ProviderSettings(repository_name="WCDA (web test)", repository_identifier="example.org",
                                 admin_email="cataloguer@example.org")
-    app = create_web_app(store, oai_app=create_app(store, provider, token_secret="test"))
+    app = create_web_app(store, oai_app=create_app(store, provider, token_secret="test"), api_app=create_api_app(store))
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     port = server.effective_port  # type: ignore[union-attr]
 

@@ -174,6 +174,14 @@ def test_oai_answers_beside_the_pages(client: httpx.Client) -> None:
     assert client.get("/oai/other").status_code == 404
 
 
+def test_the_json_api_answers_beside_the_pages(client: httpx.Client) -> None:
+    found = client.get("/api/search", params={"q": "Kohl"})
+    assert found.status_code == 200 and found.headers["content-type"].startswith("application/json")
+    html_ids = {a.get("href") for a in page(client.get("/", params={"q": "Kohl"})).cssselect("ol.results h3 a")}
+    assert {f"/records/{hit['record_id']}" for hit in found.json()["hits"]} == html_ids
+    assert client.get("/api/records/175798").json()["record_id"] == 175798
+
+
 def test_search_page_results_facets_and_canonical_urls(client: httpx.Client, web_server: WebServer) -> None:
     doc = page(client.get("/", params={"q": "Kohl"}))
     titles = [a.text_content() for a in doc.cssselect("ol.results h3 a")]

@@ -43,6 +43,7 @@ def test_serve_shows_the_web_catalog_beside_oai(tmp_path: Path) -> None:
             assert "of 21" in doc.get_element_by_id("results-summary").text_content()
             assert client.get("/records/175798").status_code == 200
             assert client.get("/changes").status_code == 200
+            assert client.get("/api/search", params={"q": "Kohl"}).json()["total"] >= 1
             identify = client.get("/oai", params={"verb": "Identify"})
             assert identify.status_code == 200 and b"<baseURL>http://127.0.0.1:" in identify.content
     finally:
