@@ -227,3 +227,11 @@ def test_full_text_syntax_is_words_never_an_error(client: httpx.Client, q: str) 
         resp = client.get(resp.headers["location"])
     assert resp.status_code == 200, (q, resp.status_code, resp.text[:300])
     assert page(resp).get_element_by_id("results-summary") is not None
+
+
+def test_a_page_past_the_last_says_so_and_links_back(client: httpx.Client) -> None:
+    doc = page(client.get("/", params={"page": "500"}))
+    summary = doc.get_element_by_id("results-summary")
+    assert "No records on page 500" in summary.text_content()
+    assert summary.cssselect("a")[0].get("href") == "/?page=2"
+    assert not doc.cssselect("ol.results")
