@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.changes import field_value, read_diff
 from catalog.cite import cite
 from catalog.errors import BadSearch, ExportError
 from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
@@ -69,7 +70,8 @@ class ChangedRecord:
     title: str | None
     outcome: str
     fields: list[str] = field(default_factory=list)
-    values: dict[str, str] = field(default_factory=dict)  # field -> its value now (changed records)
+    diff: dict[str, tuple[str, str]] = field(default_factory=dict)  # field -> (old, new), from the history
+    values: dict[str, str] = field(default_factory=dict)  # field -> its value now, where no diff was kept
     detail: str = ""
 
 
@@ -217,9 +219,13 @@ class Pages:
         changed = ChangedRecord(item.record_id, title, item.outcome, detail=item.detail)
         if item.outcome == "changed" and item.detail.startswith("fields changed: "):
             changed.fields = [f.strip() for f in item.detail[len("fields changed: "):].split(",") if f.strip()]
-            if stored is not None:
+            # the run's "changed" history event keeps the old and new values (catalog.changes.diff_note)
+            for event in self.store.events(item.record_id):
+                if event.run_id == item.run_id and event.outcome == "changed":
+                    changed.diff = read_diff(event.detail)
+            if not changed.diff and stored is not None:  # a run from before the values were kept
                 now = stored.record.model_dump(mode="json")
-                changed.values = {name: field_text(now.get(name)) for name in changed.fields}
+                changed.values = {name: field_value(now.get(name)) or "(none)" for name in changed.fields}
         return changed
 
     # -- / ------------------------------------------------------------------------------------------
@@ -314,15 +320,3 @@ class SearchView:
         """What the sort menu's form carries along: the whole search but its sort and page."""
         return [(n, v) for n, v in self.params.to_query() if n not in ("sort", "page")]
 
-
-def field_text(value: object, limit: int = 300) -> str:
-    """A field's value as one short line: lists joined, objects by their values, long text cut."""
-    if value is None or value == [] or value == "":
-        return "(none)"
-    if isinstance(value, list):
-        text = "; ".join(field_text(v, limit) for v in value)
-    elif isinstance(value, dict):
-        text = ", ".join(str(v) for v in value.values() if v not in (None, "", []))
-    else:
-        text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
