@@ -45,7 +45,7 @@ DEFAULT_PER_PAGE = 20
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _FACET = re.compile(r"([a-z_]+)[:=](.*)", re.DOTALL)
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class SearchParams:
             facets=tuple(facets),
             date_from=one("from") or None,
             date_to=one("to") or None,
-            sort=one("sort") or "relevance",
+            sort=_given(one("sort"), "relevance"),
             page=_int("page", one("page"), 1),
             per_page=_int("per_page", one("per_page"), DEFAULT_PER_PAGE),
             include_deleted=_bool("include_deleted", one("include_deleted")),
@@ -225,7 +225,7 @@ def _check_facet(family: str, value: str) -> str:
         raise BadSearch("facet", f"year: {_show(value)} is not a year (YYYY)")
     if family == "decade" and not re.fullmatch(r"\d{3}0s", value):
         raise BadSearch("facet", f"decade: {_show(value)} is not a decade (e.g. 1950s)")
-    if family in ("has_text", "has_scan") and value.lower() not in _TRUE | _FALSE - {""}:
+    if family in ("has_text", "has_scan") and value.lower() not in _TRUE | _FALSE:
         raise BadSearch("facet", f"{family}: {_show(value)} is not yes or no")
     return value
 
@@ -241,10 +241,14 @@ def _check_date(name: str, value: str) -> None:
     raise BadSearch(name, f"{_show(value)} is not a year, year-month or date (1950, 1950-06, 1950-06-25)")
 
 
+def _given(value: str | None, default: str) -> str:
+    return default if value is None else value
+
+
 def _int(name: str, value: str | None, default: int) -> int:
-    if value is None or value == "":
+    if value is None:
         return default
-    if not re.fullmatch(r"[0-9]{1,18}", value.strip()):
+    if not re.fullmatch(r"[0-9]{1,18}", value):
         raise BadSearch(name, f"{_show(value)} is not a whole number")
     return int(value)
 
@@ -252,9 +256,9 @@ def _int(name: str, value: str | None, default: int) -> int:
 def _bool(name: str, value: str | None) -> bool:
     if value is None:
         return False
-    if value.strip().lower() in _TRUE:
+    if value.lower() in _TRUE:
         return True
-    if value.strip().lower() in _FALSE:
+    if value.lower() in _FALSE:
         return False
     raise BadSearch(name, f"{_show(value)} is not true or false")
 

@@ -52,24 +52,40 @@ def snippet(texts: Sequence[str], terms: Sequence[TextTerm], *, window: int = WI
         first_text = first_text or text
         if not terms:
             break
-        words = list(_WORD.finditer(text))
-        hits = [i for i, m in enumerate(words) if _is_match(m.group(), exact, prefixes)]
-        if hits:
-            return _cut(text, words, hits[0], window, exact, prefixes)
+        # Read the words only as far as the passage goes: a transcript may be 20,000 words long.
+        words: list[re.Match[str]] = []
+        hit = None
+        complete = True
+        for m in _WORD.finditer(text):
+            words.append(m)
+            if hit is None and _is_match(m.group(), exact, prefixes):
+                hit = len(words) - 1
+            if hit is not None and len(words) >= hit + window:
+                complete = False
+                break
+        if hit is not None:
+            return _cut(text, words, hit, window, exact, prefixes, complete)
     if not first_text:
         return []
-    words = list(_WORD.finditer(first_text))
-    return _cut(first_text, words, 0, window, set(), ())
+    words = []
+    complete = True
+    for m in _WORD.finditer(first_text):
+        if len(words) >= window:
+            complete = False
+            break
+        words.append(m)
+    return _cut(first_text, words, 0, window, set(), (), complete)
 
 
 def _cut(text: str, words: list[re.Match[str]], at: int, window: int, exact: set[str],
-         prefixes: tuple[str, ...]) -> list[Segment]:
+         prefixes: tuple[str, ...], complete: bool) -> list[Segment]:
+    """The words around `at`; `complete` says `words` runs to the end of `text`."""
     if not words:
         return [(_squash(text[:200]), False)]
     start_word = max(0, at - window // 3)
     end_word = min(len(words), start_word + window)
     start = 0 if start_word == 0 else words[start_word].start()
-    end = len(text) if end_word == len(words) else words[end_word - 1].end()
+    end = len(text) if complete and end_word == len(words) else words[end_word - 1].end()
     segments: list[Segment] = []
     if start > 0:
         segments.append((ELLIPSIS, False))
