@@ -41,6 +41,7 @@ FORMAT_LABELS = {
     "bibtex": "BibTeX",
 }
 CITATIONS_CACHED = 4096  # records whose rendered citations are kept (a few KB each)
+HISTORY_SHOWN = 100  # latest history events on a record page (a nightly check adds one a night)
 RUNS_SHOWN = 10  # sync runs on /changes
 ITEMS_SHOWN = 100  # records per kind of change and run (the rest are counted)
 # Sync item outcomes, by the heading /changes shows them under.
@@ -101,10 +102,11 @@ class Pages:
             raise HttpError(400, "A record page takes no parameters.")
         stored = self._stored(record_id)
         events = self.store.events(record_id)
+        hidden, events = max(0, len(events) - HISTORY_SHOWN), events[-HISTORY_SHOWN:]
         downloads = [self._download(request, stored, fmt) for fmt in FORMATS.values()
                      if fmt.prints_deleted or not stored.deleted]
         context: dict[str, Any] = dict(root=request.script_name, stored=stored, record=stored.record,
-                                       events=events, downloads=downloads)
+                                       events=events, earlier_events=hidden, downloads=downloads)
         if stored.deleted:
             body = render("tombstone.html", **context)
             return Response(410, body)

@@ -30,6 +30,7 @@ ARABIC_ID = 990002  # a text tab in Arabic (dir="rtl")
 DELETED_ID = 300240  # gone from the archive in the second sync
 CHANGED_ID = 300641  # its title changed in the second sync
 ADDED_ID = 400001  # new in the second sync
+LONG_HISTORY_ID, LONG_HISTORY = 300638, 150  # events in its history (the first sync + these)
 HOSTILE_TITLE = '<script>alert("x")</script> Tom & Jerry \u202eevil\u202c \u200fמסמך'
 
 
@@ -91,6 +92,8 @@ def build_web_catalog(tmp: Path) -> WebCatalog:
             second = run_sync(settings=settings, store=store, recheck_all=True)
             for record in hostile_records():
                 store.upsert(record)
+            for n in range(LONG_HISTORY - 1):  # nightly checks over months: more than a page shows
+                store.log_event(LONG_HISTORY_ID, "unchanged", f"check {n}")
     return WebCatalog(Path(settings.storage.database), first.run_id, second.run_id)
 
 

@@ -19,6 +19,8 @@ from tests.web.conftest import (
     DELETED_ID,
     HOSTILE_ID,
     HOSTILE_TITLE,
+    LONG_HISTORY,
+    LONG_HISTORY_ID,
     WebServer,
 )
 
@@ -237,3 +239,11 @@ def test_a_page_past_the_last_says_so_and_links_back(client: httpx.Client) -> No
     assert "No records on page 500" in summary.text_content()
     assert summary.cssselect("a")[0].get("href") == "/?page=2"
     assert not doc.cssselect("ol.results")
+
+
+def test_a_long_history_shows_the_latest_events(client: httpx.Client, web_server: WebServer) -> None:
+    assert len(web_server.store.events(LONG_HISTORY_ID)) == LONG_HISTORY
+    doc = page(client.get(f"/records/{LONG_HISTORY_ID}"))
+    rows = doc.cssselect("table.history tbody tr")
+    assert len(rows) == 100 and rows[-1].cssselect("td")[2].text_content() == f"check {LONG_HISTORY - 2}"
+    assert f"{LONG_HISTORY - 100} earlier ones are not shown" in doc.text_content()
