@@ -216,3 +216,32 @@ def test_axe_finds_no_serious_violation(browser: Browser, web_server: WebServer,
         assert serious(violations) == []
     finally:
         ctx.close()
+
+
+def test_texts_become_tabs_with_javascript(page: Page, context: BrowserContext) -> None:
+    page.goto(f"/records/{ARABIC_ID}")
+    tabs = page.get_by_role("tab")
+    assert tabs.all_inner_texts() == ["Original Scan Transcript (Arabic)", "English Translation (English)"]
+    expect(tabs.first).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#text-1")).to_be_visible()
+    expect(page.locator("#text-2")).to_be_hidden()
+    tabs.first.focus()
+    page.keyboard.press("ArrowRight")  # keyboard: the next tab, selected and focused
+    expect(tabs.nth(1)).to_be_focused()
+    expect(tabs.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#text-2")).to_be_visible()
+    expect(page.locator("#text-1")).to_be_hidden()
+    page.keyboard.press("Tab")  # into the text itself
+    expect(page.locator("#text-2")).to_be_focused()
+    # without JavaScript every text is shown, with links to each
+    plain = context.browser.new_context(base_url=page.url.split("/records/")[0], java_script_enabled=False)  # type: ignore[union-attr]
+    try:
+        bare = plain.new_page()
+        bare.goto(f"/records/{ARABIC_ID}")
+        assert bare.get_by_role("tab").count() == 0
+        expect(bare.locator("#text-1")).to_be_visible()
+        expect(bare.locator("#text-2")).to_be_visible()
+        assert bare.locator(".text-tabs a").count() == 2
+        assert bare.locator("button[data-copy]").first.is_hidden()  # the copy button needs the script
+    finally:
+        plain.close()
