@@ -1,5 +1,6 @@
 """Random addresses and parameters against the web catalog's WSGI app: every answer is a page
-with a status the docs name (200, 303, 400, 404, 405, 410), never a 500, 503 or a traceback."""
+with a status the docs name (200, 303, 400, 404, 405, 410), never a 500, 503 or a traceback; and a
+catalog that cannot answer gets a 503 page, never a 500."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from hypothesis import strategies as st
 from catalog.store import SQLiteStore
 from catalog.web.app import WebApp, create_web_app
 from tests.web.conftest import WebCatalog
-
-pytestmark = pytest.mark.slow  # several hundred requests
 
 ALLOWED = {200, 303, 400, 404, 405, 410}
 NAMES = ["q", "facet", "from", "to", "sort", "page", "per_page", "include_deleted", "run", "x"]
@@ -48,6 +47,7 @@ values = st.one_of(st.text(max_size=60), st.sampled_from(["type:cable", "languag
                                                            "0", "99999999999999999999", '"', "*", "NEAR(", ":"]))
 
 
+@pytest.mark.slow  # several hundred requests
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(pairs=st.lists(st.tuples(st.sampled_from(NAMES), values), max_size=6),
        path=st.sampled_from(["/", "/changes", "/records/175798", "/records/300240", "/records/175798/export/ris",
@@ -62,6 +62,7 @@ def test_random_parameters_never_fail(app: WebApp, pairs: list[tuple[str, str]],
     assert b"Traceback" not in body
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(path=st.binary(min_size=1, max_size=40).map(lambda b: b"/" + b),
        method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]))
@@ -71,3 +72,20 @@ def test_random_paths_and_methods_never_fail(app: WebApp, path: bytes, method: s
     if method not in ("GET", "HEAD"):
         assert status in (405, 404) or path.startswith((b"/oai", b"/api"))
     assert b"Traceback" not in body
+
+
+def test_a_catalog_that_cannot_answer_gets_a_503_page(web_catalog: WebCatalog, tmp_path: Any) -> None:
+    import shutil
+
+    copy = tmp_path / "c.db"
+    shutil.copyfile(web_catalog.path, copy)
+    store = SQLiteStore(str(copy))
+    try:
+        app = create_web_app(store)
+        assert call(app, b"/records/175798", b"")[0] == 200
+        copy.write_bytes(b"this is no longer a database" * 4096)  # the file is destroyed under the server
+        for path, query in ((b"/records/300241", b""), (b"/", b"q=kohl"), (b"/changes", b"")):
+            status, body = call(app, path, query)
+            assert status == 503 and b"Temporarily unavailable" in body and b"Traceback" not in body
+    finally:
+        store.close()
