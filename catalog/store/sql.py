@@ -87,7 +87,7 @@ class SqlStore:
         raise NotImplementedError
 
     def _text_match(self, terms: Sequence[TextTerm]) -> tuple[str, list[object], str]:
-        """(JOIN clause over `record r`, its params, ORDER BY rank expression, best first) for terms
+        """(JOIN clause over `record_sort o`, its params, ORDER BY rank expression, best first) for terms
         that all must match (words from `catalog.index.tokens`: letters and digits only)."""
         raise NotImplementedError
 
@@ -198,8 +198,9 @@ class SqlStore:
         """A backend error as a StoreError (other exceptions pass unchanged)."""
         return exc
 
-    def _write_indexes(self, record_id: int, derived: Derived, last_changed: str) -> None:
-        """Replace the record's facet rows and search text (inside the caller's transaction)."""
+    def _write_indexes(self, record_id: int, derived: Derived, last_changed: str,
+                       deleted_at: str | None = None) -> None:
+        """Replace the record's facet rows, sort keys and search text (inside the caller's transaction)."""
         self._exec("DELETE FROM record_facet WHERE record_id = ?", (record_id,))
         facets = derived.facets
         self._many("INSERT INTO facet (key, family, value, label) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
@@ -207,10 +208,11 @@ class SqlStore:
         self._many("INSERT INTO record_facet (key, record_id, last_changed) VALUES (?, ?, ?)",
                    [(f.key, record_id, last_changed) for f in facets])
         sort = derived.sort
-        self._exec("INSERT INTO record_sort (record_id, date_start, date_end, title) VALUES (?, ?, ?, ?)"
-                   " ON CONFLICT (record_id) DO UPDATE SET date_start = excluded.date_start,"
-                   " date_end = excluded.date_end, title = excluded.title",
-                   (record_id, sort.date_start, sort.date_end, sort.title))
+        self._exec("INSERT INTO record_sort (record_id, date_start, date_end, title, last_changed, deleted_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET date_start = excluded.date_start,"
+                   " date_end = excluded.date_end, title = excluded.title, last_changed = excluded.last_changed,"
+                   " deleted_at = excluded.deleted_at",
+                   (record_id, sort.date_start, sort.date_end, sort.title, last_changed, deleted_at))
         self._text_write(record_id, derived)
 
     def get(self, record_id: int) -> StoredRecord | None:
@@ -364,8 +366,11 @@ class SqlStore:
                 "UPDATE record SET deleted_at = ?, last_changed = ? WHERE record_id = ? AND deleted_at IS NULL",
                 (now_s, now_s, record_id))
             if changed:
-                # The facet rows carry the datestamp (set pages are keyset-read from them).
+                # The facet rows carry the datestamp (set pages are keyset-read from them), the
+                # sort row the deletion too (a search leaves tombstones out by it).
                 self._exec("UPDATE record_facet SET last_changed = ? WHERE record_id = ?", (now_s, record_id))
+                self._exec("UPDATE record_sort SET last_changed = ?, deleted_at = ? WHERE record_id = ?",
+                           (now_s, now_s, record_id))
         return changed > 0
 
     def due_count(self, cutoff: datetime) -> int:
@@ -414,13 +419,13 @@ class SqlStore:
             self._text_clear()
             last = 0
             while True:
-                rows = self._all("SELECT record_id, body, last_changed FROM record WHERE record_id > ?"
+                rows = self._all("SELECT record_id, body, last_changed, deleted_at FROM record WHERE record_id > ?"
                                  " ORDER BY record_id LIMIT ?", (last, batch))
                 if not rows:
                     break
-                for record_id, body, last_changed in rows:
+                for record_id, body, last_changed, deleted_at in rows:
                     record = CatalogRecord.model_validate_json(body)
-                    self._write_indexes(record_id, derive(record), last_changed)
+                    self._write_indexes(record_id, derive(record), last_changed, deleted_at)
                     done += 1
                 last = rows[-1][0]
                 if progress is not None:
@@ -525,9 +530,11 @@ class SqlStore:
         rank = ""
         if terms:
             joins, params, rank = self._text_match(terms)
-        where = [] if query.include_deleted else ["r.deleted_at IS NULL"]
+        # Everything is filtered and sorted in record_sort (narrow rows): `record` is read only
+        # for the page shown. A facet is a set of Record IDs from record_facet's (key, …) index.
+        where = [] if query.include_deleted else ["o.deleted_at IS NULL"]
         for key in query.facets:
-            where.append("EXISTS (SELECT 1 FROM record_facet q WHERE q.record_id = r.record_id AND q.key = ?)")
+            where.append("o.record_id IN (SELECT q.record_id FROM record_facet q WHERE q.key = ?)")
             params.append(key)
         if query.date_from is not None:
             where.append("o.date_end >= ?")
@@ -535,23 +542,20 @@ class SqlStore:
         if query.date_to is not None:
             where.append("o.date_start <= ?")
             params.append(query.date_to)
-        dated = query.date_from is not None or query.date_to is not None
-        if dated or query.sort in ("date", "-date", "title"):
-            joins += " LEFT JOIN record_sort o ON o.record_id = r.record_id"
-        base = f"FROM record r{joins}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        base = f"FROM record_sort o{joins}" + (f" WHERE {' AND '.join(where)}" if where else "")
         order = {
-            "relevance": f"{rank}, r.record_id" if rank else "r.record_id",
+            "relevance": f"{rank}, o.record_id" if rank else "o.record_id",
             # records without a date last, whichever way (SQLite and PostgreSQL put NULLs apart)
-            "date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start, r.record_id",
-            "-date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start DESC, r.record_id",
-            "title": "o.title, r.record_id",
-            "changed": "r.last_changed DESC, r.record_id",
+            "date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start, o.record_id",
+            "-date": "CASE WHEN o.date_start IS NULL THEN 1 ELSE 0 END, o.date_start DESC, o.record_id",
+            "title": "o.title, o.record_id",
+            "changed": "o.last_changed DESC, o.record_id",
         }[query.sort]
         total_row = self._one(f"SELECT count(*) {base}", params)
         total = int(total_row[0]) if total_row else 0
         ids: list[int] = []
         if total > query.offset and query.limit > 0:
-            ids = [r[0] for r in self._all(f"SELECT r.record_id {base} ORDER BY {order} LIMIT ? OFFSET ?",
+            ids = [r[0] for r in self._all(f"SELECT o.record_id {base} ORDER BY {order} LIMIT ? OFFSET ?",
                                            [*params, query.limit, query.offset])]
         counts: dict[str, list[FacetCount]] = {}
         families = query.facet_families
@@ -561,7 +565,7 @@ class SqlStore:
             # the joined rows cost three times as much. The top values per family are picked here.
             rows = self._all(
                 f"SELECT f.family, t.key, f.label, t.n FROM (SELECT c.key AS key, count(*) AS n FROM record_facet c"
-                f" WHERE c.record_id IN (SELECT r.record_id {base}) GROUP BY c.key) AS t JOIN facet f ON f.key = t.key"
+                f" WHERE c.record_id IN (SELECT o.record_id {base}) GROUP BY c.key) AS t JOIN facet f ON f.key = t.key"
                 f" WHERE f.value <> ''", params)
             chosen = set(query.facets)
             keep = set(families) if families is not None else None

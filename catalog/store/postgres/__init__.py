@@ -227,7 +227,7 @@ class PostgresStore(SqlStore):
 
     def _text_match(self, terms: Sequence[TextTerm]) -> tuple[str, list[object], str]:
         join = (" JOIN (SELECT ?::tsquery AS query) AS q ON true"
-                " JOIN record_text s ON s.record_id = r.record_id AND s.document @@ q.query")
+                " JOIN record_text s ON s.record_id = o.record_id AND s.document @@ q.query")
         return join, [tsquery_text(terms)], f"ts_rank({_WEIGHTS}, s.document, q.query) DESC"
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:

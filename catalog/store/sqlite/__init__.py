@@ -195,7 +195,7 @@ class SQLiteStore(SqlStore):
             if words:
                 parts.append('"' + " ".join(words) + '"' + ("*" if term.prefix else ""))
         query = " AND ".join(parts) or '""'
-        join = " JOIN record_text ON record_text.rowid = r.record_id AND record_text MATCH ?"
+        join = " JOIN record_text ON record_text.rowid = o.record_id AND record_text MATCH ?"
         # bm25 with the fields weighted as PostgreSQL's setweight does (title A, …, texts D)
         return join, [query], f"bm25(record_text, {_WEIGHTS})"
 
