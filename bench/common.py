@@ -133,7 +133,7 @@ def met(ok: bool, why: str = "") -> str:
     return "met" if ok else ("NOT met" + (f": {why}" if why else ""))
 
 
-ORDER = ["commands", "parse", "harvest", "sync", "export", "oai", "backends", "search"]
+ORDER = ["commands", "parse", "harvest", "sync", "export", "oai", "backends", "search", "web"]
 
 
 def report() -> None:
