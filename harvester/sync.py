@@ -42,7 +42,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from catalog.changes import change_note
+from catalog.changes import change_note, diff_note
 from catalog.errors import (
     ArchiveWriteError,
     AskedToWait,
@@ -445,7 +445,9 @@ class _Run:
             before = self.store.get(record_id)
             outcome = self.store.upsert(record)
             note = change_note(before.record if before else None, record) if outcome == "changed" else ""
-            self.store.log_event(record_id, outcome, "; ".join([note, *record.problems] if note else record.problems),
+            # the history event keeps the old and new values too (the web catalog's /changes shows them)
+            event = diff_note(before.record if before else None, record) if note else ""
+            self.store.log_event(record_id, outcome, "; ".join([event, *record.problems] if event else record.problems),
                                  run_id=self.run_id)
             self._done("discover", slug, outcome, page=page, record_id=record_id, detail=note,
                        fields=present_fields(record) + fallback_marks(record))
@@ -559,7 +561,9 @@ class _Run:
             before = self.store.get(record_id)
             outcome = self.store.upsert(record)
             note = change_note(before.record if before else None, record) if outcome == "changed" else ""
-            self.store.log_event(record_id, outcome, "; ".join([note, *record.problems] if note else record.problems),
+            # the history event keeps the old and new values too (the web catalog's /changes shows them)
+            event = diff_note(before.record if before else None, record) if note else ""
+            self.store.log_event(record_id, outcome, "; ".join([event, *record.problems] if event else record.problems),
                                  run_id=self.run_id)
             self._done("revalidate", key, outcome, record_id=record_id, detail=note,
                        fields=present_fields(record) + fallback_marks(record))

@@ -95,17 +95,21 @@ def server_options(settings: Settings, threads: int) -> dict[str, object]:
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Worker threads.")
 @click.pass_obj
 def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> None:
-    """Serve the catalog as an OAI-PMH 2.0 repository at /oai (waitress)."""
+    """Serve the web catalog at / and the OAI-PMH 2.0 repository at /oai (waitress)."""
     import waitress
 
     from catalog.oai.app import create_app
+    from catalog.web.api import create_api_app
+    from catalog.web.app import create_web_app
 
     settings: Settings = obj.settings()
     host = host or settings.oai.host
     port = settings.oai.port if port is None else port
     provider_settings = _provider_settings(settings, loopback=_is_loopback(host))
     store = open_store(settings.storage.database, mode="read")
-    app = create_app(store, provider_settings, token_secret=settings.oai.token_secret)
+    oai_app = create_app(store, provider_settings, token_secret=settings.oai.token_secret)
+    app = create_web_app(store, oai_app=oai_app, api_app=create_api_app(store),
+                         options=settings.export.format_options())
     try:
         shown = settings.oai.base_url or f"http://{host}:{port}/oai"
 
@@ -115,6 +119,7 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
             server = waitress.create_server(wsgi_app, **kw)
             click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); "
                        "Ctrl-C stops.")
+            click.echo(f"Web catalog at http://{f'[{host}]' if ':' in host else host}:{port}/")
             return server
 
         import logging
