@@ -32,7 +32,8 @@ class LockLost(HarvesterError):
     """Our lock was taken over (our heartbeat stalled past its expiry): stop writing."""
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (the liveness test of locks and workers)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -64,7 +65,7 @@ class Runs:
             row = self.store.lock_holder(LOCK_NAME)
             if row is not None:
                 expired = from_db_time(row.expires_at) <= now
-                dead = row.owner_host == host and not _pid_alive(row.owner_pid)
+                dead = row.owner_host == host and not pid_alive(row.owner_pid)
                 if not expired and not dead:
                     raise SyncLocked(
                         f"another sync is running on this catalog: run {row.run_id or '?'}, pid "

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catalog.errors import StoreError
+from catalog.runs import pid_alive
 from catalog.store import CatalogStore, display_name, to_db_time, utcnow
 from catalog.store.api import WorkerRow, WorkItem
 from harvester.config import Settings
@@ -72,16 +73,6 @@ def due_ids(store: CatalogStore, settings: Settings) -> list[int]:
             if s.last_checked < cutoff or (s.missing_count > 0 and not s.deleted)]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def reap_dead_workers(store: CatalogStore) -> int:
     """Free now the leases of workers known dead: stopped (their release failed: a full disk, a lost
     database), or on this host with their pid gone (SIGKILL). Others' leases run out on their own
@@ -90,7 +81,7 @@ def reap_dead_workers(store: CatalogStore) -> int:
     host = socket.gethostname()
     freed = 0
     for w in store.workers(include_stopped=True):
-        if w.worker_id in owners and (w.stopped_at is not None or (w.host == host and not _pid_alive(w.pid))):
+        if w.worker_id in owners and (w.stopped_at is not None or (w.host == host and not pid_alive(w.pid))):
             freed += store.work_expire(w.worker_id)
     return freed
 
