@@ -314,6 +314,10 @@ class BudgetState:
     next_in: float  # seconds until the next request may start (0: now)
     paused: float  # seconds the host stays paused; 0 if none
     pause_reason: str
+    # requests granted that started in the last minute / ten minutes, by every worker
+    # (the measured request rate; a take keeps ten minutes of grant times)
+    last_minute: int = 0
+    last_10_minutes: int = 0
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,7 @@ def status(ctx: click.Context) -> None:
             click.echo(f"lock:      held by pid {holder.owner_pid} on {holder.owner_host} "
                        f"(run {holder.run_id}), expires {holder.expires_at}")
         _queue_status(store, settings.queue.lease_seconds)
+        _budget_status(store, settings)
 
 
 def _queue_status(store: Any, lease_seconds: float) -> None:
@@ -238,6 +239,30 @@ def _queue_status(store: Any, lease_seconds: float) -> None:
         click.echo(f"worker:    {w.host} pid {w.pid}, last heartbeat {w.heartbeat_at[:19]}Z ({ago:.0f} s ago), "
                    f"{w.items_done} item(s) done" + (" - no heartbeat for longer than queue.lease_seconds: "
                                                       "presumed dead" if ago > lease_seconds else ""))
+
+
+def _budget_status(store: Any, settings: Any) -> None:
+    """The archive host's request budget, shared by every worker of the catalog (harvester/politeness.py),
+    and the request rate they measured together: requests granted that started in the last 1 / 10 minutes."""
+    from harvester.politeness import archive_host
+
+    host, rate = archive_host(settings), settings.http.rate_limit
+    state = store.budget_state(host)
+    if state is None:
+        click.echo(f"budget:    {host}: no request granted yet (http.rate_limit {rate:g}/s, shared by every worker)")
+        return
+    spacing = max(state.interval, state.crawl_delay or 0.0)
+    line = (f"budget:    {host}: one request every {spacing:.3g} s ({1 / spacing:.3g}/s) for every worker together"
+            if spacing > 0 else f"budget:    {host}: no spacing")
+    if state.interval > 0 and abs(1 / state.interval - rate) > 1e-9:
+        line += f"; workers asked {1 / state.interval:.3g}/s, this configuration {rate:g}/s"
+    if state.crawl_delay is not None:
+        line += f"; robots.txt Crawl-delay {state.crawl_delay:g} s"
+    click.echo(line + f"; {state.taken} request(s) granted in all")
+    if state.paused > 0:
+        click.echo(f"paused:    every worker, {state.paused:.0f} s more ({state.pause_reason})")
+    click.echo(f"rate:      {state.last_minute} request(s) in the last minute ({state.last_minute / 60:.3g}/s), "
+               f"{state.last_10_minutes} in the last 10 minutes ({state.last_10_minutes / 600:.3g}/s)")
 
 
 def _counts_line(data: dict[str, Any]) -> str:

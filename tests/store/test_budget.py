@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from typing import Any, cast
 
 from catalog.store import CatalogStore
 from catalog.store.api import BudgetSlot
@@ -93,3 +95,45 @@ def test_concurrent_takes_never_share_a_slot(store: CatalogStore) -> None:
     assert sorted(round(s.wait / 100) for s in slots) == list(range(30))
     state = store.budget_state(HOST)
     assert state is not None and state.taken == 30
+
+
+def _age_grants(store: CatalogStore, seconds: float) -> None:
+    """Move every recorded grant `seconds` into the past (the windows are minutes long; a test
+    cannot wait them out). Test-only SQL on the store's own connection, both backends."""
+    raw = cast(Any, store)
+    with raw.unit_of_work():
+        raw._exec("UPDATE request_grant SET at = at - ?", (seconds,))
+
+
+def _grant_rows(store: CatalogStore) -> int:
+    return int(cast(Any, store)._all("SELECT count(*) FROM request_grant")[0][0])
+
+
+def test_the_measured_rate_counts_requests_started_in_the_last_minute_and_ten_minutes(store: CatalogStore) -> None:
+    for _ in range(3):
+        store.budget_take(HOST, 0.01)
+    time.sleep(0.1)  # every granted slot has started
+    state = store.budget_state(HOST)
+    assert state is not None and (state.last_minute, state.last_10_minutes, state.taken) == (3, 3, 3)
+    _age_grants(store, 120.0)  # two minutes ago: out of the last minute, still in the ten
+    for _ in range(2):
+        store.budget_take(HOST, 0.01)
+    time.sleep(0.1)
+    state = store.budget_state(HOST)
+    assert state is not None and (state.last_minute, state.last_10_minutes, state.taken) == (2, 5, 5)
+    _age_grants(store, 500.0)  # the first three 620 s ago, the next two 500 s ago
+    store.budget_take(HOST, 0.01)
+    time.sleep(0.05)
+    state = store.budget_state(HOST)
+    assert state is not None and (state.last_minute, state.last_10_minutes, state.taken) == (1, 3, 6)
+    assert _grant_rows(store) == 3  # the take dropped the grants older than ten minutes
+
+
+def test_a_scheduled_request_counts_once_it_starts(store: CatalogStore) -> None:
+    store.budget_take(HOST, 30.0)
+    store.budget_take(HOST, 30.0)  # granted, but starts in 30 s
+    refused = store.budget_take(HOST, 30.0, max_wait=1.0)  # not granted: not counted at all
+    assert not refused.taken
+    state = store.budget_state(HOST)
+    assert state is not None and (state.last_minute, state.last_10_minutes, state.taken) == (1, 1, 2)
+    assert _grant_rows(store) == 2

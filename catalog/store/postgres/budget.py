@@ -17,6 +17,7 @@ from catalog.store.api import BudgetSlot, BudgetState
 from catalog.store.sql import SqlStore
 
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
+GRANT_WINDOW = 600.0  # seconds of grant times kept for `status`'s measured rate
 
 
 class PostgresBudget(SqlStore):
@@ -40,6 +41,9 @@ class PostgresBudget(SqlStore):
             spacing = max(interval, crawl_delay or 0.0)
             self._exec("UPDATE request_budget SET next_at = ?, spacing = ?, taken = taken + 1 WHERE host = ?",
                        (start + spacing, interval, host))
+            # the grant's start, for status's measured rate; ten minutes of them are kept
+            self._exec("INSERT INTO request_grant (host, at) VALUES (?, ?)", (host, start))
+            self._exec("DELETE FROM request_grant WHERE host = ? AND at < ?", (host, now - GRANT_WINDOW))
         paused = max(0.0, paused_until - now)
         return BudgetSlot(wait, taken, paused, reason if paused else "")
 
@@ -64,6 +68,10 @@ class PostgresBudget(SqlStore):
         if not rows:
             return None
         spacing, crawl_delay, taken, next_at, paused_until, reason, now = rows[0]
+        # requests that started (not merely were scheduled) in the last minute and ten minutes
+        minute, ten = self._all("SELECT count(*) FILTER (WHERE at > ?), count(*) FROM request_grant"
+                                " WHERE host = ? AND at > ? AND at <= ?",
+                                (now - 60.0, host, now - GRANT_WINDOW, now))[0]
         paused = max(0.0, paused_until - now)
         return BudgetState(host, spacing, crawl_delay, taken, max(0.0, next_at - now, paused), paused,
-                           reason if paused else "")
+                           reason if paused else "", minute, ten)

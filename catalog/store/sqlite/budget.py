@@ -14,6 +14,8 @@ import time
 from catalog.store.api import BudgetSlot, BudgetState
 from catalog.store.sql import SqlStore
 
+GRANT_WINDOW = 600.0  # seconds of grant times kept for `status`'s measured rate
+
 
 class SQLiteBudget(SqlStore):
     """The budget methods of SQLiteStore (kept apart: they are the one place SQLite's clock is read)."""
@@ -34,6 +36,9 @@ class SQLiteBudget(SqlStore):
                            " ON CONFLICT (host) DO UPDATE SET next_at = excluded.next_at,"
                            " spacing = excluded.spacing, taken = request_budget.taken + 1",
                            (host, start + spacing, interval))
+                # the grant's start, for status's measured rate; ten minutes of them are kept
+                self._exec("INSERT INTO request_grant (host, at) VALUES (?, ?)", (host, start))
+                self._exec("DELETE FROM request_grant WHERE host = ? AND at < ?", (host, now - GRANT_WINDOW))
         paused = max(0.0, paused_until - now)
         return BudgetSlot(wait, taken, paused, reason if paused else "")
 
@@ -59,6 +64,10 @@ class SQLiteBudget(SqlStore):
             return None
         spacing, crawl_delay, taken, next_at, paused_until, reason = rows[0]
         now = time.time()
+        # requests that started (not merely were scheduled) in the last minute and ten minutes
+        minute, ten = self._all("SELECT coalesce(sum(at > ?), 0), count(*) FROM request_grant"
+                                " WHERE host = ? AND at > ? AND at <= ?",
+                                (now - 60.0, host, now - GRANT_WINDOW, now))[0]
         paused = max(0.0, paused_until - now)
         return BudgetState(host, spacing, crawl_delay, taken, max(0.0, next_at - now, paused), paused,
-                           reason if paused else "")
+                           reason if paused else "", minute, ten)
