@@ -912,10 +912,14 @@ class SqlStore:
     def work_renew(self, worker_id: str, *, lease_seconds: float, now: datetime | None = None) -> int:
         """The heartbeat: extend every lease this worker holds and note it alive; the leases renewed."""
         moment = now or utcnow()
+        # Items first, the worker's row last: the order work_finish takes its locks in. The other
+        # order deadlocked on PostgreSQL when a heartbeat met an item being finished (each held
+        # the row the other wanted next).
         with self.unit_of_work():
+            renewed = self._exec("UPDATE work_item SET lease_expires = ? WHERE lease_owner = ? AND state = 'leased'",
+                                 (to_db_time(moment + timedelta(seconds=lease_seconds)), worker_id))
             self._exec("UPDATE work_worker SET heartbeat_at = ? WHERE worker_id = ?", (to_db_time(moment), worker_id))
-            return self._exec("UPDATE work_item SET lease_expires = ? WHERE lease_owner = ? AND state = 'leased'",
-                              (to_db_time(moment + timedelta(seconds=lease_seconds)), worker_id))
+            return renewed
 
     def work_finish(self, item_id: int, worker_id: str, *, state: str, outcome: str, detail: str = "",
                     now: datetime | None = None) -> None:
@@ -952,11 +956,12 @@ class SqlStore:
         """A worker known to be dead (stopped, or its pid gone on its host): let its leases be claimed
         now instead of after they run out, and note it stopped. The leases expired."""
         now_s = to_db_time(now or utcnow())
-        with self.unit_of_work():
+        with self.unit_of_work():  # items, then the worker's row: the lock order of work_finish and work_renew
+            expired = self._exec("UPDATE work_item SET lease_expires = ? WHERE lease_owner = ? AND state = 'leased'"
+                                 " AND lease_expires > ?", (now_s, worker_id, now_s))
             self._exec("UPDATE work_worker SET stopped_at = coalesce(stopped_at, ?) WHERE worker_id = ?",
                        (now_s, worker_id))
-            return self._exec("UPDATE work_item SET lease_expires = ? WHERE lease_owner = ? AND state = 'leased'"
-                              " AND lease_expires > ?", (now_s, worker_id, now_s))
+            return expired
 
     def work_counts(self, batch: str | None = None) -> dict[str, int]:
         """Items by state (every state present, 0 when none), and `expired`: leased ones whose lease ran out."""

@@ -143,3 +143,51 @@ def test_concurrent_claims_from_threads_never_share_an_item(url: str) -> None:
     assert sum(1 for mine in taken if mine) > 1
     with open_store(url) as check:
         assert check.work_counts()["done"] == 200
+
+
+def test_a_heartbeat_and_a_finish_take_their_locks_in_one_order(backend: str, url: str) -> None:
+    """A unit of work finishing an item locks the item, then the worker's row; a heartbeat meeting
+    it half-way must wait for the item, not hold the worker's row (PostgreSQL then reports a
+    deadlock and the worker stops with "catalog write failed"). SQLite serializes writers, so
+    there the two simply run one after the other."""
+    finisher, beater = open_store(url), open_store(url)
+    try:
+        finisher.work_add("queue", "harvest", ["1", "2"])
+        w = worker(finisher, "w1")
+        first, _second = finisher.work_claim(w, lease_seconds=60, limit=2)
+        errors: list[BaseException] = []
+        in_finish, renewed = threading.Event(), threading.Event()
+
+        def heartbeat() -> None:
+            in_finish.wait(10)
+            try:
+                beater.work_renew(w, lease_seconds=120)
+            except BaseException as exc:  # the test reports whatever ended it
+                errors.append(exc)
+            renewed.set()
+
+        thread = threading.Thread(target=heartbeat)
+        thread.start()
+        original = finisher._exec  # type: ignore[attr-defined]
+        calls = []
+
+        def slow_exec(sql: str, params: object = ()) -> int:
+            result = original(sql, params)
+            calls.append(sql)
+            if sql.startswith("UPDATE work_item SET state"):  # the item is locked; let the heartbeat in
+                in_finish.set()
+                renewed.wait(1.5 if backend == "postgresql" else 0.2)
+            return result
+
+        finisher._exec = slow_exec  # type: ignore[attr-defined]
+        try:
+            finisher.work_finish(first.id, w, state="done", outcome="new")
+        finally:
+            finisher._exec = original  # type: ignore[attr-defined]
+        thread.join(15)
+        assert not thread.is_alive() and errors == []
+        assert finisher.work_counts("queue")["done"] == 1
+        assert any(s.startswith("UPDATE work_worker SET items_done") for s in calls)
+    finally:
+        finisher.close()
+        beater.close()
