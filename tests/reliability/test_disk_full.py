@@ -83,7 +83,7 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     def mount(name: str) -> Path:
         where = tmp_path / name
         where.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True)
         if done.returncode != 0:
             pytest.skip("cannot mount a tmpfs here (needs root); the file size limit case still runs")
         mounted.append(where)
@@ -116,11 +116,13 @@ def test_a_full_disk_stops_the_harvest_with_one_line(full: str, small_disk: Call
             pass  # the catalog exists (migrated) before the disk fills
         # Room for a few pages: the run starts, then the disk fills under it. (SQLite also needs
         # room for its 32 KiB shared-memory file before the first write, and a record's unit of
-        # work writes its facet rows and full-text index too: ~80-130 KiB of WAL a record.) The
+        # work writes its facet rows, full-text index, sort keys, five stored renderings and its
+        # work-queue row too: more than the 256 KiB of room it once had, so that run stored
+        # nothing; the 4 MiB disk leaves the next run room for all 12 records.) The
         # WARC folder gets room for ~6 of the 12 exchanges (7-13 KiB each): with 2 fetches in
         # flight and a fast loopback server, room for 2 let both be written before the first
         # record was stored, and a full disk stores nothing fetched after it.
-        filler = fill(disk, 64 * 1024 if full == "warc" else 256 * 1024)
+        filler = fill(disk, 64 * 1024 if full == "warc" else 384 * 1024)
         done = harvest(config)
         assert_one_clear_line(done, "cannot write the raw archive" if full == "warc" else "catalog")
         filler.unlink()  # room again (SQLite needs some even to read a WAL catalog): the next run completes
