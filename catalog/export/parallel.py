@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
+from catalog.export.options import DEFAULT_OPTIONS, FormatOptions
 from catalog.export.registry import Writer, writer_for
 from catalog.store import RawRecord
 
