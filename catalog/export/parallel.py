@@ -13,7 +13,6 @@ start in milliseconds. Elsewhere, or with one core, the export runs serially.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -49,6 +48,12 @@ def _ready(raw: RawRecord) -> bool:
     return raw.rendered is not None and not raw.deleted
 
 
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -62,14 +67,17 @@ def formatted(fmt: str, writer: Writer, rows: Iterable[RawRecord], *, jobs: int,
     # first batch has them all, the catalog's renderings are current and workers would only add
     # the hand-off.
     serial = (jobs < 2 or not writer.parallel or len(first) < BATCH
-              or all(_ready(r) for r in first)
-              or "fork" not in multiprocessing.get_all_start_methods())
+              or all(_ready(r) for r in first) or not _can_fork())
     if serial:
-        for raw in first:
-            yield writer.record_raw(raw)
-        for raw in rows:
-            yield writer.record_raw(raw)
+        # One text per batch: a write per record costs as much as framing a stored rendering.
+        record_raw = writer.record_raw
+        batch = first
+        while batch:
+            yield "".join([record_raw(raw) for raw in batch])
+            batch = list(islice(rows, BATCH))
         return
+    import multiprocessing  # only to share out: a copy of stored renderings never needs it
+
     brief = first[0].brief
     pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_init, initargs=(fmt, writer.options))
     try:
