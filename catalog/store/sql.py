@@ -367,7 +367,7 @@ class SqlStore:
         sql = (f"SELECT r.record_id, r.deleted_at, x.text FROM record r LEFT JOIN record_rendered x"
                f" ON x.record_id = r.record_id AND x.format = ? AND x.key = ?"
                f" WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?")
-        batch_size = batch_size or 5000  # narrow rows: large batches cost little memory
+        batch_size = batch_size or 1000  # the texts (mods, marcxml ~4-9 KB) are what a batch holds in memory
         last = 0
         while True:
             rows = self._all(sql, (rendered[0], rendered[1], last, *params, batch_size))
