@@ -19,6 +19,7 @@ from harvester import __version__, commands
 from harvester.commands import EXIT_FATAL, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
+    from catalog.export.options import FormatOptions
     from harvester.config import Settings
 
 # Start-up: this module and every command module import only click and light modules;
@@ -59,6 +60,20 @@ class AppContext:
             if database is not None:
                 return database
         return self.settings().storage.database
+
+    def export_options(self) -> FormatOptions:
+        """The [export] settings as the formats take them, for `export` beside `database()`.
+
+        When `database()` found the layers need no validation, every [export] key in them
+        is its default (config_layers.ANY_TEXT has none), so these are the default options
+        and pydantic is not loaded; otherwise they come from the validated settings.
+        """
+        self.database()
+        if self._settings is None:
+            from catalog.export.options import DEFAULT_OPTIONS
+
+            return DEFAULT_OPTIONS
+        return self._settings.export.format_options()
 
 
 # Options of the group that may also follow the command (`harvester list --db x.db`).

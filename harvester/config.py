@@ -20,7 +20,7 @@ from catalog.errors import ConfigError
 from harvester.config_layers import merged_layers  # reading and merging the layers: no pydantic
 
 if TYPE_CHECKING:
-    from catalog.export.common import FormatOptions
+    from catalog.export.options import FormatOptions
 
 
 class _Section(BaseModel):
@@ -119,7 +119,7 @@ class ExportSettings(_Section):
 
     def format_options(self) -> FormatOptions:
         """These settings as the export formats take them (exports, OAI-PMH, feed)."""
-        from catalog.export.common import FormatOptions
+        from catalog.export.options import FormatOptions
 
         return FormatOptions(rights_uri=self.rights_uri, marc_citation=self.marc_citation)
 

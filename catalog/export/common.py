@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 
+# Re-exported: the serializers and callers import them from here.
+from catalog.export.options import DEFAULT_OPTIONS as DEFAULT_OPTIONS
+from catalog.export.options import FormatOptions as FormatOptions
 from catalog.languages import language
 from catalog.model import CatalogRecord, Language
 from catalog.names import Name, parse_name
@@ -95,19 +97,6 @@ def cached_name(written: str) -> Name:
     return parse_name(written)
 
 
-@dataclass(frozen=True)
-class FormatOptions:
-    """Settings a format's output depends on, beyond the record (config `[export]`)."""
-
-    # A rights-statement URI (rightsstatements.org or Creative Commons) printed beside the
-    # archive's rights text; aggregators (DPLA, Europeana) want one machine-readable URI.
-    rights_uri: str | None = None
-    # MARC 524 (preferred citation) is the house citation, one citeproc-py rendering per
-    # record: ~90 % of a marcxml export's time. False leaves 524 out for big catalogue loads.
-    marc_citation: bool = True
-
-
-DEFAULT_OPTIONS = FormatOptions()
 
 
 def language_code_2b(lang: Language) -> str | None:

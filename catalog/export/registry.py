@@ -19,31 +19,45 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from catalog.errors import ExportError
-from catalog.export.bibtex import bib_text
-from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
-from catalog.export.csl_json import csl_item, csl_json_text
-from catalog.export.csv_flat import csv_header, csv_line
-from catalog.export.jsonl import jsonl_line, jsonl_line_raw
-from catalog.export.jsonld import CONTEXT as JSONLD_CONTEXT
-from catalog.export.jsonld import jsonld_text
-from catalog.export.marcxml import COLLECTION_CLOSE as MARC_COLLECTION_CLOSE
-from catalog.export.marcxml import COLLECTION_OPEN as MARC_COLLECTION_OPEN
-from catalog.export.marcxml import MARC_NS, MARC_SCHEMA, marcxml
-from catalog.export.mods import COLLECTION_CLOSE as MODS_COLLECTION_CLOSE
-from catalog.export.mods import COLLECTION_OPEN as MODS_COLLECTION_OPEN
-from catalog.export.mods import MODS_NS, MODS_SCHEMA, mods_xml
-from catalog.export.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, oai_dc_xml
-from catalog.export.qdc import QDC_NS, QDC_SCHEMA, qdc_xml
-from catalog.export.ris import ris_text
-from catalog.model import CatalogRecord, StoredRecord
-from catalog.store import RawRecord
+from catalog.export.options import DEFAULT_OPTIONS, FormatOptions
+
+if TYPE_CHECKING:
+    from catalog.model import CatalogRecord, StoredRecord
+    from catalog.store import RawRecord
 
 # Wrapper for a file of many oai_dc / oai_qdc records: DCMI and oai_dc define one record, not a list.
 EXPORT_NS = "urn:x-wcda-harvester:export:1"
-Skip = Callable[[StoredRecord, str], None]
+Skip = Callable[["StoredRecord", str], None]
+
+
+class _Serializer:
+    """A serializer function of a format's module, imported when a writer first calls it.
+
+    The table below describes every format without importing the serializer modules (they
+    import lxml, pymarc, citeproc, bibtexparser, the language tables and the record model),
+    so an export that copies stored renderings never loads them. Read through the class it
+    behaves as a staticmethod: the function itself, put in place of this descriptor.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name, self.attr = module, name, name
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr = attr
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        func = getattr(import_module(self.module), self.name)
+        if owner is not None:
+            setattr(owner, self.attr, staticmethod(func))  # later reads skip the import
+        return func
+
+
+def _lazy(module: str, name: str) -> Any:
+    return _Serializer(f"catalog.export.{module}", name)
 
 
 class RecordXml(Protocol):
@@ -151,41 +165,49 @@ class WrappedXmlWriter(XmlWriter):
 
 
 class OaiDcWriter(WrappedXmlWriter):
-    record_xml = staticmethod(oai_dc_xml)
+    record_xml = _lazy("oai_dc", "oai_dc_xml")
 
 
 class QdcWriter(WrappedXmlWriter):
-    record_xml = staticmethod(qdc_xml)
+    record_xml = _lazy("qdc", "qdc_xml")
 
 
 class ModsWriter(XmlWriter):
     """A `modsCollection` of `mods` records (the standard's own container)."""
 
-    record_xml = staticmethod(mods_xml)
+    record_xml = _lazy("mods", "mods_xml")
 
     def header(self) -> str:
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + MODS_COLLECTION_OPEN
+        from catalog.export.mods import COLLECTION_OPEN
+
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + COLLECTION_OPEN
 
     def frame(self, record_id: int, deleted: bool, text: str) -> str:
         return text + "\n"
 
     def footer(self) -> str:
-        return MODS_COLLECTION_CLOSE
+        from catalog.export.mods import COLLECTION_CLOSE
+
+        return COLLECTION_CLOSE
 
 
 class MarcXmlWriter(XmlWriter):
     """A MARCXML `collection` of `record`s (the standard's own container)."""
 
-    record_xml = staticmethod(marcxml)
+    record_xml = _lazy("marcxml", "marcxml")
 
     def header(self) -> str:
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + MARC_COLLECTION_OPEN
+        from catalog.export.marcxml import COLLECTION_OPEN
+
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + COLLECTION_OPEN
 
     def frame(self, record_id: int, deleted: bool, text: str) -> str:
         return text + "\n"
 
     def footer(self) -> str:
-        return MARC_COLLECTION_CLOSE
+        from catalog.export.marcxml import COLLECTION_CLOSE
+
+        return COLLECTION_CLOSE
 
 
 class JsonLdWriter(Writer):
@@ -194,14 +216,18 @@ class JsonLdWriter(Writer):
     needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
 
+    _text = _lazy("jsonld", "jsonld_text")
+
     def header(self) -> str:
-        return f'{{"@context": "{JSONLD_CONTEXT}", "@graph": [\n'
+        from catalog.export.jsonld import CONTEXT
+
+        return f'{{"@context": "{CONTEXT}", "@graph": [\n'
 
     def between(self) -> str:
         return ",\n"
 
     def body(self, stored: StoredRecord) -> str:
-        return jsonld_text(stored.record, options=self.options, context=False)
+        return self._text(stored.record, options=self.options, context=False)
 
     def footer(self) -> str:
         return "\n]}\n"
@@ -211,6 +237,8 @@ class CslJsonWriter(Writer):
     needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
     stored: ClassVar[bool] = True
+    _item = _lazy("csl_json", "csl_item")
+    _text = _lazy("csl_json", "csl_json_text")
 
     def header(self) -> str:
         return "[\n"
@@ -222,7 +250,7 @@ class CslJsonWriter(Writer):
         return self.render(stored.record)
 
     def render(self, record: CatalogRecord) -> str:
-        return csl_json_text(csl_item(record))
+        return self._text(self._item(record))
 
     def footer(self) -> str:
         return "\n]\n"
@@ -230,13 +258,15 @@ class CslJsonWriter(Writer):
 
 class JsonlWriter(Writer):
     parallel: ClassVar[bool] = False  # a copy of the stored body: nothing to share out
+    _line = _lazy("jsonl", "jsonl_line")
+    _line_raw = _lazy("jsonl", "jsonl_line_raw")
 
     def body(self, stored: StoredRecord) -> str:
-        return jsonl_line(stored)
+        return self._line(stored)
 
     def record_raw(self, raw: RawRecord) -> str:
         # The stored body is already the record as this line prints it: no model needed.
-        line = jsonl_line_raw(raw)
+        line = self._line_raw(raw)
         if line is None:
             return self.record(raw.stored())
         self.written += 1
@@ -245,28 +275,32 @@ class JsonlWriter(Writer):
 
 class CsvWriter(Writer):
     needs_text: ClassVar[bool] = False
+    _header = _lazy("csv_flat", "csv_header")
+    _line = _lazy("csv_flat", "csv_line")
 
     def header(self) -> str:
-        return csv_header()
+        return self._header()
 
     def body(self, stored: StoredRecord) -> str:
-        return csv_line(stored)
+        return self._line(stored)
 
 
 class RisWriter(Writer):
     needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
+    _text = _lazy("ris", "ris_text")
 
     def body(self, stored: StoredRecord) -> str:
-        return ris_text(stored.record)
+        return self._text(stored.record)
 
 
 class BibtexWriter(Writer):
     needs_text: ClassVar[bool] = False
     skips_deleted: ClassVar[bool] = True
+    _text = _lazy("bibtex", "bib_text")
 
     def body(self, stored: StoredRecord) -> str:
-        return bib_text(stored.record)
+        return self._text(stored.record)
 
 
 @dataclass(frozen=True)
@@ -300,12 +334,22 @@ class Format:
         return getattr(self.writer, "record_xml", None)
 
 
+# The OAI-PMH bindings, spelled out so the table needs no serializer module; each module's own
+# *_NS / *_SCHEMA constants say the same (tests/export/test_formats.py checks they agree).
+_OAI_DC = OaiBinding("oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc/",
+                     "http://www.openarchives.org/OAI/2.0/oai_dc.xsd")
+_OAI_QDC = OaiBinding("oai_qdc", "http://worldcat.org/xmlschemas/qdc-1.0/",
+                      "http://worldcat.org/xmlschemas/qdc/1.0/qdc-1.0.xsd")
+_MODS = OaiBinding("mods", "http://www.loc.gov/mods/v3", "http://www.loc.gov/standards/mods/v3/mods-3-8.xsd")
+_MARCXML = OaiBinding("marcxml", "http://www.loc.gov/MARC21/slim",
+                      "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd")
+
 FORMATS: dict[str, Format] = {f.name: f for f in [
-    Format("oai_dc", "application/xml", "xml", OaiDcWriter, OaiBinding("oai_dc", OAI_DC_NS, OAI_DC_SCHEMA)),
+    Format("oai_dc", "application/xml", "xml", OaiDcWriter, _OAI_DC),
     # "qdc": this format's name before it moved to OCLC's container (kept for scripts).
-    Format("oai_qdc", "application/xml", "xml", QdcWriter, OaiBinding("oai_qdc", QDC_NS, QDC_SCHEMA), ("qdc",)),
-    Format("mods", "application/mods+xml", "xml", ModsWriter, OaiBinding("mods", MODS_NS, MODS_SCHEMA)),
-    Format("marcxml", "application/marcxml+xml", "xml", MarcXmlWriter, OaiBinding("marcxml", MARC_NS, MARC_SCHEMA)),
+    Format("oai_qdc", "application/xml", "xml", QdcWriter, _OAI_QDC, ("qdc",)),
+    Format("mods", "application/mods+xml", "xml", ModsWriter, _MODS),
+    Format("marcxml", "application/marcxml+xml", "xml", MarcXmlWriter, _MARCXML),
     Format("jsonld", "application/ld+json", "jsonld", JsonLdWriter),
     Format("csl-json", "application/vnd.citationstyles.csl+json", "json", CslJsonWriter),
     Format("jsonl", "application/jsonl", "jsonl", JsonlWriter),

@@ -21,10 +21,13 @@ import hashlib
 import logging
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from catalog.export.common import DEFAULT_OPTIONS, FormatOptions
+from catalog.export.options import DEFAULT_OPTIONS, FormatOptions
 from catalog.export.registry import FORMATS, Format
-from catalog.model import CatalogRecord
+
+if TYPE_CHECKING:
+    from catalog.model import CatalogRecord
 
 log = logging.getLogger(__name__)
 

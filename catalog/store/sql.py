@@ -307,6 +307,9 @@ class SqlStore:
         """
         column = "brief" if brief else "body"
         cols = "r." + _RAW_COLUMNS.format(column=column).replace(", ", ", r.")
+        if rendered is not None and ids is None:
+            yield from self._iter_rendered(rendered, cols, changed_since, include_deleted, brief, batch_size)
+            return
         join = ""
         join_params: tuple[object, ...] = ()
         if rendered is not None:
@@ -344,6 +347,44 @@ class SqlStore:
             else:
                 for row in rows:
                     yield RawRecord(*row[:7], brief=brief, rendered=row[7])
+            last = rows[-1][0]
+
+    def _iter_rendered(self, rendered: tuple[str, str], cols: str, changed_since: datetime | None,
+                       include_deleted: bool, brief: bool, batch_size: int | None) -> Iterator[RawRecord]:
+        """`iter_raw(rendered=...)` over the whole catalog: per row only the Record ID, the
+        deletion and the stored rendering. The record's other columns sit after its JSON in
+        the row (SQLite walks the JSON's overflow pages to reach them), so they are read, in
+        one query per batch, only for the rows that need the record itself (a tombstone, or
+        no current rendering). A row with its rendering has `json` and the catalog timestamps
+        "" (they are not needed to frame the rendering)."""
+        where = ["r.record_id > ?"]
+        params: list[object] = []
+        if changed_since is not None:
+            where.append("r.last_changed >= ?")
+            params.append(to_db_time(changed_since))
+        if not include_deleted:
+            where.append("r.deleted_at IS NULL")
+        sql = (f"SELECT r.record_id, r.deleted_at, x.text FROM record r LEFT JOIN record_rendered x"
+               f" ON x.record_id = r.record_id AND x.format = ? AND x.key = ?"
+               f" WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?")
+        batch_size = batch_size or 1000  # the texts (mods, marcxml ~4-9 KB) are what a batch holds in memory
+        last = 0
+        while True:
+            rows = self._all(sql, (rendered[0], rendered[1], last, *params, batch_size))
+            if not rows:
+                return
+            # The records themselves 500 at a time: a catalog without renderings needs every one.
+            for start in range(0, len(rows), 500):
+                part = rows[start:start + 500]
+                need = [row[0] for row in part if row[2] is None or row[1] is not None]
+                full = {row[0]: row for row in self._all(
+                    f"SELECT {cols} FROM record r WHERE r.record_id IN ({', '.join('?' * len(need))})", tuple(need))
+                } if need else {}
+                for record_id, deleted_at, text in part:
+                    if text is not None and deleted_at is None:
+                        yield RawRecord(record_id, "", "", "", "", "", None, brief=brief, rendered=text)
+                    elif record_id in full:  # (a row deleted between the two reads is left out)
+                        yield RawRecord(*full[record_id], brief=brief, rendered=text)
             last = rows[-1][0]
 
     @staticmethod

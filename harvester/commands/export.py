@@ -57,9 +57,10 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
         # An empty list (a search that found nothing) exports nothing, never the whole catalog.
         ids = tuple(dict.fromkeys([*ids, *read_ids(ids_file)]))
     changed_since = parse_since(since) if since else None
-    settings = ctx.obj.settings()
+    # Without pydantic when the config holds only defaults (the stored-rendering path loads no model).
+    database, options = ctx.obj.database(), ctx.obj.export_options()
     fmt = format_for(fmt).name
-    store = open_store(settings.storage.database, mode="read")
+    store = open_store(database, mode="read")
     try:
         if ids:
             missing = [i for i in ids if store.get(i) is None]
@@ -69,7 +70,7 @@ def export(ctx: click.Context, fmt: str, ids: tuple[int, ...], out: str | None, 
         def skipped(stored: StoredRecord, reason: str) -> None:
             click.echo(f"skipped {stored.record.record_id}: {reason}", err=True)
 
-        writer = writer_for(fmt, on_skip=skipped, options=settings.export.format_options())
+        writer = writer_for(fmt, on_skip=skipped, options=options)
         # Rows as stored: jsonl copies the stored body, the other formats read the brief one,
         # and formats the store keeps a rendering of read it too (used when its key is current).
         rendered = None

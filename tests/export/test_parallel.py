@@ -55,7 +55,8 @@ def test_small_exports_stay_in_process(catalog: SQLiteStore, monkeypatch: pytest
     monkeypatch.setattr(multiprocessing, "get_context", lambda *a: pytest.fail("a pool for a small export"))
     writer = writer_for("oai_dc")
     rows = catalog.iter_raw(ids=[500_001, 500_002], brief=True)
-    assert len(list(formatted("oai_dc", writer, rows, jobs=2))) == 2
+    text = "".join(formatted("oai_dc", writer, rows, jobs=2))  # written in batches, not a string a record
+    assert [text.count(f'id="{i}"') for i in (500_001, 500_002)] == [1, 1]
 
 
 def test_cli_jobs_option(catalog: SQLiteStore, tmp_path: Path) -> None:
@@ -93,3 +94,25 @@ def test_stored_renderings_mixed_with_records_formatted_in_workers(catalog: SQLi
     fresh = run(1, None)
     assert run(2, key) == fresh
     assert run(1, key) == fresh
+
+
+def test_rendered_rows_are_the_rows_asked_for(catalog: SQLiteStore) -> None:
+    """`iter_raw(rendered=...)` reads narrow rows and the records only where needed: the same rows,
+    filters and columns for every row that is not framed from its rendering."""
+    from catalog.export.rendered import render_key
+
+    with catalog.transaction():  # some records without a current rendering
+        catalog.connection.execute("DELETE FROM record_rendered WHERE record_id % 5 = 0")
+    key = ("oai_dc", render_key(FORMATS["oai_dc"]))
+    since = T0 + timedelta(seconds=BATCH)
+    for kwargs in [{}, {"changed_since": since}, {"include_deleted": False}, {"batch_size": 7}]:
+        plain = list(catalog.iter_raw(brief=True, **kwargs))  # type: ignore[arg-type]
+        rendered = list(catalog.iter_raw(brief=True, rendered=key, **kwargs))  # type: ignore[arg-type]
+        assert [r.record_id for r in rendered] == [r.record_id for r in plain]
+        for got, want in zip(rendered, plain, strict=True):
+            if got.rendered is None or got.deleted:
+                assert (got.json, got.content_hash, got.last_changed, got.deleted_at) == (
+                    want.json, want.content_hash, want.last_changed, want.deleted_at)
+            else:
+                assert got.json == "" and got.rendered.startswith("<oai_dc:dc")
+        assert any(r.rendered is None for r in rendered) and any(r.rendered for r in rendered)

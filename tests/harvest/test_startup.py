@@ -117,3 +117,39 @@ def test_help_names_every_shipped_style_and_format() -> None:
     assert list(STYLE_NAMES) == sorted(STYLES)
     assert FORMAT_NAMES == tuple(FORMATS)
     assert FORMAT_ALIASES == tuple(ALIASES)
+
+
+SERIALIZERS = ["catalog.export.common", "catalog.export.oai_dc", "catalog.export.qdc", "catalog.export.mods",
+               "catalog.export.marcxml", "catalog.export.csl_json", "catalog.export.jsonld", "catalog.export.ris",
+               "catalog.export.bibtex", "catalog.export.csv_flat", "catalog.export.jsonl", "catalog.languages"]
+
+
+def test_format_registry_imports_no_serializer() -> None:
+    # The registry describes every format; a serializer module is imported when its format is used.
+    probe = ("import json, sys; import catalog.export.registry, catalog.export.rendered, catalog.export.parallel; "
+             "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    loaded = set(json.loads(proc.stdout))
+    assert "catalog.export.registry" in loaded
+    assert sorted(m for m in [*SERIALIZERS, *READ_HEAVY] if m in loaded) == []
+
+
+def test_export_of_stored_renderings_loads_no_model(small_catalog: tuple[Path, int], tmp_path: Path) -> None:
+    # csl-json is copied from the stored rendering: neither the record model nor its serializer is needed.
+    path, record_id = small_catalog
+    out = tmp_path / "out.json"
+    loaded = modules_after("--db", str(path), "export", "csl-json", "--out", str(out))
+    assert "harvester.commands.export" in loaded and f'"id": "wcda-{record_id}"' in out.read_text(encoding="utf-8")
+    assert sorted(m for m in [*SERIALIZERS, *READ_HEAVY] if m in loaded) == []
+
+
+def test_oai_bindings_agree_with_the_serializers() -> None:
+    # The registry spells the namespaces and schemas out so that it needs no serializer module.
+    from catalog.export import marcxml, mods, oai_dc, qdc
+    from catalog.export.registry import OAI_FORMATS
+
+    assert {p: (f.oai.namespace, f.oai.schema) for p, f in OAI_FORMATS.items() if f.oai} == {
+        "oai_dc": (oai_dc.OAI_DC_NS, oai_dc.OAI_DC_SCHEMA), "oai_qdc": (qdc.QDC_NS, qdc.QDC_SCHEMA),
+        "mods": (mods.MODS_NS, mods.MODS_SCHEMA), "marcxml": (marcxml.MARC_NS, marcxml.MARC_SCHEMA)}
+    assert OAI_FORMATS["oai_dc"].record_xml is oai_dc.oai_dc_xml
