@@ -9,14 +9,7 @@ import pytest
 
 from catalog.store import CatalogStore, open_store
 from tests.search.catalog import fill
-from tests.support.postgres import Cluster, cluster
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[Cluster]:
-    """A throw-away PostgreSQL cluster; the tests fail (never skip) when it cannot start."""
-    with cluster() as c:
-        yield c
+from tests.support.postgres import Cluster
 
 
 @pytest.fixture(scope="module")
