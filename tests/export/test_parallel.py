@@ -30,6 +30,22 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
     store.close()
 
 
+@pytest.fixture(scope="module")
+def plain_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
+    """One full batch and a partial one (so `--jobs 2` starts the pool), stored without renderings:
+    every record is then formatted by the workers, and the build skips the rendering that makes
+    `catalog` above cost ~14 s (which keeps the tests that need it in the slow set)."""
+    base = [*fixture_records(), hard_record()]
+    store = SQLiteStore(tmp_path_factory.mktemp("plain") / "c.db")
+    with pytest.MonkeyPatch.context() as mp, store.transaction():
+        mp.setattr("catalog.export.rendered.renderings", lambda record, options=None: [])
+        for i in range(BATCH + 7):
+            rec = base[i % len(base)].model_copy(update={"record_id": 500_000 + i})
+            store.upsert(rec, now=T0 + timedelta(seconds=i))
+    yield store
+    store.close()
+
+
 def export(store: SQLiteStore, fmt: str, jobs: int) -> tuple[str, list[int]]:
     skipped: list[int] = []
     writer = writer_for(fmt, on_skip=lambda stored, reason: skipped.append(stored.record.record_id))
@@ -49,17 +65,17 @@ def test_workers_write_what_the_serial_export_writes(catalog: SQLiteStore, fmt: 
         assert serial_skips == [500_003, 500_000 + BATCH, 500_000 + BATCH * 2 + 1]
 
 
-def test_small_exports_stay_in_process(catalog: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_exports_stay_in_process(plain_catalog: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
     import multiprocessing
 
     monkeypatch.setattr(multiprocessing, "get_context", lambda *a: pytest.fail("a pool for a small export"))
     writer = writer_for("oai_dc")
-    rows = catalog.iter_raw(ids=[500_001, 500_002], brief=True)
+    rows = plain_catalog.iter_raw(ids=[500_001, 500_002], brief=True)
     text = "".join(formatted("oai_dc", writer, rows, jobs=2))  # written in batches, not a string a record
     assert [text.count(f'id="{i}"') for i in (500_001, 500_002)] == [1, 1]
 
 
-def test_cli_jobs_option(catalog: SQLiteStore, tmp_path: Path) -> None:
+def test_cli_jobs_option(plain_catalog: SQLiteStore, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from harvester.cli import cli
@@ -67,7 +83,7 @@ def test_cli_jobs_option(catalog: SQLiteStore, tmp_path: Path) -> None:
     outs = []
     for jobs in ("1", "2"):
         out = tmp_path / f"out{jobs}.json"
-        result = CliRunner().invoke(cli, ["--db", str(catalog.path), "export", "csl-json", "--jobs", jobs,
+        result = CliRunner().invoke(cli, ["--db", str(plain_catalog.path), "export", "csl-json", "--jobs", jobs,
                                           "--out", str(out)])
         assert result.exit_code == 0, result.output
         outs.append(out.read_bytes())
@@ -96,6 +112,7 @@ def test_stored_renderings_mixed_with_records_formatted_in_workers(catalog: SQLi
     assert run(1, key) == fresh
 
 
+@pytest.mark.slow  # the 1,507-record catalog (~14 s); tests/store/test_rendered.py checks exports with renderings
 def test_rendered_rows_are_the_rows_asked_for(catalog: SQLiteStore) -> None:
     """`iter_raw(rendered=...)` reads narrow rows and the records only where needed: the same rows,
     filters and columns for every row that is not framed from its rendering."""

@@ -8,16 +8,9 @@ from pathlib import Path
 import pytest
 
 from catalog.store import CatalogStore, open_store
-from tests.support.postgres import Cluster, cluster
+from tests.support.postgres import Cluster
 
 BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[Cluster]:
-    """One cluster for the session; it raises (the tests fail) when PostgreSQL cannot start."""
-    with cluster() as c:
-        yield c
 
 
 def catalog_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:

@@ -1,7 +1,10 @@
 """`harvester enqueue`, `work`, a harvest that resumes, and `status`, end to end over a loopback archive.
 
-The commands run as a user runs them (`python -m harvester` subprocesses, real exit codes);
-the archive is tests/support/test_archive.py's, and its request log says what was fetched.
+The single commands run in process through click (the exit codes and the output a user sees), which
+keeps them in the fast subset; the two workers that share a queue are real `python -m harvester`
+processes, since there the processes are the point, and so is the worker that exits 2 (the error
+becomes an exit code in the entry point). The archive is tests/support/test_archive.py's,
+and its request log says what was fetched.
 """
 
 from __future__ import annotations
@@ -9,9 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 from catalog.store import open_store
+from harvester.cli import cli
 from tests.support.archive_server import Answer
 from tests.support.test_archive import DOCUMENT_IDS, TestArchive
 
@@ -21,11 +29,35 @@ CHALLENGE = (b"<html><head><title>Just a moment...</title></head><body>"
              b"Checking your browser before accessing the site.</body></html>")
 
 
-def run(tmp: Path, site: TestArchive, db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WCDA_ARCHIVE__BASE_URL": site.base_url,
-           "WCDA_ARCHIVE__CONTACT": "mailto:t@example.org", "WCDA_HTTP__RATE_LIMIT": "1000",
-           "WCDA_HTTP__CONCURRENCY": "1", "WCDA_HTTP__MAX_RETRIES": "0",
-           "WCDA_STORAGE__WARC_DIR": str(tmp / "warc")}
+@dataclass(frozen=True)
+class Ran:
+    """What a command gave back, named as `subprocess.CompletedProcess` names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run from the test's folder, as the subprocesses did (relative paths, no repo config.toml)."""
+    monkeypatch.chdir(tmp_path)
+
+
+def _env(tmp: Path, site: TestArchive) -> dict[str, str]:
+    return {"WCDA_ARCHIVE__BASE_URL": site.base_url, "WCDA_ARCHIVE__CONTACT": "mailto:t@example.org",
+            "WCDA_HTTP__RATE_LIMIT": "1000", "WCDA_HTTP__CONCURRENCY": "1", "WCDA_HTTP__MAX_RETRIES": "0",
+            "WCDA_STORAGE__WARC_DIR": str(tmp / "warc")}
+
+
+def run(tmp: Path, site: TestArchive, db: str, *args: str) -> Ran:
+    result = CliRunner().invoke(cli, ["--db", db, *args], env=_env(tmp, site), catch_exceptions=False)
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def run_process(tmp: Path, site: TestArchive, db: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m harvester`: its entry point (harvester.cli.main) is what turns a store error into exit 2."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **_env(tmp, site)}
     return subprocess.run([sys.executable, "-m", "harvester", "--db", db, *args], cwd=tmp, env=env,
                           capture_output=True, text=True, timeout=180, check=False)
 
@@ -74,6 +106,33 @@ def test_fresh_starts_an_interrupted_harvest_over(tmp_path: Path) -> None:
         assert page_requests(site, IDS[0]) == 2
 
 
+def test_enqueue_then_a_worker_empties_the_queue_and_status_tells(tmp_path: Path) -> None:
+    """The fast subset's version of the next test, with one in-process worker in place of two processes."""
+    db = str(tmp_path / "catalog.db")
+    ids = DOCUMENT_IDS[:12]
+    with TestArchive(ids) as site:
+        queued = run(tmp_path, site, db, "enqueue", *map(str, ids[:8]))
+        assert queued.returncode == 0 and "queued 8 item(s)" in queued.stdout
+        (tmp_path / "more.txt").write_text("\n".join(map(str, ids[6:])) + "\n# a comment\n")
+        more = run(tmp_path, site, db, "enqueue", "--ids-file", "more.txt")
+        assert "queued 4 item(s) (2 already waiting)" in more.stdout
+        worked = run(tmp_path, site, db, "work", "--until-empty")
+        assert worked.returncode == 0, worked.stdout + worked.stderr
+        assert all(page_requests(site, rid) == 1 for rid in ids)  # every page fetched once
+        status = run(tmp_path, site, db, "status")
+        assert status.returncode == 0
+        assert "queue:     0 pending, 0 leased, 12 done, 0 failed" in status.stdout, status.stdout
+        requeue = run(tmp_path, site, db, "enqueue", str(ids[0]), "--due")
+        assert "queued 1 item(s)" in requeue.stdout  # done items go back to pending; nothing is due yet
+        nothing = run(tmp_path, site, db, "enqueue")
+        assert nothing.returncode == 2 and "give Record IDs" in nothing.stderr
+    with open_store(db) as store:
+        assert sorted(store.record_ids()) == sorted(ids)
+        assert sum(w.items_done for w in store.workers(include_stopped=True)) == 12
+        assert store.workers() == []  # stopped cleanly
+
+
+@pytest.mark.slow  # two worker processes (~5-12 s on 2 busy cores); the test above is its fast version
 def test_enqueue_then_two_workers_share_the_queue(tmp_path: Path) -> None:
     db = str(tmp_path / "catalog.db")
     ids = DOCUMENT_IDS[:12]
@@ -131,6 +190,6 @@ def test_a_worker_reports_failures_and_status_shows_live_workers(tmp_path: Path)
 def test_a_worker_without_its_catalog_exits_2(tmp_path: Path) -> None:
     with TestArchive(IDS[:1]) as site:
         missing = f"postgresql://nobody@/nowhere?host={tmp_path}&port=1"
-        done = run(tmp_path, site, missing, "work", "--until-empty")
+        done = run_process(tmp_path, site, missing, "work", "--until-empty")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "cannot connect to PostgreSQL" in done.stderr

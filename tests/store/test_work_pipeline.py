@@ -22,7 +22,10 @@ from tests.support.test_archive import DOCUMENT_IDS, TestArchive
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("processes", [False, True], ids=["thread", "pool"])
+# The pool over the whole replay folder takes ~5 s on 2 busy cores: slow. The fast subset keeps the
+# thread path here and the process pool in the live harvest test below.
+@pytest.mark.parametrize("processes", [pytest.param(False, id="thread"),
+                                       pytest.param(True, id="pool", marks=pytest.mark.slow)])
 def test_a_replay_harvest_through_the_queue_on_each_path(processes: bool, tmp_path: Path) -> None:
     settings = load_settings(environ={}, overrides={"storage": {"database": str(tmp_path / "c.db"),
                                                                 "warc_dir": str(tmp_path / "warc")}})
