@@ -169,6 +169,10 @@ class SQLiteStore(SQLiteBudget, SqlStore):
                 if migration.name in done:
                     continue
                 with self.unit_of_work():
+                    # Again under the write lock: workers started together on a new catalog each
+                    # read `done` before any had migrated ("table record_sort already exists").
+                    if conn.execute("SELECT 1 FROM schema_migration WHERE name = ?", (migration.name,)).fetchone():
+                        continue
                     migration.apply(conn)
                     conn.execute("INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)",
                                  (migration.name, to_db_time(utcnow())))
