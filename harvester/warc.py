@@ -31,11 +31,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
+from warcio.archiveiterator import ArchiveIterator as _WarcioIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from catalog.errors import ArchiveWriteError, NotInRecording, ResponseTooLarge
+
+
+class ArchiveIterator(_WarcioIterator):
+    """warcio's reader, without its one stderr write: on a damaged record it writes the bytes
+    that follow (binary junk, in a replay folder holding a stray file) straight to stderr,
+    where a user sees garbage and our one-line errors get lost. Nothing else changes: the
+    damaged record is handled as before (warcio still counts it in `err_count`)."""
+
+    INC_RECORD = ""
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
