@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,7 +68,19 @@ class SQLiteStore(SQLiteBudget, SqlStore):
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a unit of work is
         # exactly one transaction and a killed process leaves no half record.
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # Turning a new file to WAL needs it to itself, and SQLite answers "database is locked" at
+        # once (no busy wait) while another process opening it at the same moment does the same:
+        # workers started together on a new catalog. Try again for as long as the busy timeout.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    conn.close()
+                    raise
+                time.sleep(0.01)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
