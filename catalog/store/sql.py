@@ -328,13 +328,7 @@ class SqlStore:
                 if row is not None and (include_deleted or row[6] is None):
                     yield RawRecord(*row[:7], brief=brief, rendered=row[7] if rendered else None)
             return
-        where = ["r.record_id > ?"]
-        params: list[object] = []
-        if changed_since is not None:
-            where.append("r.last_changed >= ?")
-            params.append(to_db_time(changed_since))
-        if not include_deleted:
-            where.append("r.deleted_at IS NULL")
+        where, params = self._paging_filter(changed_since, include_deleted)
         sql = f"SELECT {cols} FROM record r{join} WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?"
         last = 0
         while True:
@@ -349,6 +343,19 @@ class SqlStore:
                     yield RawRecord(*row[:7], brief=brief, rendered=row[7])
             last = rows[-1][0]
 
+    @staticmethod
+    def _paging_filter(changed_since: datetime | None, include_deleted: bool) -> tuple[list[str], list[object]]:
+        """The WHERE terms of a keyset walk over `record r` (after a Record ID, changed since, live
+        only) and their parameters after the Record ID's."""
+        where = ["r.record_id > ?"]
+        params: list[object] = []
+        if changed_since is not None:
+            where.append("r.last_changed >= ?")
+            params.append(to_db_time(changed_since))
+        if not include_deleted:
+            where.append("r.deleted_at IS NULL")
+        return where, params
+
     def _iter_rendered(self, rendered: tuple[str, str], cols: str, changed_since: datetime | None,
                        include_deleted: bool, brief: bool, batch_size: int | None) -> Iterator[RawRecord]:
         """`iter_raw(rendered=...)` over the whole catalog: per row only the Record ID, the
@@ -357,13 +364,7 @@ class SqlStore:
         one query per batch, only for the rows that need the record itself (a tombstone, or
         no current rendering). A row with its rendering has `json` and the catalog timestamps
         "" (they are not needed to frame the rendering)."""
-        where = ["r.record_id > ?"]
-        params: list[object] = []
-        if changed_since is not None:
-            where.append("r.last_changed >= ?")
-            params.append(to_db_time(changed_since))
-        if not include_deleted:
-            where.append("r.deleted_at IS NULL")
+        where, params = self._paging_filter(changed_since, include_deleted)
         sql = (f"SELECT r.record_id, r.deleted_at, x.text FROM record r LEFT JOIN record_rendered x"
                f" ON x.record_id = r.record_id AND x.format = ? AND x.key = ?"
                f" WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?")

@@ -24,6 +24,7 @@ from catalog.cite import Citer
 from catalog.errors import StyleCannotRender
 from tests.export import citeproc_js
 from tests.export.records import fixture_records
+from tests.support.tools import needs_tool
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "citations.md"
 FORMS = [
@@ -31,8 +32,8 @@ FORMS = [
     ("chicago-notes-bibliography", "bibliography"), ("chicago-notes-bibliography", "note"),
     ("chicago-author-date", "bibliography"), ("apa", "bibliography"), ("mla", "bibliography"),
 ]
-NEEDS_NODE = pytest.mark.skipif(
-    not citeproc_js.available(), reason="node or tools/citeproc-js/node_modules missing (.ci/run installs them)"
+NEEDS_NODE = needs_tool(
+    not citeproc_js.available(), "node or tools/citeproc-js/node_modules missing (.ci/run installs them)"
 )
 _ENTRY = re.compile(
     r"^#### (?P<record>\d+) · (?P<style>[\w-]+) · (?P<form>\w+)\n"

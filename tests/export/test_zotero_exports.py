@@ -14,7 +14,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import rispy
 from pybtex.database import parse_string
 
@@ -25,6 +24,7 @@ from catalog.export.ris import ris_text
 from catalog.model import CatalogRecord
 from catalog.names import Institution, parse_name
 from tests.export.records import fixture_records
+from tests.support.tools import needs_tool
 
 
 def test_csl_json_for_zotero(fixture_record: CatalogRecord) -> None:
@@ -98,7 +98,7 @@ def test_bibtex_read_back_by_pybtex(fixture_record: CatalogRecord) -> None:
     assert "translator" not in entry.fields and "origlanguage" not in entry.fields
 
 
-@pytest.mark.skipif(shutil.which("biber") is None, reason="biber not installed (Debian: apt-get install biber)")
+@needs_tool(shutil.which("biber") is None, "biber not installed (Debian: apt-get install biber)")
 def test_biber_finds_no_invalid_field_only_missing_dates(tmp_path: Path) -> None:
     records = fixture_records()
     bib = tmp_path / "all.bib"

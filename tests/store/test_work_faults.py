@@ -113,8 +113,8 @@ def test_killed_workers_leave_the_catalog_an_uninterrupted_run_makes(backend: st
                         kills += 1
                 for n, w in enumerate(workers):
                     if w.poll() is not None:
-                        w.communicate()
-                        assert w.returncode in (0, -signal.SIGKILL), w.returncode
+                        _, err = w.communicate()
+                        assert w.returncode in (0, -signal.SIGKILL), (w.returncode, err[-2000:])
                         workers[n] = _worker(db, env, tmp_path)
                         rounds += 1
                 counts = watch.work_counts()
