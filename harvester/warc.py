@@ -296,11 +296,19 @@ class WarcIndex:
             try:
                 with open(file, "rb") as fh:
                     it = ArchiveIterator(fh)
+                    warc_records = 0
                     for record in it:
+                        # warcio is lenient: about 1 in 150 random junk files reads as an ARC
+                        # "response" or a WARC record with no type. Only real WARC records count.
+                        if not record.format.startswith("warc") or not record.rec_headers.get_header("WARC-Record-ID"):
+                            continue
+                        warc_records += 1
                         if record.rec_type == "response":
                             url = record.rec_headers.get_header("WARC-Target-URI")
                             if url:
                                 self._where[_normalize_url(url)] = (file, it.get_record_offset())
+                    if not warc_records:
+                        self.skipped.append((file, "not a readable WARC file (no WARC records in it)"))
             except Exception as exc:  # warcio raises ArchiveLoadFailed, zlib/EOF/OSError/ValueError
                 # The reason in plain printable words: warcio quotes the junk it found.
                 said = "".join(c if c.isprintable() and c.isascii() else "?" for c in str(exc).split(",")[0])[:120]

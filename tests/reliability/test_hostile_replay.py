@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import os
+import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from harvester.warc import WarcIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = ROOT / "fixtures" / "warc" / "documents"
@@ -57,3 +60,14 @@ def test_a_folder_of_nothing_but_junk_is_one_clear_error(tmp_path: Path) -> None
     done = harvester("reparse", "--from", str(folder), cwd=tmp_path)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "no readable WARC files" in done.stderr and "junk.warc.gz" in done.stderr
+
+
+@pytest.mark.parametrize("seed", [111, 153], ids=["reads-as-arc", "reads-as-typeless-warc"])
+def test_junk_that_warcio_reads_as_records_is_still_junk(tmp_path: Path, seed: int) -> None:
+    # About 1 random file in 150 gets through warcio's lenient reader as an ARC "response" or a WARC
+    # record with no type or ID (these seeds are two such); it holds no WARC record, so it is skipped.
+    junk = tmp_path / "junk.warc.gz"
+    junk.write_bytes(random.Random(seed).randbytes(2000))
+    index = WarcIndex([junk])
+    assert len(index) == 0
+    assert [(path, why) for path, why in index.skipped] == [(junk, "not a readable WARC file (no WARC records in it)")]
