@@ -204,7 +204,7 @@ def test_failed_reparse_writes_nothing_into_histories(tmp_path: Path) -> None:
     broken.mkdir()
     (broken / "x.warc.gz").write_bytes(b"not a warc file at all")  # warcio takes it for an empty ARC
     result = invoke(tmp_path, "reparse", "--replay", str(broken))
-    assert result.exit_code == 1 and "no document pages" in result.output
+    assert result.exit_code == 1 and "no readable WARC files" in result.output and "x.warc.gz" in result.output
     assert events(tmp_path) == before
     (broken / "x.warc.gz").write_bytes(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n\r\nxx"))
     damaged = invoke(tmp_path, "reparse", "--replay", str(broken))
