@@ -344,19 +344,31 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _live_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
-    """httpx's own transport, its connection pool built on the deadline-keeping sockets.
+def _live_transport(limits: httpx.Limits, proxy: str | None = None) -> httpx.HTTPTransport:
+    """httpx's own transport (direct, or through `proxy`), its connections on the deadline-keeping sockets.
 
-    httpx has no public switch for the network backend, so the pool it built is replaced by
-    an identical one with ours (tests/reliability/test_hostile.py fails if httpx changes this).
+    httpx has no public switch for the network backend, so the pool it built gets ours in place of
+    its default (tests/reliability/test_hostile_http.py fails if httpx changes this).
     """
-    transport = httpx.HTTPTransport(limits=limits)
-    old = transport._pool
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=old._ssl_context, max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_DeadlineBackend())
+    try:
+        transport = httpx.HTTPTransport(limits=limits, proxy=proxy)
+    except (ValueError, ImportError, httpx.InvalidURL) as exc:  # a proxy of an unknown kind, or SOCKS without socksio
+        raise ConfigError("HTTP_PROXY", f"the proxy {proxy!r} of the environment cannot be used: {exc}") from None
+    pool = transport._pool
+    if not hasattr(pool, "_network_backend"):  # pragma: no cover - only if httpcore changes its pools
+        raise RuntimeError("httpcore's connection pool has no network backend to replace")
+    pool._network_backend = _DeadlineBackend()
     return transport
+
+
+def _proxy_mounts(limits: httpx.Limits) -> dict[str, httpx.BaseTransport | None]:
+    """The proxies of the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), read as httpx
+    reads them: a library's network often allows the web only through one. httpx ignores them when
+    it is given a transport of its own, as here, so they are mounted explicitly (None: no proxy)."""
+    from httpx._utils import get_environment_proxies  # httpx's reading of the variables (curl's rules)
+
+    return {pattern: None if url is None else _live_transport(limits, url)
+            for pattern, url in get_environment_proxies().items()}
 
 
 class ReplayTransport(httpx.BaseTransport):
@@ -419,6 +431,8 @@ class Fetcher:
         limits = httpx.Limits(max_connections=http.concurrency, max_keepalive_connections=http.concurrency)
         self.client = httpx.Client(
             transport=ReplayTransport(replay) if replay else _live_transport(limits),
+            # A replay never leaves the disk; a live run goes through the environment's proxy, if any.
+            mounts=None if replay else _proxy_mounts(limits),
             headers={"User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml",
                      "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(http.read_timeout, connect=http.connect_timeout),
