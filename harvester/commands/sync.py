@@ -91,7 +91,6 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     130 interrupted.
     """
     from catalog.errors import ConfigError
-    from catalog.runs import SyncLocked
     from harvester.config import require_live
     from harvester.sync import run_sync  # imported here: keeps the CLI's start-up light
 
@@ -110,11 +109,8 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     progress = _SyncProgress(verbose)
     with open_store(settings.storage.database, render_options=settings.export.format_options()) as store:
         try:
-            result = run_sync(settings=settings, store=store, full=full, recheck_all=recheck_all, progress=progress)
-        except SyncLocked as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_FATAL)
-            return
+            result = run_sync(settings=settings, store=store, full=full, recheck_all=recheck_all, progress=progress,
+                              notice=lambda line: click.echo(line, err=True))
         finally:
             progress.close()
         if result.resumed:
@@ -196,7 +192,7 @@ def _touched_records(store: Any, runs: Runs, run_id: str) -> dict[str, list[dict
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Catalog size, deleted count, last run, records due for revalidation, any running sync."""
-    from catalog.runs import Runs
+    from catalog.runs import DISCOVERY, Runs
     from harvester.sync import build_report, due_count
 
     settings = ctx.obj.settings()
@@ -215,10 +211,10 @@ def status(ctx: click.Context) -> None:
             click.echo(f"last run:  {last.run_id} ({last.status}{', will resume' if last.status == 'running' else ''})"
                        f", started {last.started_at:%Y-%m-%d %H:%M:%S}Z")
             click.echo(f"           {_counts_line(data)}")
-        holder = runs.lock_holder()
+        holder = runs.lease_holder(DISCOVERY)
         if holder is not None:
-            click.echo(f"lock:      held by pid {holder.owner_pid} on {holder.owner_host} "
-                       f"(run {holder.run_id}), expires {holder.expires_at}")
+            click.echo(f"discovery: pid {holder.owner_pid} on {holder.owner_host} walks the listing "
+                       f"(run {holder.run_id}), its lease expires {holder.expires_at}")
         _queue_status(store, settings.queue.lease_seconds)
         _budget_status(store, settings)
 
