@@ -103,6 +103,7 @@ class SyncResult:
     status: str  # finished, budget, blocked, asked_to_wait, quality_alarm, failed, interrupted (lock lost)
     resumed: bool
     report: dict[str, Any] = field(default_factory=dict)
+    items: int = 0  # queue items this worker revalidated (the run's counts are in the report)
 
     @property
     def exit_code(self) -> int:
@@ -266,6 +267,8 @@ def help_sync(*, settings: Settings, store: CatalogStore, progress: Progress | N
     if counts["pending"] + counts["expired"] == 0:
         return None
     worker_id, host, pid = worker_identity()
+    if progress:
+        progress(f"helping sync run {info.run_id}: {counts['pending'] + counts['expired']} item(s) waiting")
     now = to_db_time(utcnow())
     store.worker_start(WorkerRow(worker_id, host, pid, now, now, 0, None))
     heart = _Heartbeat(runs, worker_id, settings.queue.lease_seconds, None)
@@ -313,6 +316,7 @@ class _Run:
         self.batch = sync_batch(info.run_id)
         self.held: WorkItem | None = None  # the queue item being revalidated
         self.saved_requests = 0  # of this worker's requests, those already added to the run's count
+        self.items_done = 0
         self.started = time.monotonic()
         if settings.sync.max_minutes is not None:
             # No request, and no wait before one (Crawl-delay, Retry-After), outlasts the budget.
@@ -372,7 +376,7 @@ class _Run:
         if report["status"] == "running":
             # Others go on with the run: this worker's own stop (a budget) is what it reports.
             report = {**report, "status": status, "stop_reason": reason}
-        return SyncResult(self.run_id, report["status"], resumed, report)
+        return SyncResult(self.run_id, report["status"], resumed, report, items=self.items_done)
 
     def _others_on_it(self) -> bool:
         """Whether other live workers still hold items of this run (or items wait for them)."""
@@ -497,6 +501,7 @@ class _Run:
         self.saved_requests = made
         if held is not None and held.kind == kind and held.key == key:
             self.held = None
+            self.items_done += 1
         if kw.get("fields") is not None:
             self.parsed += 1
             for name in kw["fields"]:

@@ -115,6 +115,11 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
             progress.close()
         if result.resumed:
             click.echo(f"resumed the interrupted run {result.run_id}", err=True)
+        if result.status == "budget" and "started_at" not in result.report:
+            # Its budget ran out while another sync walked the listing: nothing to report.
+            click.echo(str(result.report.get("stop_reason")), err=True)
+            ctx.exit(0)
+            return
         if result.status == "interrupted" or "started_at" not in result.report:
             # Lock lost, or the catalog could not be written (a full disk): one line.
             click.echo(f"error: {result.report.get('stop_reason')}", err=True)
