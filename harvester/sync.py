@@ -16,8 +16,13 @@ Deletions only ever come from a document's own 404/410, counted once per run, an
 `tombstone_after` consecutive ones make a tombstone. Listings, 5xx, timeouts and
 blocks never delete anything.
 
-Processing is sequential on purpose: politeness caps the rate at about one request
-a second anyway, and one item at a time keeps the checkpoint exact.
+Several workers: discovery (robots, the listing, new slugs, building the revalidation
+queue) is done by one worker at a time under the coordinator lease "discovery"
+(catalog/runs.py); the revalidation queue goes into the catalog's work queue (batch
+`sync:<run>`), and every `sync` and `harvester work` of the catalog revalidates from it,
+each item finished in the transaction of its outcome. Within one worker processing is
+sequential on purpose: politeness caps the rate anyway (shared by every worker through
+the catalog), and one item at a time keeps the checkpoint exact.
 
 Hostile answers: one bad item (an unreadable Record ID, a parser or library bug) becomes
 a failed item with its reason, never the end of the run. A discovered page that claims
@@ -365,9 +370,10 @@ class _Run:
         self.give_back()
         self._save_requests()
         ended = False
-        if status in _RUN_WIDE or not self._others_on_it():
+        if status in _RUN_WIDE or ((status == "finished" or not self.helper) and not self._others_on_it()):
             # This worker ends the run: the queue is empty, or the archive (or a bug) stopped it,
-            # or its budget ran out with nobody else left on the run (as one sync always did).
+            # or a sync's budget ran out with nobody else left on the run (as one sync always did).
+            # A helper's own budget or SIGTERM never ends the run: the sync it helps goes on.
             ended = self._end(status, reason)
         # Built after the end so it has the end time; `report` rebuilds it if a kill lands in between.
         report = build_report(self.runs, self.run_id, self.settings)

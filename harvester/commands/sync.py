@@ -86,9 +86,11 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     """Bring the catalog in step with the site: discover, revalidate, tombstone; resumable.
 
     Meant for cron or a systemd timer. A run killed at any point is resumed by the next
-    `harvester sync`. Exit codes: 0 ok, 1 some items failed, a Record ID conflict or a
-    quality alarm, 2 blocked, locked or fatal (a full disk), 75 the archive asked us to wait,
-    130 interrupted.
+    `harvester sync`. One worker at a time walks the listing (the discovery lease); the
+    records to revalidate go into the work queue, where every sync and `harvester work` of
+    the catalog takes them: a second sync says who discovers and works the queue. Exit
+    codes: 0 ok, 1 some items failed, a Record ID conflict or a quality alarm, 2 blocked or
+    fatal (a full disk), 75 the archive asked us to wait, 130 interrupted.
     """
     from catalog.errors import ConfigError
     from harvester.config import require_live
