@@ -88,8 +88,11 @@ _RUN_WIDE = frozenset({"blocked", "asked_to_wait", "quality_alarm", "failed"})
 POLL_SECONDS = 0.25
 
 
+DISCOVER = "discover"  # a work item of a sync: a new slug of a listing page (REVALIDATE: a record)
+
+
 def sync_batch(run_id: str) -> str:
-    """The work-queue batch of one sync run: its revalidation items."""
+    """The work-queue batch of one sync run: its new slugs and revalidation items."""
     return f"sync:{run_id}"
 
 
@@ -191,11 +194,11 @@ def run_sync(
         if isinstance(got, Lease):
             lease = got
             break
-        if info is not None and info.checkpoint.get("queue_built"):
-            break  # discovery is done; the holder is only passing by
         if not said and notice is not None:
             notice(f"discovery is being done by {got.owner_host} pid {got.owner_pid}, working the queue instead")
             said = True
+        if info is not None and info.checkpoint.get("robots_done"):
+            break  # the run is under way (its robots.txt and baseline are kept): work its queue
         limit = settings.sync.max_minutes
         if limit is not None and time.monotonic() - began >= limit * 60:
             return SyncResult(info.run_id if info else "", "budget", False,
@@ -265,7 +268,7 @@ def help_sync(*, settings: Settings, store: CatalogStore, progress: Progress | N
     waiting. The last worker to finish the run's items ends the run (whichever it is)."""
     runs = Runs(store)
     info = runs.unfinished()
-    if info is None or not info.checkpoint.get("queue_built"):
+    if info is None or not info.checkpoint.get("robots_done"):
         return None
     reap_dead_workers(store)
     counts = store.work_counts(sync_batch(info.run_id))
@@ -322,6 +325,7 @@ class _Run:
         self.held: WorkItem | None = None  # the queue item being revalidated
         self.saved_requests = 0  # of this worker's requests, those already added to the run's count
         self.items_done = 0
+        self.pages: dict[str, int] = {}  # slug -> the listing page that listed it
         self.started = time.monotonic()
         if settings.sync.max_minutes is not None:
             # No request, and no wait before one (Crawl-delay, Retry-After), outlasts the budget.
@@ -339,13 +343,7 @@ class _Run:
         try:
             self._prepare()
             if self.lease is not None:
-                if not self.checkpoint.get("discover_done"):
-                    self._discover()
-                self._enqueue()
-                # Discovery is over: the lease goes, so a sync elsewhere need not wait for it.
-                self.heart.lease = None
-                self.runs.lease_release(self.lease)
-                self.lease = None
+                self._coordinate()
             self._work()
         except _Stop as stop:
             status, reason = stop.status, stop.reason
@@ -383,6 +381,20 @@ class _Run:
             # Others go on with the run: this worker's own stop (a budget) is what it reports.
             report = {**report, "status": status, "stop_reason": reason}
         return SyncResult(self.run_id, report["status"], resumed, report, items=self.items_done)
+
+    def _coordinate(self) -> None:
+        """Under the discovery lease: walk the listing (resuming where the run's checkpoint says),
+        queue the revalidation, then let the lease go so another sync need not wait for it."""
+        assert self.lease is not None
+        latest = self.runs.get(self.run_id)
+        if latest is not None:  # taken over from a holder that died: go on from its checkpoint
+            self.checkpoint = dict(latest.checkpoint)
+        if not self.checkpoint.get("discover_done"):
+            self._discover()
+        self._enqueue()
+        self.heart.lease = None
+        self.runs.lease_release(self.lease)
+        self.lease = None
 
     def _others_on_it(self) -> bool:
         """Whether other live workers still hold items of this run (or items wait for them)."""
@@ -525,11 +537,14 @@ class _Run:
             if listing is None:  # the listing ended or failed: discovery is over, revalidation goes on
                 self._checkpoint(discover_done=True)
                 return
-            for slug in listing.slugs:
-                if self.runs.item(self.run_id, "discover", slug) is not None or self._known(slug):
-                    continue
-                self._check_budget()
-                self._guarded("discover", slug, functools.partial(self._discover_one, slug, page), page=page)
+            fresh = [slug for slug in listing.slugs
+                     if self.runs.item(self.run_id, DISCOVER, slug) is None and not self._known(slug)]
+            if fresh:
+                # The page's new slugs go into the work queue: every worker of the run may fetch
+                # them; this one works them too and waits for the page's last one before it
+                # judges the page (nothing new on it?) and walks on.
+                self.store.work_add(self.batch, DISCOVER, fresh, reset_finished=False)
+                self._work(drain=True)
             new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r.outcome in NEW_OUTCOMES)
             streak = 0 if new else int(self.checkpoint.get("known_streak", 0)) + 1
             enough = not self.full and streak >= sync.stop_after_known_pages
@@ -580,7 +595,7 @@ class _Run:
     def _known(self, slug: str) -> bool:
         return self.store.has_slug(slug)
 
-    def _discover_one(self, slug: str, page: int) -> None:
+    def _discover_one(self, slug: str, page: int | None) -> None:
         url = document_url(self.base_url, slug)
         if not self._allowed(url):
             self._done("discover", slug, "disallowed", page=page, detail="robots.txt disallows it")
@@ -679,10 +694,13 @@ class _Run:
         if left:
             self.store.work_add(self.batch, REVALIDATE, left, reset_finished=False)
 
-    def _work(self) -> None:
-        """Revalidate items of the run's queue, claimed with a lease, until none is left. While
-        other workers hold the last items, wait for them: one that dies leaves its item to be
-        claimed again once its lease expires (at once if it died on this host)."""
+    def _work(self, *, drain: bool = False) -> None:
+        """Do items of the run's queue (new slugs of a listing page, then the revalidation),
+        claimed with a lease, until none is left. While other workers hold the last items, wait
+        for them: one that dies leaves its item to be claimed again once its lease expires (at
+        once if it died on this host). `drain`: the discovery holder working one listing page's
+        items; otherwise the run's queue is only done once discovery has built it, and a
+        discovery whose holder died is taken over here."""
         queue = self.settings.queue
         while True:
             self._check_budget()
@@ -690,30 +708,62 @@ class _Run:
                                             max_attempts=queue.max_attempts)
             if not claimed:
                 counts = self.store.work_counts(self.batch)
-                if counts["pending"] + counts["leased"] == 0 or self.helper:
+                idle = counts["pending"] + counts["leased"] == 0
+                if self.helper or (idle and (drain or self._discovered())):
                     return
+                if idle and self._take_discovery():
+                    self._coordinate()
+                    continue
                 time.sleep(POLL_SECONDS)
                 reap_dead_workers(self.store)
                 continue
             item = self.held = claimed[0]
-            if item.kind != REVALIDATE or not item.key.isdigit():
-                self._done(item.kind, item.key, "failed", detail=f"not a revalidation item: {item.kind} {item.key!r}")
-                continue
             try:
-                record_id = int(item.key)
-                if self.runs.item(self.run_id, REVALIDATE, item.key) is not None:
+                if self.runs.item(self.run_id, item.kind, item.key) is not None:
                     # Done before (an older version's run, or a kill between two commits): not again.
-                    self.store.work_finish(item.id, self.worker_id, state="done", outcome="unchanged",
+                    self.store.work_finish(item.id, self.worker_id, state="done", outcome="done",
                                            detail="done earlier in this run")
                     self.held = None
-                    continue
-                self._guarded(REVALIDATE, item.key, functools.partial(self._revalidate_one, record_id),
-                              record_id=record_id)
+                elif item.kind == DISCOVER:
+                    page = self._page_of(item.key)
+                    self._guarded(DISCOVER, item.key, functools.partial(self._discover_one, item.key, page),
+                                  page=page)
+                elif item.kind == REVALIDATE and item.key.isdigit():
+                    record_id = int(item.key)
+                    self._guarded(REVALIDATE, item.key, functools.partial(self._revalidate_one, record_id),
+                                  record_id=record_id)
+                else:
+                    self._done(item.kind, item.key, "failed", detail=f"not an item of a sync: {item.kind} {item.key!r}")
             except LeaseLost:
                 # Our lease ran out and another worker has the item: nothing of ours was written.
                 self.held = None
                 if self.progress:
-                    self.progress(f"revalidate {item.key}: left to another worker (lease lost)")
+                    self.progress(f"{item.kind} {item.key}: left to another worker (lease lost)")
+
+    def _discovered(self) -> bool:
+        """Whether discovery has built the run's queue (or the run has ended: nothing more to do)."""
+        latest = self.runs.get(self.run_id)
+        return latest is None or latest.status != "running" or bool(latest.checkpoint.get("queue_built"))
+
+    def _take_discovery(self) -> bool:
+        """Take over discovery when its lease is free or expired (its holder died or stopped)."""
+        got = self.runs.lease_take(DISCOVERY, holder=self.worker_id, ttl=self.settings.queue.coordinator_lease_seconds,
+                                   run_id=self.run_id)
+        if not isinstance(got, Lease):
+            return False
+        self.lease = self.heart.lease = got
+        if self.progress:
+            self.progress(f"taking over the discovery of run {self.run_id} (its holder is gone)")
+        return True
+
+    def _page_of(self, slug: str) -> int | None:
+        """The listing page that listed `slug` (from the run's listing items, which keep their slugs)."""
+        if slug not in self.pages:
+            for item in self.runs.items(self.run_id, "listing"):
+                if item.outcome == "listed":
+                    for listed in json.loads(item.detail).get("slugs", []):
+                        self.pages.setdefault(listed, int(item.key))
+        return self.pages.get(slug)
 
     def give_back(self) -> None:
         """The item this worker holds unfinished (a stop in the middle of it) goes back to the queue."""
