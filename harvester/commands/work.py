@@ -116,7 +116,7 @@ def work_command(ctx: click.Context, until_empty: bool, max_minutes: float | Non
             summary.outcomes = [o for o in summary.outcomes if o.status != "not_attempted"]
         code = _report(summary, quiet)
         for run_id, items in summary.synced:
-            click.echo(f"helped sync run {run_id}: revalidated {items} item(s)", err=quiet)
+            click.echo(f"helped sync run {run_id}: {items} item(s)", err=quiet)
         if summary.fatal:
             ctx.exit(code)
         try:

@@ -188,7 +188,7 @@ def test_a_work_process_helps_a_sync(archive: TestArchive, url: str, tmp_path: P
     (code1, out1), (code2, out2) = _done(syncing), _done(worker)
     assert (code1, code2) == (0, 0), out1 + out2
     report = json.loads((tmp_path / "one.json").read_text())
-    assert f"helped sync run {report['run_id']}: revalidated" in out2
+    assert f"helped sync run {report['run_id']}: " in out2
     _check_run(archive, url, report)
 
 
