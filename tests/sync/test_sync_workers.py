@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import pytest
 
 from catalog.runs import DISCOVERY, Lease, Runs
 from catalog.store import CatalogStore, open_store
+from harvester.pipeline import HarvestSummary
 from harvester.sync import run_sync, sync_batch
 from tests.store.conftest import BACKENDS, catalog_url
 from tests.support.archive_server import Answer, Seen
@@ -237,3 +239,42 @@ def test_an_expired_discovery_lease_of_a_killed_holder_is_taken_over(
     assert time.monotonic() - began < 30  # taken once its 2 s ran out, not after the listing's delay
     assert result.status == "finished" and result.run_id == run_id  # the killed run, taken over and finished
     assert result.report["counts"]["new"] == len(DOCUMENT_IDS)
+
+
+def test_an_idle_work_process_helps_a_sync_that_starts_later(archive: TestArchive, url: str, tmp_path: Path) -> None:
+    """`work` without --until-empty, waiting for items, picks up a sync run's queue when one appears."""
+    from catalog.quality import catalog_coverage
+    from harvester import work
+
+    settings = make_settings(archive.base_url, tmp_path)
+    settings = settings.model_copy(update={"storage": settings.storage.model_copy(update={"database": url})})
+    with open_store(url) as store:
+        assert run_sync(settings=settings, store=store).status == "finished"
+    archive.server.seen.clear()
+    result: list[HarvestSummary] = []
+
+    def worker() -> None:
+        with open_store(url) as store:
+            result.append(work.work(settings=settings, store=store, processes=False,
+                                    budget=work.Budget(until_empty=False, max_minutes=0.08, poll_seconds=0.2)))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(1.0)  # the worker is waiting for items of its own queue by now
+    keys = [str(i) for i in DOCUMENT_IDS[:5]]
+    with open_store(url) as store:  # a sync's run as discovery leaves it: robots, baseline, the queue built
+        runs = Runs(store)
+        run_id = runs.create({"full": False, "recheck_all": True})
+        with store.unit_of_work():
+            runs.set_fields(run_id, robots=archive.robots, baseline=catalog_coverage(store), phase="revalidate",
+                            checkpoint={"robots_done": True, "discover_done": True, "queue_built": True})
+            store.work_add(sync_batch(run_id), "revalidate", keys)
+    thread.join(timeout=60)
+    summary = result[0]
+    assert summary.synced == [(run_id, 5)]
+    with open_store(url) as store:
+        info = Runs(store).get(run_id)
+        assert info is not None and info.status == "finished"  # the helper drained the queue: it ended the run
+        assert Runs(store).counts(run_id).outcomes == {"not_modified": 5}  # conditional GETs, as a sync asks
+    slugs = Counter(s.path for s in archive.seen)
+    assert [slugs[f"/document/{archive.docs[int(k)].slug}"] for k in keys] == [1] * 5
