@@ -111,7 +111,7 @@ class SyncResult:
     status: str  # finished, budget, blocked, asked_to_wait, quality_alarm, failed, interrupted (lock lost)
     resumed: bool
     report: dict[str, Any] = field(default_factory=dict)
-    items: int = 0  # queue items this worker revalidated (the run's counts are in the report)
+    items: int = 0  # queue items this worker did (the run's counts are in the report)
 
     @property
     def exit_code(self) -> int:
@@ -136,10 +136,12 @@ class _Heartbeat(threading.Thread):
     """Renews this worker's coordinator lease (while it walks the listing) and its item leases,
     also while a long request or a Retry-After pause is in progress."""
 
-    def __init__(self, runs: Runs, worker_id: str, lease_seconds: float, lease: Lease | None) -> None:
+    def __init__(self, runs: Runs, worker_id: str, settings: Settings, lease: Lease | None) -> None:
         super().__init__(name="sync-heartbeat", daemon=True)
-        self.runs, self.worker_id, self.lease_seconds, self.lease = runs, worker_id, lease_seconds, lease
-        self.interval = min(lease_seconds, lease.ttl if lease else lease_seconds) / 3
+        self.runs, self.worker_id, self.lease = runs, worker_id, lease
+        self.lease_seconds = settings.queue.lease_seconds
+        # A third of the shorter lease: the discovery lease may be taken later (a holder that died).
+        self.interval = min(self.lease_seconds, settings.queue.coordinator_lease_seconds) / 3
         self.stopped = threading.Event()
         self.lost = False  # the coordinator lease was taken over: stop discovering
 
@@ -223,7 +225,7 @@ def run_sync(
         runs.lease_renew(lease, run_id=info.run_id)
     now = to_db_time(utcnow())
     store.worker_start(WorkerRow(worker_id, host, pid, now, now, 0, None))
-    heart = _Heartbeat(runs, worker_id, settings.queue.lease_seconds, lease)
+    heart = _Heartbeat(runs, worker_id, settings, lease)
     heart.start()
     writer: WarcWriter | None = None
     own_fetcher = fetcher is None
@@ -279,7 +281,7 @@ def help_sync(*, settings: Settings, store: CatalogStore, progress: Progress | N
         progress(f"helping sync run {info.run_id}: {counts['pending'] + counts['expired']} item(s) waiting")
     now = to_db_time(utcnow())
     store.worker_start(WorkerRow(worker_id, host, pid, now, now, 0, None))
-    heart = _Heartbeat(runs, worker_id, settings.queue.lease_seconds, None)
+    heart = _Heartbeat(runs, worker_id, settings, None)
     heart.start()
     writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
                                      software=f"wcda-harvester/{__version__}", operator=settings.archive.contact)
