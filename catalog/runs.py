@@ -1,9 +1,14 @@
-"""Sync runs in the catalog database: the lock, the run row and its checkpoint, items, reports.
+"""Sync runs in the catalog database: leases, the run row and its checkpoint, items, reports.
 
-The lock is a row in `sync_lock`, taken in a write transaction (so two processes
+A lease is a named row in `sync_lock`, taken in a write transaction (so two processes
 cannot both win) and kept alive by a heartbeat. A crashed holder leaves a row that
 stops being honoured once its expiry passes, or at once when its owner process is
 gone on this same host (kill -9): no stale file for a person to delete.
+
+`sync` takes the short *coordinator lease* "discovery" (`lease_take`) only while it walks
+the listing and fills the work queue; revalidation is then done by every worker of the
+catalog. The older catalog-wide lock (`acquire`, the row "sync") is kept for callers
+that want one process only.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from typing import Any
 from catalog.errors import HarvesterError
 from catalog.store.api import CatalogStore, LockRow, RunCounts, RunInfo, SyncItem, from_db_time, to_db_time, utcnow
 
-__all__ = ["LOCK_NAME", "LockHandle", "LockLost", "RunCounts", "RunInfo", "Runs", "SyncLocked"]
+__all__ = ["DISCOVERY", "LOCK_NAME", "Lease", "LockHandle", "LockLost", "RunCounts", "RunInfo", "Runs",
+           "SyncLocked"]
 
 LOCK_NAME = "sync"
+DISCOVERY = "discovery"  # the coordinator lease of a sync's discovery (walking the listing)
 
 
 class SyncLocked(HarvesterError):
@@ -45,6 +52,15 @@ def pid_alive(pid: int) -> bool:
 
 @dataclass
 class LockHandle:
+    token: str
+    ttl: float
+
+
+@dataclass
+class Lease:
+    """A coordinator lease held by this process: `token` is the holder's worker id."""
+
+    name: str
     token: str
     ttl: float
 
@@ -88,6 +104,39 @@ class Runs:
     def lock_holder(self) -> LockRow | None:
         return self.store.lock_holder(LOCK_NAME)
 
+    # -- coordinator leases --------------------------------------------------------------
+    def lease_take(self, name: str, *, holder: str, ttl: float, run_id: str | None = None,
+                   now: datetime | None = None) -> Lease | LockRow:
+        """Take the lease `name` for `holder` (a worker id) if it is free or expired, or its holder
+        is gone from this host (kill -9). Returns the Lease, or the row of the live holder.
+
+        Liveness is the expiry (`ttl` after the last renewal), so a holder on another machine
+        is honoured until then; the pid is only a shortcut for a holder on this host."""
+        now = now or utcnow()
+        host, pid = socket.gethostname(), os.getpid()
+        current = self.store.lock_holder(name)
+        dead = (current.token if current is not None and current.token != holder and current.owner_host == host
+                and not pid_alive(current.owner_pid) else None)
+        row = LockRow(holder, run_id, pid, host, to_db_time(now), to_db_time(now),
+                      to_db_time(now + timedelta(seconds=ttl)))
+        got = self.store.lease_take(name, row, dead_token=dead)
+        if got is not None and got.token == holder:
+            return Lease(name, holder, ttl)
+        assert got is not None  # the upsert leaves a row: ours or the live holder's
+        return got
+
+    def lease_renew(self, lease: Lease, *, run_id: str | None = None) -> None:
+        now = utcnow()
+        if not self.store.lock_heartbeat(lease.name, lease.token, to_db_time(now),
+                                         to_db_time(now + timedelta(seconds=lease.ttl)), run_id):
+            raise LockLost(f"the {lease.name} lease was taken over by another process")
+
+    def lease_release(self, lease: Lease) -> None:
+        self.store.lock_release(lease.name, lease.token)
+
+    def lease_holder(self, name: str) -> LockRow | None:
+        return self.store.lock_holder(name)
+
     # -- runs --------------------------------------------------------------------
     def create(self, params: dict[str, Any], *, now: datetime | None = None) -> str:
         now = now or utcnow()
@@ -117,8 +166,12 @@ class Runs:
         self.store.run_update(run_id, **values)
 
     def finish(self, run_id: str, status: str, report: dict[str, Any], *, stop_reason: str = "",
-               now: datetime | None = None) -> None:
-        self.store.run_finish(run_id, status, to_db_time(now or utcnow()), report, stop_reason)
+               now: datetime | None = None) -> bool:
+        """End a running run (False: another worker of the sync ended it first)."""
+        return self.store.run_finish(run_id, status, to_db_time(now or utcnow()), report, stop_reason)
+
+    def add_requests(self, run_id: str, requests: int) -> None:
+        self.store.run_add_requests(run_id, requests)
 
     # -- items -------------------------------------------------------------------
     def item(self, run_id: str, kind: str, key: str) -> SyncItem | None:

@@ -163,6 +163,11 @@ class QueueSettings(_Section):
     # An item whose lease ran out this many times (it killed every worker that tried it)
     # is failed instead of being tried for ever.
     max_attempts: int = Field(5, ge=1)
+    # `sync` walks the listing under this coordinator lease (one worker at a time), renewed
+    # every third of it; a holder that died lets another sync take discovery over this long
+    # after its last renewal. Short: it is held only while the listing is walked.
+    coordinator_lease_seconds: float = Field(60.0, ge=2, description="seconds the discovery lease of a sync "
+                                                                     "lives without a heartbeat")
 
 
 class Settings(_Section):

@@ -35,7 +35,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
     "sync": {"stop_after_known_pages": 3, "revalidate_days": 7, "tombstone_after": 3, "max_requests": None,
              "max_minutes": None, "respect_robots": True, "max_crawl_delay": 60.0, "lock_ttl": 300.0,
              "quality_min_pages": 20, "quality_normal_share": 0.8, "quality_alarm_share": 0.5},
-    "queue": {"lease_seconds": 120.0, "max_attempts": 5},
+    "queue": {"lease_seconds": 120.0, "max_attempts": 5, "coordinator_lease_seconds": 60.0},
 }
 # Keys typed `str` or `str | None` with no constraint and no validator: any text is valid
 # (checked against the model by the same test).

@@ -108,6 +108,7 @@ class HarvestSummary:
     worker_id: str | None = None
     budget_stop: bool = False
     catalog_failed: bool = False  # the catalog itself could not be written (fatal says why)
+    synced: list[tuple[str, int]] = field(default_factory=list)  # `work`: (sync run, items revalidated for it)
 
     @property
     def counts(self) -> Counter[str]:

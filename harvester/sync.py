@@ -16,8 +16,13 @@ Deletions only ever come from a document's own 404/410, counted once per run, an
 `tombstone_after` consecutive ones make a tombstone. Listings, 5xx, timeouts and
 blocks never delete anything.
 
-Processing is sequential on purpose: politeness caps the rate at about one request
-a second anyway, and one item at a time keeps the checkpoint exact.
+Several workers: discovery (robots, the listing, new slugs, building the revalidation
+queue) is done by one worker at a time under the coordinator lease "discovery"
+(catalog/runs.py); the revalidation queue goes into the catalog's work queue (batch
+`sync:<run>`), and every `sync` and `harvester work` of the catalog revalidates from it,
+each item finished in the transaction of its outcome. Within one worker processing is
+sequential on purpose: politeness caps the rate anyway (shared by every worker through
+the catalog), and one item at a time keeps the checkpoint exact.
 
 Hostile answers: one bad item (an unreadable Record ID, a parser or library bug) becomes
 a failed item with its reason, never the end of the run. A discovered page that claims
@@ -50,6 +55,7 @@ from catalog.errors import (
     FetchError,
     Gone,
     HarvesterError,
+    LeaseLost,
     NotFound,
     OutOfTime,
     ParseError,
@@ -57,8 +63,9 @@ from catalog.errors import (
     StoreError,
 )
 from catalog.quality import alarms, catalog_coverage, fallback_counts, fallback_marks, present_fields
-from catalog.runs import LockHandle, LockLost, RunInfo, Runs
+from catalog.runs import DISCOVERY, Lease, LockLost, RunInfo, Runs
 from catalog.store import CatalogStore, to_db_time, utcnow
+from catalog.store.api import WorkerRow, WorkItem
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
@@ -70,9 +77,23 @@ from harvester.pipeline import _RECORD_ID, _LockedWriter, provenance_for, record
 from harvester.politeness import catalog_limiter
 from harvester.robots import RobotsRules, RobotsUnavailable, apply_crawl_delay, fetch_robots
 from harvester.warc import WarcWriter
+from harvester.work import REVALIDATE, reap_dead_workers, worker_identity
 
 Progress = Callable[[str], None]
 NEW_OUTCOMES = ("new", "restored")
+# Stops that say something about the archive (or the catalog), not about one worker: they end
+# the run for every worker of it. A budget ends only the worker that ran out of it.
+_RUN_WIDE = frozenset({"blocked", "asked_to_wait", "quality_alarm", "failed"})
+# How often a worker with nothing to claim looks again while others finish the run's last items.
+POLL_SECONDS = 0.25
+
+
+DISCOVER = "discover"  # a work item of a sync: a new slug of a listing page (REVALIDATE: a record)
+
+
+def sync_batch(run_id: str) -> str:
+    """The work-queue batch of one sync run: its new slugs and revalidation items."""
+    return f"sync:{run_id}"
 
 
 class _Stop(Exception):
@@ -90,6 +111,7 @@ class SyncResult:
     status: str  # finished, budget, blocked, asked_to_wait, quality_alarm, failed, interrupted (lock lost)
     resumed: bool
     report: dict[str, Any] = field(default_factory=dict)
+    items: int = 0  # queue items this worker did (the run's counts are in the report)
 
     @property
     def exit_code(self) -> int:
@@ -111,23 +133,32 @@ def exit_code(report: dict[str, Any]) -> int:
 
 
 class _Heartbeat(threading.Thread):
-    """Keeps the lock row fresh while a long request or a Retry-After pause is in progress."""
+    """Renews this worker's coordinator lease (while it walks the listing) and its item leases,
+    also while a long request or a Retry-After pause is in progress."""
 
-    def __init__(self, runs: Runs, lock: LockHandle) -> None:
+    def __init__(self, runs: Runs, worker_id: str, settings: Settings, lease: Lease | None) -> None:
         super().__init__(name="sync-heartbeat", daemon=True)
-        self.runs, self.lock = runs, lock
+        self.runs, self.worker_id, self.lease = runs, worker_id, lease
+        self.lease_seconds = settings.queue.lease_seconds
+        # A third of the shorter lease: the discovery lease may be taken later (a holder that died).
+        self.interval = min(self.lease_seconds, settings.queue.coordinator_lease_seconds) / 3
         self.stopped = threading.Event()
-        self.lost = False
+        self.lost = False  # the coordinator lease was taken over: stop discovering
 
     def run(self) -> None:
-        while not self.stopped.wait(self.lock.ttl / 3):
+        while not self.stopped.wait(self.interval):
+            lease = self.lease
+            if lease is not None:
+                try:
+                    self.runs.lease_renew(lease)
+                except LockLost:
+                    self.lost, self.lease = True, None
+                except HarvesterError:  # a busy database now and then: try again next beat
+                    pass
             try:
-                self.runs.heartbeat(self.lock)
-            except LockLost:
-                self.lost = True
-                return
-            except HarvesterError:  # a busy database now and then: try again next beat
-                continue
+                self.runs.store.work_renew(self.worker_id, lease_seconds=self.lease_seconds)
+            except HarvesterError:  # the item's finish fails on its own (LeaseLost) if the lease ran out
+                pass
 
     def stop(self) -> None:
         self.stopped.set()
@@ -143,23 +174,63 @@ def run_sync(
     recheck_all: bool = False,
     fetcher: Fetcher | None = None,
     progress: Progress | None = None,
+    notice: Progress | None = None,
 ) -> SyncResult:
-    """Run (or resume) one sync. Raises SyncLocked if another sync holds the catalog."""
+    """Run (or resume, or join) one sync.
+
+    Discovery (robots.txt, walking the listing, building the revalidation queue) is done
+    under the coordinator lease "discovery": one worker of the catalog at a time. The
+    revalidation items go into the work queue (batch `sync:<run>`), and every sync of the
+    catalog, and every `harvester work` (see `help_sync`), revalidates from it. A sync
+    that finds discovery taken says so once (`notice`), waits for the queue, and works it.
+    """
     runs = Runs(store)
-    lock = runs.acquire(ttl=settings.sync.lock_ttl)
-    heart = _Heartbeat(runs, lock)
+    worker_id, host, pid = worker_identity()
+    ttl = settings.queue.coordinator_lease_seconds
+    lease: Lease | None = None
+    said = False
+    began = time.monotonic()
+    while True:
+        got = runs.lease_take(DISCOVERY, holder=worker_id, ttl=ttl)
+        info = runs.unfinished()
+        if isinstance(got, Lease):
+            lease = got
+            break
+        if not said and notice is not None:
+            notice(f"discovery is being done by {got.owner_host} pid {got.owner_pid}, working the queue instead")
+            said = True
+        if info is not None and info.checkpoint.get("robots_done"):
+            break  # the run is under way (its robots.txt and baseline are kept): work its queue
+        limit = settings.sync.max_minutes
+        if limit is not None and time.monotonic() - began >= limit * 60:
+            return SyncResult(info.run_id if info else "", "budget", False,
+                              {"status": "budget", "stop_reason": f"time budget reached ({limit:g} minutes) "
+                                                                  "while another sync walked the listing"})
+        time.sleep(min(1.0, ttl / 10))
+    resumed = joined = False
+    if info is None:
+        assert lease is not None
+        run_id = runs.create({"full": full, "recheck_all": recheck_all,
+                              "sync": settings.sync.model_dump(), "tool_version": __version__})
+        info = runs.get(run_id)
+        assert info is not None
+    else:
+        # Another worker is on the run (its items are leased and alive): this sync joins it.
+        # Otherwise the run was left by a worker that died or stopped: this sync resumes it.
+        reap_dead_workers(store)
+        open_ = store.work_counts(sync_batch(info.run_id))
+        joined = open_["leased"] - open_["expired"] > 0 or lease is None
+        resumed = not joined
+    if lease is not None:
+        runs.lease_renew(lease, run_id=info.run_id)
+    now = to_db_time(utcnow())
+    store.worker_start(WorkerRow(worker_id, host, pid, now, now, 0, None))
+    heart = _Heartbeat(runs, worker_id, settings, lease)
     heart.start()
     writer: WarcWriter | None = None
     own_fetcher = fetcher is None
+    run: _Run | None = None
     try:
-        info = runs.unfinished()
-        resumed = info is not None
-        if info is None:
-            run_id = runs.create({"full": full, "recheck_all": recheck_all,
-                                  "sync": settings.sync.model_dump(), "tool_version": __version__})
-            info = runs.get(run_id)
-            assert info is not None
-        runs.heartbeat(lock, run_id=info.run_id)
         if fetcher is None:
             writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
                                              software=f"wcda-harvester/{__version__}",
@@ -172,21 +243,71 @@ def run_sync(
                 progress(f"resuming run {info.run_id} (attempt {info.attempts + 1}, phase {info.phase})")
         elif warc:
             runs.add_warc_file(info.run_id, warc)
-        run = _Run(settings, store, runs, info, fetcher, heart, progress)
+        if joined and progress:
+            progress(f"joining run {info.run_id}: revalidating from its queue")
+        run = _Run(settings, store, runs, info, fetcher, heart, progress, worker_id=worker_id, lease=lease)
         return run.execute(resumed)
     finally:
         heart.stop()
+        if run is not None:
+            run.give_back()
         if own_fetcher and fetcher is not None:
             fetcher.close()
         if writer is not None:
             writer.close()
-        if not heart.lost:
-            runs.release(lock)
+        if heart.lease is not None:
+            runs.lease_release(heart.lease)
+        try:
+            store.worker_stop(worker_id)
+        except StoreError:
+            pass
+
+
+def help_sync(*, settings: Settings, store: CatalogStore, progress: Progress | None = None,
+              cancel: threading.Event | None = None) -> SyncResult | None:
+    """`harvester work` helping a running sync: revalidate items of its queue until none is left
+    to claim (or `cancel`, or this worker's budget in settings.sync). None when no sync has items
+    waiting. The last worker to finish the run's items ends the run (whichever it is)."""
+    runs = Runs(store)
+    info = runs.unfinished()
+    if info is None or not info.checkpoint.get("robots_done"):
+        return None
+    reap_dead_workers(store)
+    counts = store.work_counts(sync_batch(info.run_id))
+    if counts["pending"] + counts["expired"] == 0:
+        return None
+    worker_id, host, pid = worker_identity()
+    if progress:
+        progress(f"helping sync run {info.run_id}: {counts['pending'] + counts['expired']} item(s) waiting")
+    now = to_db_time(utcnow())
+    store.worker_start(WorkerRow(worker_id, host, pid, now, now, 0, None))
+    heart = _Heartbeat(runs, worker_id, settings, None)
+    heart.start()
+    writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
+                                     software=f"wcda-harvester/{__version__}", operator=settings.archive.contact)
+    fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer), limiter=catalog_limiter(settings, store))
+    run: _Run | None = None
+    try:
+        runs.add_warc_file(info.run_id, str(writer.path))
+        run = _Run(settings, store, runs, info, fetcher, heart, progress, worker_id=worker_id, lease=None,
+                   helper=True, cancel=cancel)
+        return run.execute(False)
+    finally:
+        heart.stop()
+        if run is not None:
+            run.give_back()
+        fetcher.close()
+        writer.close()
+        try:
+            store.worker_stop(worker_id)
+        except StoreError:
+            pass
 
 
 class _Run:
     def __init__(self, settings: Settings, store: CatalogStore, runs: Runs, info: RunInfo, fetcher: Fetcher,
-                 heart: _Heartbeat, progress: Progress | None) -> None:
+                 heart: _Heartbeat, progress: Progress | None, *, worker_id: str, lease: Lease | None,
+                 helper: bool = False, cancel: threading.Event | None = None) -> None:
         self.settings = settings
         self.store = store
         self.runs = runs
@@ -198,7 +319,15 @@ class _Run:
         self.full = bool(info.params.get("full"))
         self.recheck_all = bool(info.params.get("recheck_all"))
         self.checkpoint: dict[str, Any] = dict(info.checkpoint)
-        self.requests_before = info.requests  # made by earlier attempts of this run
+        self.worker_id = worker_id
+        self.lease = lease  # the coordinator lease, while this worker walks the listing
+        self.helper = helper  # a `harvester work` helping: never discovers, its stops are its own
+        self.cancel = cancel
+        self.batch = sync_batch(info.run_id)
+        self.held: WorkItem | None = None  # the queue item being revalidated
+        self.saved_requests = 0  # of this worker's requests, those already added to the run's count
+        self.items_done = 0
+        self.pages: dict[str, int] = {}  # slug -> the listing page that listed it
         self.started = time.monotonic()
         if settings.sync.max_minutes is not None:
             # No request, and no wait before one (Crawl-delay, Retry-After), outlasts the budget.
@@ -215,13 +344,13 @@ class _Run:
         status, reason = "finished", ""
         try:
             self._prepare()
-            if not self.checkpoint.get("discover_done"):
-                self._discover()
-            self._revalidate()
+            if self.lease is not None:
+                self._coordinate()
+            self._work()
         except _Stop as stop:
             status, reason = stop.status, stop.reason
         except LockLost as exc:
-            # Someone else owns the run now: leave it "running" for them, write nothing more.
+            # Someone else owns discovery now: leave the run "running" for them, write nothing more.
             return SyncResult(self.run_id, "interrupted", resumed, {"status": "interrupted", "stop_reason": str(exc)})
         except (StoreError, ArchiveWriteError) as exc:
             # A full disk (or a broken catalog): one line, exit 2. Every item is one transaction,
@@ -229,20 +358,65 @@ class _Run:
             # stays "running" and the next sync resumes it once there is room.
             reason = _storage_message(exc)
             try:
+                self.give_back()
                 self._save_requests()
-                self.runs.finish(self.run_id, "failed", {}, stop_reason=reason)
+                self._end("failed", reason)
             except StoreError:
                 pass
             return SyncResult(self.run_id, "failed", resumed, {"run_id": self.run_id, "status": "failed",
                                                               "stop_reason": reason})
         except Exception as exc:  # a bug outside any one item: the run ends "failed", never stuck "running"
             status, reason = "failed", f"unexpected error: {type(exc).__name__}: {exc}"[:500]
+        self.give_back()
         self._save_requests()
-        self.runs.finish(self.run_id, status, {}, stop_reason=reason)
-        # Built after `finish` so it has the end time; `report` rebuilds it if a kill lands in between.
+        ended = False
+        if status in _RUN_WIDE or ((status == "finished" or not self.helper) and not self._others_on_it()):
+            # This worker ends the run: the queue is empty, or the archive (or a bug) stopped it,
+            # or a sync's budget ran out with nobody else left on the run (as one sync always did).
+            # A helper's own budget or SIGTERM never ends the run: the sync it helps goes on.
+            ended = self._end(status, reason)
+        # Built after the end so it has the end time; `report` rebuilds it if a kill lands in between.
         report = build_report(self.runs, self.run_id, self.settings)
-        self.runs.set_fields(self.run_id, report=report)
-        return SyncResult(self.run_id, status, resumed, report)
+        if ended:
+            self.runs.set_fields(self.run_id, report=report)
+        if report["status"] == "running":
+            # Others go on with the run: this worker's own stop (a budget) is what it reports.
+            report = {**report, "status": status, "stop_reason": reason}
+        return SyncResult(self.run_id, report["status"], resumed, report, items=self.items_done)
+
+    def _coordinate(self) -> None:
+        """Under the discovery lease: walk the listing (resuming where the run's checkpoint says),
+        queue the revalidation, then let the lease go so another sync need not wait for it."""
+        assert self.lease is not None
+        latest = self.runs.get(self.run_id)
+        if latest is not None:  # taken over from a holder that died: go on from its checkpoint
+            self.checkpoint = dict(latest.checkpoint)
+        if not self.checkpoint.get("discover_done"):
+            self._discover()
+        self._enqueue()
+        self.heart.lease = None
+        self.runs.lease_release(self.lease)
+        self.lease = None
+
+    def _others_on_it(self) -> bool:
+        """Whether other live workers still hold items of this run (or items wait for them)."""
+        counts = self.store.work_counts(self.batch)
+        return counts["leased"] - counts["expired"] > 0
+
+    def _end(self, status: str, reason: str) -> bool:
+        """End the run (once, whichever worker gets here first) and drop what is left of its queue:
+        the other workers find nothing more to claim, and the next sync starts a new run. Items
+        the queue failed without an outcome of the run (their worker died on every attempt) are
+        counted as failed items of the run."""
+        with self.store.unit_of_work():
+            ended = self.runs.finish(self.run_id, status, {}, stop_reason=reason)
+            if ended:
+                for item in self.store.work_items(self.batch, state="failed"):
+                    if self.runs.item(self.run_id, item.kind, item.key) is None:
+                        self.runs.add_item(self.run_id, item.kind, item.key, "failed", detail=item.detail,
+                                           record_id=int(item.key) if item.key.isdigit() else None)
+                self.store.work_clear(self.batch)
+        return ended
 
     def _prepare(self) -> None:
         """robots.txt (fetched once per run, kept in the run row) and the quality baseline."""
@@ -261,7 +435,9 @@ class _Run:
             with self.store.unit_of_work():
                 baseline = catalog_coverage(self.store)
                 self.runs.set_fields(self.run_id, robots=text, baseline=baseline, checkpoint=self.checkpoint,
-                                     phase="discover", requests=self._requests())
+                                     phase="discover")
+                made = self._add_requests()
+            self.saved_requests = made
             self.info.robots = text
             self.info.baseline = baseline
         if self.info.robots is not None and self.settings.sync.respect_robots:
@@ -277,15 +453,22 @@ class _Run:
                 self.progress(f"robots.txt asks for Crawl-delay {delay:g}s; obeying it")
 
     # -- budget, robots, bookkeeping ---------------------------------------------
-    def _requests(self) -> int:
-        return self.requests_before + self.fetcher.requests_made
+    def _add_requests(self) -> int:
+        """Add this worker's requests not yet counted to the run (in the caller's unit of work);
+        returns the count to note as saved once that unit commits. Each worker of a sync adds its
+        own, so the run's count is the sum over all of them and all attempts."""
+        made = self.fetcher.requests_made
+        self.runs.add_requests(self.run_id, made - self.saved_requests)
+        return made
 
     def _save_requests(self) -> None:
-        self.runs.set_fields(self.run_id, requests=self._requests())
+        self.saved_requests = self._add_requests()
 
     def _check_budget(self) -> None:
         if self.heart.lost:
-            raise LockLost("the sync lock was taken over by another process; this run stops")
+            raise LockLost("the discovery lease was taken over by another process; this sync stops")
+        if self.cancel is not None and self.cancel.is_set():
+            raise _Stop("interrupted", "stopped (Ctrl-C or SIGTERM)")
         sync = self.settings.sync
         if sync.max_requests is not None and self.fetcher.requests_made >= sync.max_requests:
             raise _Stop("budget", f"request budget reached ({sync.max_requests} requests)")
@@ -316,7 +499,7 @@ class _Run:
         """One item; a bug (ours or a library's) on it fails this item, never the run."""
         try:
             step()
-        except (_Stop, LockLost, StoreError, ArchiveWriteError):
+        except (_Stop, LockLost, LeaseLost, StoreError, ArchiveWriteError):
             raise
         except Exception as exc:
             self._done(kind, key, "failed", detail=f"unexpected error: {type(exc).__name__}: {exc}"[:500], **kw)
@@ -326,9 +509,19 @@ class _Run:
 
     def _done(self, kind: str, key: str, outcome: str, **kw: Any) -> None:
         """Log an item and save the request count, inside the caller's transaction if any."""
+        held = self.held
         with self.store.unit_of_work():
             self.runs.add_item(self.run_id, kind, key, outcome, **kw)
-            self.runs.set_fields(self.run_id, requests=self._requests())
+            made = self._add_requests()
+            if held is not None and held.kind == kind and held.key == key:
+                # "item done" in the unit of work of its outcome: LeaseLost (another worker has the
+                # item now) rolls all of it back, so an item is never counted twice.
+                self.store.work_finish(held.id, self.worker_id, state="failed" if outcome in ("failed", "blocked")
+                                       else "done", outcome=outcome, detail=kw.get("detail") or "")
+        self.saved_requests = made
+        if held is not None and held.kind == kind and held.key == key:
+            self.held = None
+            self.items_done += 1
         if kw.get("fields") is not None:
             self.parsed += 1
             for name in kw["fields"]:
@@ -346,11 +539,14 @@ class _Run:
             if listing is None:  # the listing ended or failed: discovery is over, revalidation goes on
                 self._checkpoint(discover_done=True)
                 return
-            for slug in listing.slugs:
-                if self.runs.item(self.run_id, "discover", slug) is not None or self._known(slug):
-                    continue
-                self._check_budget()
-                self._guarded("discover", slug, functools.partial(self._discover_one, slug, page), page=page)
+            fresh = [slug for slug in listing.slugs
+                     if self.runs.item(self.run_id, DISCOVER, slug) is None and not self._known(slug)]
+            if fresh:
+                # The page's new slugs go into the work queue: every worker of the run may fetch
+                # them; this one works them too and waits for the page's last one before it
+                # judges the page (nothing new on it?) and walks on.
+                self.store.work_add(self.batch, DISCOVER, fresh, reset_finished=False)
+                self._work(drain=True)
             new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r.outcome in NEW_OUTCOMES)
             streak = 0 if new else int(self.checkpoint.get("known_streak", 0)) + 1
             enough = not self.full and streak >= sync.stop_after_known_pages
@@ -401,7 +597,7 @@ class _Run:
     def _known(self, slug: str) -> bool:
         return self.store.has_slug(slug)
 
-    def _discover_one(self, slug: str, page: int) -> None:
+    def _discover_one(self, slug: str, page: int | None) -> None:
         url = document_url(self.base_url, slug)
         if not self._allowed(url):
             self._done("discover", slug, "disallowed", page=page, detail="robots.txt disallows it")
@@ -483,19 +679,102 @@ class _Run:
                 f"under the slug {old_slug!r} (and the archive does not redirect it there); not stored{kept}")
 
     # -- revalidate ---------------------------------------------------------------
-    def _revalidate(self) -> None:
-        queue = self.runs.queue(self.run_id)
-        if queue is None:
+    def _enqueue(self) -> None:
+        """Build the run's revalidation queue once (under the discovery lease) and put it in the work
+        queue, with the checkpoint, in one unit of work. A resumed run makes sure its items are there
+        (a run begun by an older version kept only the fixed list)."""
+        keys: list[int] | None = self.runs.queue(self.run_id)
+        if keys is None:
             queue = self._build_queue()
-            self.runs.save_queue(self.run_id, queue, self.checkpoint)
+            with self.store.unit_of_work():
+                self.runs.save_queue(self.run_id, queue, self.checkpoint)
+                self.store.work_add(self.batch, REVALIDATE, [str(r) for r in queue], reset_finished=False)
             self.checkpoint["queue_built"] = True
+            return
         done = {r.key for r in self.runs.items(self.run_id, "revalidate")}
-        for record_id in queue:
-            if str(record_id) in done:
-                continue
+        left = [str(r) for r in keys if str(r) not in done]
+        if left:
+            self.store.work_add(self.batch, REVALIDATE, left, reset_finished=False)
+
+    def _work(self, *, drain: bool = False) -> None:
+        """Do items of the run's queue (new slugs of a listing page, then the revalidation),
+        claimed with a lease, until none is left. While other workers hold the last items, wait
+        for them: one that dies leaves its item to be claimed again once its lease expires (at
+        once if it died on this host). `drain`: the discovery holder working one listing page's
+        items; otherwise the run's queue is only done once discovery has built it, and a
+        discovery whose holder died is taken over here."""
+        queue = self.settings.queue
+        while True:
             self._check_budget()
-            self._guarded("revalidate", str(record_id), functools.partial(self._revalidate_one, record_id),
-                          record_id=record_id)
+            claimed = self.store.work_claim(self.worker_id, lease_seconds=queue.lease_seconds, batch=self.batch,
+                                            max_attempts=queue.max_attempts)
+            if not claimed:
+                counts = self.store.work_counts(self.batch)
+                idle = counts["pending"] + counts["leased"] == 0
+                if self.helper or (idle and (drain or self._discovered())):
+                    return
+                if idle and self._take_discovery():
+                    self._coordinate()
+                    continue
+                time.sleep(POLL_SECONDS)
+                reap_dead_workers(self.store)
+                continue
+            item = self.held = claimed[0]
+            try:
+                if self.runs.item(self.run_id, item.kind, item.key) is not None:
+                    # Done before (an older version's run, or a kill between two commits): not again.
+                    self.store.work_finish(item.id, self.worker_id, state="done", outcome="done",
+                                           detail="done earlier in this run")
+                    self.held = None
+                elif item.kind == DISCOVER:
+                    page = self._page_of(item.key)
+                    self._guarded(DISCOVER, item.key, functools.partial(self._discover_one, item.key, page),
+                                  page=page)
+                elif item.kind == REVALIDATE and item.key.isdigit():
+                    record_id = int(item.key)
+                    self._guarded(REVALIDATE, item.key, functools.partial(self._revalidate_one, record_id),
+                                  record_id=record_id)
+                else:
+                    self._done(item.kind, item.key, "failed", detail=f"not an item of a sync: {item.kind} {item.key!r}")
+            except LeaseLost:
+                # Our lease ran out and another worker has the item: nothing of ours was written.
+                self.held = None
+                if self.progress:
+                    self.progress(f"{item.kind} {item.key}: left to another worker (lease lost)")
+
+    def _discovered(self) -> bool:
+        """Whether discovery has built the run's queue (or the run has ended: nothing more to do)."""
+        latest = self.runs.get(self.run_id)
+        return latest is None or latest.status != "running" or bool(latest.checkpoint.get("queue_built"))
+
+    def _take_discovery(self) -> bool:
+        """Take over discovery when its lease is free or expired (its holder died or stopped)."""
+        got = self.runs.lease_take(DISCOVERY, holder=self.worker_id, ttl=self.settings.queue.coordinator_lease_seconds,
+                                   run_id=self.run_id)
+        if not isinstance(got, Lease):
+            return False
+        self.lease = self.heart.lease = got
+        if self.progress:
+            self.progress(f"taking over the discovery of run {self.run_id} (its holder is gone)")
+        return True
+
+    def _page_of(self, slug: str) -> int | None:
+        """The listing page that listed `slug` (from the run's listing items, which keep their slugs)."""
+        if slug not in self.pages:
+            for item in self.runs.items(self.run_id, "listing"):
+                if item.outcome == "listed":
+                    for listed in json.loads(item.detail).get("slugs", []):
+                        self.pages.setdefault(listed, int(item.key))
+        return self.pages.get(slug)
+
+    def give_back(self) -> None:
+        """The item this worker holds unfinished (a stop in the middle of it) goes back to the queue."""
+        held, self.held = self.held, None
+        if held is not None:
+            try:
+                self.store.work_release([held.id], self.worker_id)
+            except StoreError:  # the catalog is gone: the lease expires on its own
+                pass
 
     def _build_queue(self) -> list[int]:
         """Pending 404s first (so "consecutive" means consecutive runs), then overdue records,

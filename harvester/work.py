@@ -42,6 +42,7 @@ from harvester.config import Settings
 
 if TYPE_CHECKING:
     from harvester.pipeline import HarvestSummary, Outcome
+    from harvester.sync import SyncResult
 
 QUEUE_BATCH = "queue"  # the batch `enqueue` fills and `work` drains
 HARVEST = "harvest"
@@ -121,6 +122,8 @@ class WorkFeed:
         self.held: dict[int, WorkItem] = {}  # claimed, not finished: Record ID -> item
         self.lost: str | None = None  # the catalog could not be reached: why (the worker stops, exit 2)
         self.stopped_by_budget = False
+        # Called while an idle worker waits for items (`work` without --until-empty): helps a sync.
+        self.when_idle: Callable[[], None] | None = None
         self._beat_stop = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -213,6 +216,8 @@ class WorkFeed:
 
     def _idle_wait(self, should_stop: Callable[[], bool]) -> bool:
         """An empty queue, waiting for more (`work` without --until-empty); False when the run ends."""
+        if self.when_idle is not None:
+            self.when_idle()
         deadline = time.monotonic() + self.budget.poll_seconds
         while time.monotonic() < deadline:
             if should_stop() or self.lost or self.budget.out_of_time():
@@ -243,16 +248,44 @@ def _chunk(settings: Settings, replay: str | Path | None) -> int:
 
 def work(*, settings: Settings, store: CatalogStore, batch: str = QUEUE_BATCH, budget: Budget | None = None,
          replay: str | Path | None = None, progress: Callable[[Outcome], None] | None = None,
-         cancel: threading.Event | None = None, processes: bool | None = None) -> HarvestSummary:
+         cancel: threading.Event | None = None, processes: bool | None = None,
+         sync_progress: Callable[[str], None] | None = None) -> HarvestSummary:
     """One worker: claim items of `batch` and harvest them until the budget says stop.
+
+    A running sync's revalidation items are revalidated first (harvester.sync.help_sync), and
+    again whenever this worker waits for items (without `until_empty`).
 
     The summary's `fatal` is set when the catalog was lost (the caller exits 2); items this
     worker held are given back, or (catalog gone) their leases expire."""
     from harvester import pipeline
 
+    helped: list[SyncResult] = []
+    budget = budget or Budget()
+
+    def help_sync() -> None:
+        # A running sync's revalidation items (the queue `sync` fills) are done first: the sync
+        # is the nightly job others wait for. Live only; this worker's budget applies.
+        from harvester.sync import help_sync as help_run
+
+        if replay is not None or (cancel is not None and cancel.is_set()) or budget.out_of_time():
+            return
+        left = None if budget.max_minutes is None else max(
+            0.001, budget.max_minutes - (time.monotonic() - budget.started) / 60)
+        limited = settings.model_copy(update={"sync": settings.sync.model_copy(
+            update={"max_minutes": left, "max_requests": budget.max_requests})})
+        try:
+            result = help_run(settings=limited, store=store, progress=sync_progress, cancel=cancel)
+        except StoreError:
+            return  # the catalog is gone: the queue's own claim says so next
+        if result is not None:
+            helped.append(result)
+
+    help_sync()
     counts = store.work_counts(batch)
     feed = WorkFeed(store, settings, batch=batch, chunk=_chunk(settings, replay), budget=budget,
                     expected=counts["pending"] + counts["expired"])
+    if not budget.until_empty:
+        feed.when_idle = help_sync
     with feed:
         summary = pipeline.harvest([], settings=settings, store=store, replay=replay, progress=progress,
                                    cancel=cancel, processes=processes, feed=feed, run_id=None)
@@ -262,6 +295,7 @@ def work(*, settings: Settings, store: CatalogStore, batch: str = QUEUE_BATCH, b
         summary.fatal = feed.lost
     summary.worker_id = feed.worker_id
     summary.budget_stop = feed.stopped_by_budget
+    summary.synced = [(r.run_id, r.items) for r in helped if r.items]
     return summary
 
 

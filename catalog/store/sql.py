@@ -84,6 +84,7 @@ class SqlStore:
     # Appended to the work queue's claim SELECT. SQLite needs nothing (a claim runs inside
     # BEGIN IMMEDIATE: one writer at a time); PostgreSQL says FOR UPDATE SKIP LOCKED.
     _claim_lock = ""
+    _row_lock = ""  # PostgreSQL: " FOR UPDATE" (SQLite's BEGIN IMMEDIATE holds the one write lock)
 
     # -- backend --------------------------------------------------------------------
     def unit_of_work(self) -> AbstractContextManager[None]:
@@ -779,6 +780,24 @@ class SqlStore:
         with self.unit_of_work():
             self._exec("DELETE FROM sync_lock WHERE name = ? AND token = ?", (name, token))
 
+    def lease_take(self, name: str, row: LockRow, *, dead_token: str | None = None) -> LockRow | None:
+        """Take the named lease (a `sync_lock` row) if it is free, expired at `row.acquired_at`,
+        already ours (the same token: a renewal), or held by `dead_token` (a holder the caller
+        knows is dead). One upsert, so of two takers at once exactly one wins (SQLite: one
+        writer; PostgreSQL: ON CONFLICT locks the row and re-checks the condition). Returns
+        the holder after the attempt: the caller compares its token."""
+        with self.unit_of_work():
+            self._exec("INSERT INTO sync_lock (name, token, run_id, owner_pid, owner_host, acquired_at, heartbeat_at,"
+                       " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                       " token = excluded.token, run_id = excluded.run_id, owner_pid = excluded.owner_pid,"
+                       " owner_host = excluded.owner_host, acquired_at = excluded.acquired_at,"
+                       " heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at"
+                       " WHERE sync_lock.expires_at <= excluded.acquired_at OR sync_lock.token = excluded.token"
+                       " OR sync_lock.token = ?",
+                       (name, row.token, row.run_id, row.owner_pid, row.owner_host, row.acquired_at,
+                        row.heartbeat_at, row.expires_at, dead_token or ""))
+            return self.lock_holder(name)
+
     # -- sync runs: runs ---------------------------------------------------------------------
     def _runs(self, where: str, params: Params = (), tail: str = "") -> list[RunInfo]:
         names = [c.strip() for c in _RUN_COLUMNS.split(",")]
@@ -827,11 +846,19 @@ class SqlStore:
                        (1 if new_attempt else 0, json.dumps(files), run_id))
 
     def run_finish(self, run_id: str, status: str, finished_at: str, report: dict[str, Any],
-                   stop_reason: str) -> None:
+                   stop_reason: str) -> bool:
+        """End a running run; False if it had ended already (several workers of one sync may each
+        find its queue empty: the first one ends it)."""
         with self.unit_of_work():
-            self._exec("UPDATE sync_run SET status = ?, finished_at = ?, phase = 'done', report = ?, stop_reason = ?"
-                       " WHERE run_id = ?", (status, finished_at, json.dumps(report, sort_keys=True), stop_reason,
-                                             run_id))
+            return self._exec("UPDATE sync_run SET status = ?, finished_at = ?, phase = 'done', report = ?,"
+                              " stop_reason = ? WHERE run_id = ? AND status = 'running'",
+                              (status, finished_at, json.dumps(report, sort_keys=True), stop_reason, run_id)) > 0
+
+    def run_add_requests(self, run_id: str, requests: int) -> None:
+        """Add requests made for a run (each worker of a sync adds its own)."""
+        if requests:
+            with self.unit_of_work():
+                self._exec("UPDATE sync_run SET requests = requests + ? WHERE run_id = ?", (int(requests), run_id))
 
     # -- sync runs: items (the checkpoint) and the queue ---------------------------------------
     @staticmethod
@@ -844,6 +871,10 @@ class SqlStore:
         """Log one finished item. Call inside the unit of work that made the item's catalog change:
         the row is the checkpoint, so the change and "done" are committed together or not at all."""
         with self.unit_of_work():
+            # The run's row locked first (PostgreSQL; SQLite's write transaction already is one writer),
+            # so two workers of one sync finishing items at once number them one after the other
+            # instead of both reading the same max(seq).
+            self._one(f"SELECT run_id FROM sync_run WHERE run_id = ?{self._row_lock}", (run_id,))
             row = self._one("SELECT coalesce(max(seq), 0) + 1 FROM sync_item WHERE run_id = ?", (run_id,))
             seq = int(row[0]) if row else 1
             self._exec(f"INSERT INTO sync_item ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -86,12 +86,13 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     """Bring the catalog in step with the site: discover, revalidate, tombstone; resumable.
 
     Meant for cron or a systemd timer. A run killed at any point is resumed by the next
-    `harvester sync`. Exit codes: 0 ok, 1 some items failed, a Record ID conflict or a
-    quality alarm, 2 blocked, locked or fatal (a full disk), 75 the archive asked us to wait,
-    130 interrupted.
+    `harvester sync`. One worker at a time walks the listing (the discovery lease); the
+    records to revalidate go into the work queue, where every sync and `harvester work` of
+    the catalog takes them: a second sync says who discovers and works the queue. Exit
+    codes: 0 ok, 1 some items failed, a Record ID conflict or a quality alarm, 2 blocked or
+    fatal (a full disk), 75 the archive asked us to wait, 130 interrupted.
     """
     from catalog.errors import ConfigError
-    from catalog.runs import SyncLocked
     from harvester.config import require_live
     from harvester.sync import run_sync  # imported here: keeps the CLI's start-up light
 
@@ -110,15 +111,17 @@ def sync(ctx: click.Context, full: bool, recheck_all: bool, max_requests: int | 
     progress = _SyncProgress(verbose)
     with open_store(settings.storage.database, render_options=settings.export.format_options()) as store:
         try:
-            result = run_sync(settings=settings, store=store, full=full, recheck_all=recheck_all, progress=progress)
-        except SyncLocked as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_FATAL)
-            return
+            result = run_sync(settings=settings, store=store, full=full, recheck_all=recheck_all, progress=progress,
+                              notice=lambda line: click.echo(line, err=True))
         finally:
             progress.close()
         if result.resumed:
             click.echo(f"resumed the interrupted run {result.run_id}", err=True)
+        if result.status == "budget" and "started_at" not in result.report:
+            # Its budget ran out while another sync walked the listing: nothing to report.
+            click.echo(str(result.report.get("stop_reason")), err=True)
+            ctx.exit(0)
+            return
         if result.status == "interrupted" or "started_at" not in result.report:
             # Lock lost, or the catalog could not be written (a full disk): one line.
             click.echo(f"error: {result.report.get('stop_reason')}", err=True)
@@ -196,7 +199,7 @@ def _touched_records(store: Any, runs: Runs, run_id: str) -> dict[str, list[dict
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Catalog size, deleted count, last run, records due for revalidation, any running sync."""
-    from catalog.runs import Runs
+    from catalog.runs import DISCOVERY, Runs
     from harvester.sync import build_report, due_count
 
     settings = ctx.obj.settings()
@@ -215,10 +218,10 @@ def status(ctx: click.Context) -> None:
             click.echo(f"last run:  {last.run_id} ({last.status}{', will resume' if last.status == 'running' else ''})"
                        f", started {last.started_at:%Y-%m-%d %H:%M:%S}Z")
             click.echo(f"           {_counts_line(data)}")
-        holder = runs.lock_holder()
+        holder = runs.lease_holder(DISCOVERY)
         if holder is not None:
-            click.echo(f"lock:      held by pid {holder.owner_pid} on {holder.owner_host} "
-                       f"(run {holder.run_id}), expires {holder.expires_at}")
+            click.echo(f"discovery: pid {holder.owner_pid} on {holder.owner_host} walks the listing "
+                       f"(run {holder.run_id}), its lease expires {holder.expires_at}")
         _queue_status(store, settings.queue.lease_seconds)
         _budget_status(store, settings)
 

@@ -105,7 +105,8 @@ def work_command(ctx: click.Context, until_empty: bool, max_minutes: float | Non
         with _ctrl_c_stops(cancel), _sigterm_stops(cancel, terminated):
             try:
                 summary = work.work(settings=settings, store=store, budget=budget, replay=replay,
-                                    progress=progress.step, cancel=cancel)
+                                    progress=progress.step, cancel=cancel,
+                                    sync_progress=None if quiet else lambda line: click.echo(line, err=True))
             except HarvesterError as exc:  # e.g. a recording that is not WARC: one line, no traceback
                 raise click.ClickException(str(exc)) from exc
             finally:
@@ -114,6 +115,8 @@ def work_command(ctx: click.Context, until_empty: bool, max_minutes: float | Non
             summary.interrupted = False
             summary.outcomes = [o for o in summary.outcomes if o.status != "not_attempted"]
         code = _report(summary, quiet)
+        for run_id, items in summary.synced:
+            click.echo(f"helped sync run {run_id}: {items} item(s)", err=quiet)
         if summary.fatal:
             ctx.exit(code)
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,8 +13,9 @@ from catalog.errors import StoreError
 from catalog.index import derive
 from catalog.model import CatalogRecord
 from catalog.quality import FIELDS, catalog_coverage
-from catalog.runs import LockLost, Runs, SyncLocked
-from catalog.store import CatalogStore, SearchQuery, open_store, to_db_time
+from catalog.runs import DISCOVERY, Lease, LockLost, Runs, SyncLocked
+from catalog.store import CatalogStore, SearchQuery, open_store, to_db_time, utcnow
+from catalog.store.api import LockRow
 from tests.oai.catalog_builder import make_record
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -305,3 +308,66 @@ def test_store_errors_are_one_error_type(store: CatalogStore) -> None:
     with pytest.raises(StoreError):
         store.item_add("run", "listing", "1", "listed")  # the item key is the checkpoint: never twice
     assert len(store.items("run")) == 1
+
+
+def test_coordinator_lease_taken_once_renewed_expired_released(store: CatalogStore) -> None:
+    runs = Runs(store)
+    mine = runs.lease_take(DISCOVERY, holder="w1", ttl=60)
+    assert isinstance(mine, Lease)
+    theirs = runs.lease_take(DISCOVERY, holder="w2", ttl=60)  # live (this pid, not expired): not taken
+    assert isinstance(theirs, LockRow) and theirs.token == "w1" and theirs.owner_pid == os.getpid()
+    runs.lease_renew(mine, run_id="r1")
+    assert runs.lease_holder(DISCOVERY).run_id == "r1"  # type: ignore[union-attr]
+    assert runs.lock_holder() is None  # a named row of its own: not the catalog-wide sync lock
+    # expired (its holder stopped renewing, on any machine): the next taker gets it, the old holder loses it
+    later = utcnow() + timedelta(seconds=61)
+    taken = runs.lease_take(DISCOVERY, holder="w2", ttl=60, now=later)
+    assert isinstance(taken, Lease) and runs.lease_holder(DISCOVERY).token == "w2"  # type: ignore[union-attr]
+    with pytest.raises(LockLost):
+        runs.lease_renew(mine)
+    runs.lease_release(mine)  # not the holder any more: changes nothing
+    assert runs.lease_holder(DISCOVERY).token == "w2"  # type: ignore[union-attr]
+    runs.lease_release(taken)
+    assert runs.lease_holder(DISCOVERY) is None
+
+
+def test_concurrent_lease_takers_one_wins(url: str) -> None:
+    """Eight takers at once (a connection each): exactly one gets the lease."""
+    stores = [open_store(url) for _ in range(8)]
+    try:
+        barrier = threading.Barrier(len(stores))
+
+        def take(n: int) -> bool:
+            barrier.wait()
+            return isinstance(Runs(stores[n]).lease_take(DISCOVERY, holder=f"w{n}", ttl=60), Lease)
+
+        with ThreadPoolExecutor(len(stores)) as pool:
+            won = list(pool.map(take, range(len(stores))))
+        assert won.count(True) == 1
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_sync_items_of_one_run_numbered_once_by_concurrent_workers(url: str) -> None:
+    """Workers of one sync add items at once: every item gets its own number (no max(seq)+1 race)."""
+    stores = [open_store(url) for _ in range(4)]
+    try:
+        run_id = Runs(stores[0]).create({})
+        barrier = threading.Barrier(len(stores))
+
+        def add(n: int) -> None:
+            barrier.wait()
+            for k in range(25):
+                with stores[n].unit_of_work():
+                    Runs(stores[n]).add_item(run_id, "revalidate", f"{n}-{k}", "unchanged")
+                    Runs(stores[n]).add_requests(run_id, 1)
+
+        with ThreadPoolExecutor(len(stores)) as pool:
+            list(pool.map(add, range(len(stores))))
+        seqs = [i.seq for i in Runs(stores[0]).items(run_id)]
+        assert sorted(seqs) == list(range(1, 101))
+        assert Runs(stores[0]).get(run_id).requests == 100  # type: ignore[union-attr]
+    finally:
+        for s in stores:
+            s.close()

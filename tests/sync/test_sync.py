@@ -9,9 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-from catalog.runs import Runs, SyncLocked
+from catalog.runs import DISCOVERY, Lease, Runs
 from catalog.store import SQLiteStore, to_db_time, utcnow
 from harvester.config import Settings
 from harvester.sync import SyncResult, run_sync
@@ -194,30 +192,44 @@ def test_time_budget(archive: TestArchive, tmp_path: Path) -> None:
     assert len(archive.seen) == 2  # robots.txt and the slow listing page, then nothing
 
 
-def test_second_sync_refuses_while_one_holds_the_lock(settings: Settings) -> None:
+def test_second_sync_does_not_discover_while_another_holds_the_discovery_lease(
+        archive: TestArchive, tmp_path: Path) -> None:
+    settings = make_settings(archive.base_url, tmp_path, max_minutes=0.01)  # 0.6 s of waiting
+    said: list[str] = []
     with SQLiteStore(settings.storage.database) as store:
-        Runs(store).acquire(ttl=300)  # this (live) process holds it
-        with pytest.raises(SyncLocked, match="another sync is running"):
-            run_sync(settings=settings, store=store)
+        held = Runs(store).lease_take(DISCOVERY, holder="elsewhere-worker", ttl=300)  # a live holder (this pid)
+        assert isinstance(held, Lease)
+        result = run_sync(settings=settings, store=store, notice=said.append)
+        assert Runs(store).lease_holder(DISCOVERY).token == "elsewhere-worker"  # not taken from a live holder
+    assert result.status == "budget" and "another sync walked the listing" in result.report["stop_reason"]
+    assert said == [f"discovery is being done by {os.uname().nodename} pid {os.getpid()}, "
+                    "working the queue instead"]
+    assert archive.seen == []  # no listing walked, no robots.txt: discovery is the holder's
 
 
-def test_lock_of_a_dead_process_is_taken_over(archive: TestArchive, settings: Settings) -> None:
+def test_discovery_lease_of_a_dead_process_is_taken_over(archive: TestArchive, settings: Settings) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     with SQLiteStore(settings.storage.database) as store:
         store.connection.execute(
-            "INSERT INTO sync_lock VALUES ('sync', 't', 'old', ?, ?, ?, ?, ?)",
+            "INSERT INTO sync_lock VALUES ('discovery', 't', 'old', ?, ?, ?, ?, ?)",
             (dead.pid, os.uname().nodename, to_db_time(utcnow()), to_db_time(utcnow()),
              to_db_time(utcnow() + timedelta(hours=1))))
         assert run_sync(settings=settings, store=store).status == "finished"
-        assert Runs(store).lock_holder() is None  # released at the end
+        assert Runs(store).lease_holder(DISCOVERY) is None  # released at the end
 
 
-def test_expired_lock_from_another_host_is_taken_over(archive: TestArchive, settings: Settings) -> None:
+def test_expired_discovery_lease_from_another_host_is_taken_over(archive: TestArchive, settings: Settings) -> None:
     with SQLiteStore(settings.storage.database) as store:
         old = to_db_time(utcnow() - timedelta(hours=2))
-        store.connection.execute("INSERT INTO sync_lock VALUES ('sync', 't', 'x', 1, 'elsewhere', ?, ?, ?)",
+        store.connection.execute("INSERT INTO sync_lock VALUES ('discovery', 't', 'x', 1, 'elsewhere', ?, ?, ?)",
                                  (old, old, old))
+        assert run_sync(settings=settings, store=store).status == "finished"
+
+
+def test_the_old_catalog_wide_lock_no_longer_stops_a_sync(archive: TestArchive, settings: Settings) -> None:
+    with SQLiteStore(settings.storage.database) as store:
+        Runs(store).acquire(ttl=300)  # the "sync" row: kept for callers that want one process only
         assert run_sync(settings=settings, store=store).status == "finished"
 
 

@@ -111,6 +111,7 @@ def _lost(exc: Exception) -> bool:
 class PostgresStore(PostgresBudget, SqlStore):
     # Workers claiming at once skip each other's locked rows instead of queueing on them.
     _claim_lock = " FOR UPDATE SKIP LOCKED"
+    _row_lock = " FOR UPDATE"
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 8) -> None:
         self.url = url
