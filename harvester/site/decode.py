@@ -33,6 +33,19 @@ def clean(text: str | None) -> str:
     return " ".join(text.split()) if text else ""
 
 
+def text_of(tag: Tag) -> str:
+    """`tag.get_text()`, without bs4's generator over the descendants for an element that holds one
+    plain string (a heading, a label, a pill's name: most of the parser's calls, ~40 a page)."""
+    contents = tag.contents
+    if len(contents) == 1 and type(contents[0]) is NavigableString:
+        # The strings get_text reads: the tag's own kinds (a <script> reads Script strings, not
+        # these), else NavigableString and CData.
+        kinds = tag.interesting_string_types
+        if kinds is None or kinds is NavigableString or (not isinstance(kinds, type) and NavigableString in kinds):
+            return str(contents[0])
+    return tag.get_text()
+
+
 def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
     """Decode the body, trusting the declared charset only if the bytes agree with it.
 

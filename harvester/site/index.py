@@ -238,6 +238,15 @@ class SelectorIndex:
         i = self._zone_of[self.pos[id(node)]][self.zones.index(css)]
         return self.order[i] if i >= 0 else None
 
+    def first_named(self, name: str, root: Tag | None = None) -> Tag | None:
+        """`root.find(name)` (`soup.body`…): the first element with this tag name below `root` (the
+        whole page by default), by position, without building a bs4 filter for each call."""
+        if root is None:
+            return next((tag for tag in self.order if tag.name == name), None)
+        lo, hi = self.span(root)
+        order = self.order
+        return next((order[i] for i in range(lo + 1, hi + 1) if order[i].name == name), None)
+
     # -- selecting -----------------------------------------------------------------------
     def select(self, root: Tag, css: str) -> list[Tag]:
         """`root.select(css)`: matching descendants in document order."""
