@@ -115,8 +115,9 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
     # Depth-first with an explicit stack, not recursion: a page nested thousands of
     # elements deep must not exhaust Python's recursion limit. (for/break over each level's
     # iterator rather than next() per node, and strings appended as they are, not copied
-    # with str(): this runs over every string of the document's text.)
-    stack: list[tuple[Iterator[PageElement], bool]] = [(iter(node.children), False)]
+    # with str(): this runs over every string of the document's text. `contents` itself, not
+    # bs4's `children`, a generator expression over it: one Python frame step per node.)
+    stack: list[tuple[Iterator[PageElement], bool]] = [(iter(node.contents), False)]
     while stack:
         children, in_block = stack[-1]
         for child in children:
@@ -129,7 +130,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                 block = child.name in _BLOCK_TAGS
                 if block:
                     flush()
-                stack.append((iter(child.children), block))
+                stack.append((iter(child.contents), block))
                 break
             if type(child) in _TEXT_TYPES:  # not comments, doctypes or processing instructions
                 current.append(child)  # type: ignore[arg-type]  # a NavigableString is a str

@@ -46,7 +46,9 @@ class ParsedPage:
 
 def ranked(alts: tuple[Alt, ...], alt: Alt, offset: int = 0) -> str:
     """What provenance records: "#<rank> <alternative>"; #1 is the table's first choice."""
-    return f"#{alts.index(alt) + 1 + offset} {alt.name}"
+    # By identity: tuple.index compared the alternatives field by field (dataclass equality).
+    rank = next(n for n, candidate in enumerate(alts) if candidate is alt)
+    return f"#{rank + 1 + offset} {alt.name}"
 
 
 def absolute(base: str, href: str, what: str, problems: list[str]) -> str | None:
