@@ -8,7 +8,6 @@ obfuscation.
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Collection, Iterator
 
 from bs4 import CData, NavigableString, PageElement, Tag
@@ -79,10 +78,26 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
 
 def is_challenge_html(text: str) -> bool:
     head = text[:20000].lower()
-    title = re.search(r"<title[^>]*>(.*?)</title>", head, re.S)
-    if title and any(t in title.group(1) for t in CHALLENGE_TITLES):
+    title = _title_text(head)
+    if title is not None and any(t in title for t in CHALLENGE_TITLES):
         return True
     return any(marker in head for marker in CHALLENGE_MARKERS)
+
+
+def _title_text(head: str) -> str | None:
+    """What `re.search(r"<title[^>]*>(.*?)</title>", head, re.S)` captures, found with str.find
+    (the regex scanned the 20,000 characters in Python's engine: ~0.1 ms of every page's parse).
+
+    Only the first "<title" can start the match: if no ">" or no "</title>" follows it, none
+    follows a later one either."""
+    start = head.find("<title")
+    if start < 0:
+        return None
+    close = head.find(">", start + 6)
+    if close < 0:
+        return None
+    end = head.find("</title>", close + 1)
+    return head[close + 1:end] if end >= 0 else None
 
 
 def decode_cfemail(hex_text: str) -> str | None:
