@@ -137,12 +137,19 @@ class MemorySampler:
         self._thread.join()
 
 
-def harvest_child(base_url: str, count: int, concurrency: int, processes: bool | None = None) -> None:
-    """Child: one live harvest of `count` documents; prints a JSON line."""
+def harvest_child(base_url: str, count: int, concurrency: int, processes: bool | None = None,
+                  queue: bool = True) -> None:
+    """Child: one live harvest of `count` documents; prints a JSON line.
+
+    `queue`: as `harvester harvest` runs it (harvester.work.harvest: enqueue the IDs in the
+    command's batch, then claim, lease, heartbeat and finish each item in the catalog's work
+    queue around the pipeline); False: the pipeline alone on the list of IDs (no work queue)."""
     from parse import descendants_cpu
 
     from catalog.store import SQLiteStore
-    from harvester.pipeline import harvest
+    from harvester import pipeline, work
+
+    harvest: Any = work.harvest if queue else pipeline.harvest
 
     with tempfile.TemporaryDirectory(prefix="bench-harvest-") as tmp:
         settings = settings_for(Path(tmp), archive={"base_url": base_url, "contact": "mailto:bench@example.org"},
@@ -209,7 +216,8 @@ def main() -> None:
     if args.harvest_child:
         mode = args.harvest_child[3] if len(args.harvest_child) > 3 else "default"
         return harvest_child(args.harvest_child[0], int(args.harvest_child[1]), int(args.harvest_child[2]),
-                             processes={"default": None, "inline": False, "pool": True}[mode])
+                             processes={"default": None, "inline": False, "pool": True, "no-queue": None}[mode],
+                             queue=mode != "no-queue")
     if args.reference_child:
         return reference_child(args.reference_child[0], int(args.reference_child[1]), int(args.reference_child[2]))
 
@@ -229,6 +237,10 @@ def main() -> None:
         # The same run with the parse on the storing thread (no worker processes), right after.
         inline = run_child([__file__, "--harvest-child", server.url, str(big), str(conc), "inline"])
         print(f"{big:,} documents, parse inline: {big / inline['wall']:.1f} pages/s", flush=True)
+        # And the pipeline alone on the list of IDs (no work queue): what the queue's claim,
+        # lease, heartbeat and finish cost per item.
+        bare = run_child([__file__, "--harvest-child", server.url, str(big), str(conc), "no-queue"])
+        print(f"{big:,} documents, no work queue: {big / bare['wall']:.1f} pages/s", flush=True)
     got, ref = figures[big]
     rate, ref_rate = big / got["wall"], big / ref["wall"]
     cpu_ms = 1000 * got["cpu"] / big
@@ -236,7 +248,8 @@ def main() -> None:
     res.table(f"Throughput, {big:,} documents (one request each, {latency * 1000:.0f} ms server latency)",
               ["what", "pages/s", "share of ideal", "CPU ms per page (harvest process)",
                "CPU ms per page (parse workers)", "target"],
-              [["harvest (fetch, WARC, parse in worker processes, normalize, validate, store)", rate,
+              [["harvest as `harvester harvest` runs it (work queue; fetch, WARC, parse in worker processes, "
+                "normalize, validate, store)", rate,
                 f"{rate / ideal:.0%}", cpu_ms, worker_ms,
                 ">= 90% of ideal: " + met(rate >= 0.9 * ideal,
                                           f"CPU-bound: {cpu_ms + worker_ms:.1f} ms of CPU a page in all "
@@ -245,6 +258,9 @@ def main() -> None:
                                           "goes'")],
                ["the same harvest parsing on the storing thread (no worker processes)", big / inline["wall"],
                 f"{big / inline['wall'] / ideal:.0%}", 1000 * inline["cpu"] / big, "-", "-"],
+               ["the pipeline alone on the ID list (no work queue: no claim, lease, heartbeat, finish)",
+                big / bare["wall"], f"{big / bare['wall'] / ideal:.0%}", 1000 * bare["cpu"] / big,
+                1000 * bare.get("tree_cpu", 0.0) / big, "-"],
                ["reference: lean harvester (httpx GETs, same 8 threads, lxml tree of each page)", ref_rate,
                 f"{ref_rate / ideal:.0%}", 1000 * ref["cpu"] / big, "-", "-"],
                ["ideal: concurrency / latency", ideal, "100%", "-", "-", "-"]])
@@ -255,7 +271,9 @@ def main() -> None:
     lean_ms = 1000 * ref["cpu"] / big
     rows = []
     for label, fig, all_ms in [("harvest (default: pool of parse workers)", got, cpu_ms + worker_ms),
-                               ("harvest, parse inline", inline, 1000 * inline["cpu"] / big)]:
+                               ("harvest, parse inline", inline, 1000 * inline["cpu"] / big),
+                               ("pipeline alone, no work queue (default: pool)", bare,
+                                1000 * (bare["cpu"] + bare.get("tree_cpu", 0.0)) / big)]:
         rows.append([label, all_ms, f"{all_ms / lean_ms:.1f}x", fig["tree_rss_mb"], fig["tree_pss_mb"],
                      "<= 2x lean CPU: " + met(all_ms <= 2 * lean_ms) + "; <= 150 MB (PSS): "
                      + met(fig["tree_pss_mb"] <= 150)])

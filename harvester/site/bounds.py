@@ -25,7 +25,12 @@ _FLAT_TAGS = {b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input"
 def check_bounds(body: bytes, record_id: int | str) -> None:
     """Refuse a page too big to build a tree of (before any tree is built)."""
     # Start tags, comments and doctypes, counted in C; an upper bound on the elements.
-    elements = body.count(b"<") - body.count(b"</")
+    opening = body.count(b"<")
+    if opening <= MAX_DEPTH:
+        # Fewer "<" than either bound (MAX_DEPTH <= MAX_ELEMENTS): nothing below can refuse the
+        # page, and a real page (a few hundred elements) skips even the count of "</".
+        return
+    elements = opening - body.count(b"</")
     if elements > MAX_ELEMENTS:
         raise ParseError(record_id, f"a pathological page: about {elements} elements, over the bound of "
                                     f"{MAX_ELEMENTS}; not parsed")

@@ -11,7 +11,7 @@ from bs4 import Tag
 
 from harvester.site import selectors as table
 from harvester.site.bounds import MAX_VALUES, bounded
-from harvester.site.decode import block_text, clean
+from harvester.site.decode import block_text, clean, text_of
 from harvester.site.scope import DocumentScope, heading_key
 from harvester.site.selectors import Alt
 
@@ -46,7 +46,9 @@ class ParsedPage:
 
 def ranked(alts: tuple[Alt, ...], alt: Alt, offset: int = 0) -> str:
     """What provenance records: "#<rank> <alternative>"; #1 is the table's first choice."""
-    return f"#{alts.index(alt) + 1 + offset} {alt.name}"
+    # By identity: tuple.index compared the alternatives field by field (dataclass equality).
+    rank = next(n for n, candidate in enumerate(alts) if candidate is alt)
+    return f"#{rank + 1 + offset} {alt.name}"
 
 
 def absolute(base: str, href: str, what: str, problems: list[str]) -> str | None:
@@ -63,14 +65,14 @@ def date(doc: DocumentScope, parsed: ParsedPage) -> None:
     if el is None or alt is None:
         return
     # No element and an empty one mean the same to a reader: normalize_date reports "no date shown".
-    parsed.date = clean(el.get_text()) or None
+    parsed.date = clean(text_of(el)) or None
     parsed.matched["date"] = ranked(table.FIELDS["date"], alt)
 
 
 def credit(doc: DocumentScope, parsed: ParsedPage) -> None:
     el, alt = doc.find(table.FIELDS["credit"])
     if el is not None and alt is not None:
-        parsed.credit = clean(el.get_text())
+        parsed.credit = clean(text_of(el))
         parsed.matched["credit_line"] = ranked(table.FIELDS["credit"], alt)
 
 
@@ -108,22 +110,17 @@ def tab_label(doc: DocumentScope, pane: Tag) -> str | None:
     if pane_id:
         for attr in table.TAB_LABEL_ATTRS:
             control = index.find_by_attr(region, attr, f"#{pane_id}")
-            if control is not None and clean(control.get_text()):
-                return clean(control.get_text())
+            if control is not None and clean(text_of(control)):
+                return clean(text_of(control))
         control = index.find_by_attr(region, table.TAB_LABEL_ARIA, str(pane_id))
-        if control is not None and clean(control.get_text()):
-            return clean(control.get_text())
+        if control is not None and clean(text_of(control)):
+            return clean(text_of(control))
     labelled = pane.get(table.TAB_LABELLEDBY)
     if labelled:
         control = index.find_by_attr(region, "id", str(labelled))
-        if control is not None and clean(control.get_text()):
-            return clean(control.get_text())
+        if control is not None and clean(text_of(control)):
+            return clean(text_of(control))
     return None
-
-
-def _first_tag(root: Tag, name: str) -> Tag | None:
-    """`root.find(name)` for a tag name, without building a bs4 filter for each call (a pill each)."""
-    return next((n for n in root.descendants if isinstance(n, Tag) and n.name == name), None)
 
 
 def pill_names(doc: DocumentScope, container: Tag) -> list[str]:
@@ -135,8 +132,8 @@ def pill_names(doc: DocumentScope, container: Tag) -> list[str]:
     seen: set[str] = set()  # `value not in names` was quadratic: 100 000 pills took 101 s
     for pill in index.select(container, table.PILL):
         name = index.select_one(pill, table.PILL_NAME)
-        inner = _first_tag(name, table.PILL_NAME_INNER) if name is not None else None
-        value = clean((inner or name or pill).get_text())
+        inner = index.first_named(table.PILL_NAME_INNER, name) if name is not None else None
+        value = clean(text_of(inner or name or pill))
         if value and value not in seen:
             seen.add(value)
             names.append(value)
@@ -153,7 +150,7 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
         for heading in index.select(doc.region, alt.css):
             if heading.name == "h1" or not doc.in_scope(heading):
                 continue
-            key = heading_key(heading.get_text())
+            key = heading_key(text_of(heading))
             field_name = table.SECTION_HEADINGS.get(key) or next(
                 (f for prefix, f in table.SECTION_PREFIXES.items() if key.startswith(prefix)), None)
             if field_name is None:
@@ -170,12 +167,12 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
                 if container is not None:
                     names, where = pill_names(doc, container), "pill-block"
             if not names:
-                parsed.problems.append(f"section {clean(heading.get_text())!r} has no names")
+                parsed.problems.append(f"section {clean(text_of(heading))!r} has no names")
                 continue
             existing = parsed.sections.setdefault(field_name, [])
             have = set(existing)
             existing.extend(n for n in names if n not in have)
-            parsed.sections[field_name] = bounded(existing, f"section {clean(heading.get_text())[:80]!r}",
+            parsed.sections[field_name] = bounded(existing, f"section {clean(text_of(heading))[:80]!r}",
                                                   parsed.problems)
             parsed.matched.setdefault(field_name, f"{ranked(table.FIELDS['section_heading'], alt)}>{where}")
         if found_any:
@@ -190,7 +187,7 @@ def information(doc: DocumentScope, parsed: ParsedPage) -> None:
         if label_el is None:
             parsed.problems.append("a Document Information block has no label")
             continue
-        label = clean(label_el.get_text())
+        label = clean(text_of(label_el))
         field_name = table.INFO_LABELS.get(heading_key(label))
         if field_name is None:
             parsed.problems.append(f"unknown Document Information label {label!r}")
@@ -232,6 +229,8 @@ def scan_and_download(doc: DocumentScope, parsed: ParsedPage, final_url: str) ->
     links, alt = doc.find_all(table.FIELDS["download"])
     for link in links:
         href = str(link["href"])
+        if table.DOWNLOAD_HINT not in href:  # cannot match DOWNLOAD_PATH: no urlparse for every link
+            continue
         try:
             match = table.DOWNLOAD_PATH.search(urlparse(href).path)
         except ValueError:  # "http://[::1/…": not a URL at all
@@ -253,7 +252,7 @@ def settings_path(doc: DocumentScope, problems: list[str] | None = None) -> str 
         script = doc.index.select_one(doc.soup, table.DRUPAL_SETTINGS)
         if script is not None:
             try:
-                path = json.loads(script.get_text()).get("path", {}).get("currentPath")
+                path = json.loads(text_of(script)).get("path", {}).get("currentPath")
             except (ValueError, AttributeError):
                 doc.settings_broken = True
             else:

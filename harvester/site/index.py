@@ -1,6 +1,6 @@
 """The selector index: one walk over a page answers every selector of the table.
 
-The walk (document order, no recursion) records for every element its position, the
+The walk (document order, no recursion: bs4's `next_element` chain) records for every element its position, the
 position of its last descendant, which table selectors it matches, and for each "zone"
 selector the nearest ancestor-or-self that matches it (the exclusion zones, the title's
 `.content-block`, the enclosing `article`). Every `select`, `select_one` and scope check
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import soupsieve
-from bs4 import BeautifulSoup, PageElement, Tag
+from bs4 import BeautifulSoup, Tag
 
 _COMPOUND = re.compile(r"([a-z][a-z0-9]*)?((?:[.#][A-Za-z_][A-Za-z0-9_-]*)*)((?:\[[^\]]+\])*)")
 _ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*([~|^$*]?=)?")
@@ -141,7 +141,7 @@ class SelectorIndex:
         self.table = table
         self.zones = list(zones)
         order: list[Tag] = []
-        end: list[int] = []
+        parents: list[int] = []
         hits: dict[str, list[int]] = {}
         pos: dict[int, int] = {}
         zone_of: list[tuple[int, ...]] = []
@@ -154,57 +154,63 @@ class SelectorIndex:
         # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
         # on the first lookup of each, one pass over `order`: collecting them for every element in
         # this walk was a quarter of its time, and most pages look up one or two of them, or none.
-        # (children, own position, zone positions inherited by the children)
-        stack: list[tuple[Iterator[PageElement], int, tuple[int, ...]]] = [(iter(soup.contents), -1, none)]
-        while stack:
-            children, parent, inherited = stack[-1]
-            for child in children:
-                if not isinstance(child, Tag):
-                    continue
-                i = len(order)
-                order.append(child)
-                end.append(i)
-                pos[id(child)] = i
-                attrs = child.attrs
-                candidates = by_tag.get(child.name, ())
-                if attrs:
-                    cls_value = attrs.get("class")
-                    classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
-                    for cls in classes:
-                        more = by_class.get(cls)
-                        if more:
-                            candidates = [*candidates, *more]
-                    if by_id:
-                        ident = attrs.get("id")
-                        if isinstance(ident, str) and ident in by_id:
-                            candidates = [*candidates, *by_id[ident]]
-                    for name in attr_names:
-                        if name in attrs:
-                            candidates = [*candidates, *by_attr[name]]
-                else:
-                    classes = ()
-                own = inherited
-                for c in candidates:
-                    got = hits.get(c.css)
-                    if got is not None and got[-1] == i:  # another part of the same comma list matched
-                        continue
-                    if id(c) in trivial or _matches(c, child, classes):
-                        if got is None:
-                            hits[c.css] = [i]
-                        else:
-                            got.append(i)
-                        if c.css in zone_set:  # rare: only zone elements build a new tuple
-                            changed = list(own)
-                            changed[zone_at[c.css]] = i
-                            own = tuple(changed)
-                zone_of.append(own)
-                if child.contents:
-                    stack.append((iter(child.contents), i, own))
-                    break
+        #
+        # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
+        # follows too): one flat loop, with each element's parent found by its position, instead
+        # of a stack of child iterators that also stepped over every string (~0.25 ms of ~0.35 a
+        # page went to that walk alone).
+        node = soup.contents[0] if soup.contents else None
+        while node is not None:
+            if not isinstance(node, Tag):
+                node = node.next_element
+                continue
+            child = node
+            node = node.next_element
+            i = len(order)
+            order.append(child)
+            pos[id(child)] = i
+            parent = pos.get(id(child.parent), -1)
+            parents.append(parent)
+            attrs = child.attrs
+            candidates = by_tag.get(child.name, ())
+            if attrs:
+                cls_value = attrs.get("class")
+                classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
+                for cls in classes:
+                    more = by_class.get(cls)
+                    if more:
+                        candidates = [*candidates, *more]
+                if by_id:
+                    ident = attrs.get("id")
+                    if isinstance(ident, str) and ident in by_id:
+                        candidates = [*candidates, *by_id[ident]]
+                for name in attr_names:
+                    if name in attrs:
+                        candidates = [*candidates, *by_attr[name]]
             else:
-                stack.pop()
-                if parent >= 0:
-                    end[parent] = len(order) - 1
+                classes = ()
+            own = zone_of[parent] if parent >= 0 else none
+            for c in candidates:
+                got = hits.get(c.css)
+                if got is not None and got[-1] == i:  # another part of the same comma list matched
+                    continue
+                if id(c) in trivial or _matches(c, child, classes):
+                    if got is None:
+                        hits[c.css] = [i]
+                    else:
+                        got.append(i)
+                    if c.css in zone_set:  # rare: only zone elements build a new tuple
+                        changed = list(own)
+                        changed[zone_at[c.css]] = i
+                        own = tuple(changed)
+            zone_of.append(own)
+        # The last descendant of each element: children come after their parent, so one pass
+        # backwards carries each element's end up to its parent.
+        end = list(range(len(order)))
+        for i in range(len(order) - 1, -1, -1):
+            parent = parents[i]
+            if parent >= 0 and end[i] > end[parent]:
+                end[parent] = end[i]
         self.order = order
         self.end = end
         self.hits = hits
@@ -231,6 +237,15 @@ class SelectorIndex:
         """The nearest ancestor-or-self of `node` matching the zone selector `css`."""
         i = self._zone_of[self.pos[id(node)]][self.zones.index(css)]
         return self.order[i] if i >= 0 else None
+
+    def first_named(self, name: str, root: Tag | None = None) -> Tag | None:
+        """`root.find(name)` (`soup.body`…): the first element with this tag name below `root` (the
+        whole page by default), by position, without building a bs4 filter for each call."""
+        if root is None:
+            return next((tag for tag in self.order if tag.name == name), None)
+        lo, hi = self.span(root)
+        order = self.order
+        return next((order[i] for i in range(lo + 1, hi + 1) if order[i].name == name), None)
 
     # -- selecting -----------------------------------------------------------------------
     def select(self, root: Tag, css: str) -> list[Tag]:

@@ -21,7 +21,7 @@ from catalog.errors import NotADocument, ParseError
 from harvester.site import fields
 from harvester.site import selectors as table
 from harvester.site.bounds import check_bounds
-from harvester.site.decode import clean, decode_html, is_challenge_html
+from harvester.site.decode import clean, decode_html, is_challenge_html, text_of
 from harvester.site.fields import ParsedPage, TabText
 from harvester.site.scope import DocumentScope, heading_key
 
@@ -54,7 +54,7 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
     path = _path(final_url)
     if table.NOT_DOCUMENT_PATHS.match(path):
         return "the address is not a document's"
-    body = doc.soup.body
+    body = doc.index.first_named("body")
     classes = body.get("class") if body is not None else None
     if isinstance(classes, list) and table.BODY_DOCUMENT_CLASS not in classes:
         other = next((c for c in classes if table.BODY_OTHER_CLASS.match(c)), None)
@@ -74,7 +74,7 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
     blocks, _ = doc.find_all(table.FIELDS["info_block"])
     for block in blocks:
         label, _ = doc.find(table.FIELDS["info_label"], item=block)
-        if label is not None and heading_key(label.get_text()) in table.INFO_LABELS:
+        if label is not None and heading_key(text_of(label)) in table.INFO_LABELS:
             return None
     return "none of a document's own markers: text tabs, scan, credit line or Document Information"
 
@@ -94,7 +94,7 @@ def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: s
     how = "h1.title" if doc.title_alt is table.TITLE[0] else "h1"
     if how != "h1.title":
         problems.append("title taken from a plain h1 (no h1.title)")
-    parsed = ParsedPage(title=clean(doc.h1.get_text()), title_source=how, problems=problems)
+    parsed = ParsedPage(title=clean(text_of(doc.h1)), title_source=how, problems=problems)
     parsed.matched["title"] = fields.ranked(table.TITLE, doc.title_alt)
     fields.date(doc, parsed)
     fields.credit(doc, parsed)

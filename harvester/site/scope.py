@@ -15,7 +15,7 @@ from bisect import bisect_right
 from bs4 import BeautifulSoup, Tag
 
 from harvester.site import selectors as table
-from harvester.site.decode import clean
+from harvester.site.decode import clean, text_of
 from harvester.site.index import CompiledTable, SelectorIndex
 from harvester.site.selectors import Alt
 
@@ -60,7 +60,7 @@ class DocumentScope:
         index = self.index
         ranges = []
         for heading in index.select(self.soup, table.EXCLUDE_HEADINGS_CSS):
-            if heading_key(heading.get_text()) not in table.EXCLUDE_HEADINGS:
+            if heading_key(text_of(heading)) not in table.EXCLUDE_HEADINGS:
                 continue
             parent = heading.parent
             if not isinstance(parent, Tag) or parent is self.soup:
@@ -78,7 +78,7 @@ class DocumentScope:
         first: Tag | None = None
         for alt in table.TITLE:
             for h1 in index.select(self.soup, alt.css):
-                if index.zone(h1, table.EXCLUDE) is None and clean(h1.get_text()):
+                if index.zone(h1, table.EXCLUDE) is None and clean(text_of(h1)):
                     first = h1
                     break
             if first is not None:
@@ -86,13 +86,13 @@ class DocumentScope:
         self._heading_zones(first)
         for alt in table.TITLE:
             for h1 in index.select(self.soup, alt.css):
-                if not self.excluded(h1) and clean(h1.get_text()):
+                if not self.excluded(h1) and clean(text_of(h1)):
                     self.h1, self.title_alt = h1, alt
                     break
             if self.h1 is not None:
                 break
         if self.h1 is None:
-            self.region = self.soup.find("main") or self.soup.body or self.soup
+            self.region = self.index.first_named("main") or self.index.first_named("body") or self.soup
             return
         block = index.zone(self.h1, table.CONTENT_BLOCK)
         self.block = block if block is not self.h1 else None
@@ -104,7 +104,7 @@ class DocumentScope:
             for ancestor in h1.parents:
                 if isinstance(ancestor, Tag) and ancestor is not self.soup and self.index.matches(ancestor, css):
                     return ancestor
-        body = self.soup.body
+        body = self.index.first_named("body")
         return body if body is not None else self.soup
 
     # -- scope -------------------------------------------------------------------------------

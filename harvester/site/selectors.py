@@ -96,7 +96,7 @@ PILL_BLOCK: Final = ".pill-block"
 # (subjects, languages), else the pill's own text. Subject pills also carry `.pill-subject`.
 PILL: Final = ".pill"
 PILL_NAME: Final = ".name"
-PILL_NAME_INNER: Final = "span"  # a tag name, found with bs4 inside `.name` (not an indexed selector)
+PILL_NAME_INNER: Final = "span"  # a tag name, the first inside `.name` (not an indexed selector)
 
 # -- identifiers in the head and settings --------------------------------------------------------
 DRUPAL_SETTINGS: Final = 'script[data-drupal-selector="drupal-settings-json"]'
@@ -108,6 +108,7 @@ SETTINGS_NODE_PREFIX: Final = "node/"  # a currentPath of anything else (search,
 NODE_PATH: Final = re.compile(r"^node/([0-9]{1,18})$")  # ASCII digits, at most 18 (an SQLite INTEGER)
 SHORTLINK_PATH: Final = re.compile(r"/node/([0-9]{1,18})/?$")
 DOWNLOAD_PATH: Final = re.compile(r"/document/([0-9]{1,18})/download/?$")
+DOWNLOAD_HINT: Final = "/download"  # in every href whose path DOWNLOAD_PATH matches: other links skip urlparse
 
 # -- donors ---------------------------------------------------------------------------------------
 # From the Donors block; when there is none, from the credit line (a page shows a credit line
