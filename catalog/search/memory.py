@@ -28,14 +28,17 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
-from catalog.store.api import CatalogStore, FacetCount, SearchQuery, SearchResult
+from catalog.index import tokens
+from catalog.store.api import CatalogStore, FacetCount, SearchQuery, SearchResult, TextTerm
 
 log = logging.getLogger(__name__)
+TEXT_SEARCHES = 64  # the last searches' text matches kept per snapshot …
+TEXT_ROWS = 2_000_000  # … and their matches together (12 bytes each)
 Array = Any  # numpy arrays (numpy's own types add nothing to these few lines)
 
 
@@ -107,12 +110,15 @@ class Snapshot:
         self.indptr: Array = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(record_of_row, minlength=n), out=self.indptr[1:])
         self.all_counts: Array = np.bincount(self.row_key, minlength=len(self.keys))
+        self._lock = threading.Lock()
+        self._texts: OrderedDict[tuple[TextTerm, ...], tuple[Array, Array | None]] = OrderedDict()
+        self._kept = 0  # rows in _texts
         self.seconds = time.perf_counter() - started
 
     # -- one search -------------------------------------------------------------------------------
-    def search(self, query: SearchQuery, matches: Sequence[tuple[int, float]] | None) -> SearchResult:
-        """`CatalogStore.search(query)` from memory; `matches` is `text_matches` of its terms
-        (None without terms)."""
+    def search(self, store: CatalogStore, query: SearchQuery) -> SearchResult:
+        """`store.search(query)` from memory; only the text matches are asked of the store (or
+        taken from the last searches' with the same words)."""
         n = self.size
         mask = np.ones(n, dtype=bool) if query.include_deleted else ~self.deleted
         for key in query.facets:
@@ -127,18 +133,20 @@ class Snapshot:
             mask &= self.end >= bisect.bisect_left(self.dates, query.date_from)
         if query.date_to is not None:  # date_start <= to (NULL: no)
             mask &= (self.start >= 0) & (self.start < bisect.bisect_right(self.dates, query.date_to))
+        terms = query.terms if query.terms is not None else tuple(TextTerm((w,)) for w in tokens(query.text))
+        terms = tuple(t for t in terms if t.words)
+        if query.terms is None and query.text.strip() and not terms:
+            return SearchResult(0, [], {})  # text without a single word: nothing can match it (as in SQL)
         found: Array = None
         ranks: Array = None
-        if matches is not None:
-            record_ids = np.fromiter((m[0] for m in matches), dtype=np.int64, count=len(matches))
-            ranks = np.fromiter((m[1] for m in matches), dtype=np.float64, count=len(matches))
-            found = np.searchsorted(self.ids, record_ids).clip(0, max(n - 1, 0))
-            known = self.ids[found] == record_ids if n else np.zeros(len(found), dtype=bool)
+        if terms:
+            found, ranks = self.text(store, terms, ranked=query.sort == "relevance")
             text = np.zeros(n, dtype=bool)
-            text[found[known]] = True
+            text[found] = True
             mask &= text
-            keep = known & mask[found] if n else known
-            found, ranks = found[keep], ranks[keep]
+            if query.sort == "relevance":
+                keep = mask[found]
+                found, ranks = found[keep], ranks[keep]
         total = int(np.count_nonzero(mask))
         page: list[int] = []
         if total > query.offset and query.limit > 0:
@@ -156,6 +164,32 @@ class Snapshot:
         if total and (families is None or families or query.facets):
             counts = self._counts(mask, total, query)
         return SearchResult(total, page, counts)
+
+    def text(self, store: CatalogStore, terms: tuple[TextTerm, ...], *, ranked: bool) -> tuple[Array, Array]:
+        """The dense numbers of the records matching `terms`, with their ranks when `ranked` (a lower
+        one better). The last searches' are kept: a reader paging or clicking facets searches the
+        same words again. Kept in the snapshot, so they go when it does (the catalog changed)."""
+        with self._lock:
+            hit = self._texts.get(terms)
+            if hit is not None and (hit[1] is not None or not ranked):
+                self._texts.move_to_end(terms)
+                return hit[0], hit[1]
+        rows = store.text_matches(terms, ranked=ranked)
+        n = self.size
+        both = np.array(rows, dtype=np.float64).reshape(len(rows), 2)  # Record IDs < 2^53: exact as floats
+        record_ids = both[:, 0].astype(np.int64)
+        found = np.searchsorted(self.ids, record_ids).clip(0, max(n - 1, 0))
+        known = self.ids[found] == record_ids if n else np.zeros(len(found), dtype=bool)
+        found = found[known]
+        ranks = both[known, 1] if ranked else None
+        with self._lock:
+            old = self._texts.pop(terms, None)
+            self._kept += len(found) - (len(old[0]) if old is not None else 0)
+            self._texts[terms] = (found, ranks)
+            while self._texts and (self._kept > TEXT_ROWS or len(self._texts) > TEXT_SEARCHES):
+                _, (dropped, _) = self._texts.popitem(last=False)
+                self._kept -= len(dropped)
+        return found, np.zeros(len(found)) if ranks is None else ranks
 
     def _counts(self, mask: Array, total: int, query: SearchQuery) -> dict[str, list[FacetCount]]:
         if 2 * total > self.size:  # most of the catalog: count the rest and subtract

@@ -136,8 +136,7 @@ def _search(store: CatalogStore, query: SearchQuery) -> SearchResult:
     snapshot = memory.current(store) if memory is not None else None
     if snapshot is None:
         return store.search(query)
-    matches = store.text_matches(query.terms, ranked=query.sort == "relevance") if query.terms else None
-    return snapshot.search(query, matches)
+    return snapshot.search(store, query)
 
 
 def _facets(counts: dict[str, list[tuple[str, str, int]]], params: SearchParams,

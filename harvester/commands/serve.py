@@ -99,6 +99,7 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     import waitress
 
     from catalog.oai.app import create_app
+    from catalog.search.memory import keep_in_memory
     from catalog.web.api import create_api_app
     from catalog.web.app import create_web_app
 
@@ -107,6 +108,9 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     port = settings.oai.port if port is None else port
     provider_settings = _provider_settings(settings, loopback=_is_loopback(host))
     store = open_store(settings.storage.database, mode="read")
+    # A server answers many searches: facet counts from a snapshot in memory, built in the
+    # background (searches answer from SQL until it is ready, and after every write until the next).
+    keep_in_memory(store)
     oai_app = create_app(store, provider_settings, token_secret=settings.oai.token_secret)
     app = create_web_app(store, oai_app=oai_app, api_app=create_api_app(store),
                          options=settings.export.format_options())
