@@ -191,6 +191,12 @@ class Snapshot:
                 self._kept -= len(dropped)
         return found, np.zeros(len(found)) if ranks is None else ranks
 
+    def forget_texts(self) -> None:
+        """Drop the kept text matches (benchmarks: the first search for some words)."""
+        with self._lock:
+            self._texts.clear()
+            self._kept = 0
+
     def _counts(self, mask: Array, total: int, query: SearchQuery) -> dict[str, list[FacetCount]]:
         if 2 * total > self.size:  # most of the catalog: count the rest and subtract
             counts = self.all_counts - self._count(np.flatnonzero(~mask))
@@ -273,8 +279,8 @@ class SearchMemory:
             snapshot = Snapshot(store)
             self.snapshot = snapshot
             log.info("search snapshot of %d records built in %.2f s", snapshot.size, snapshot.seconds)
-        except Exception:  # a closed store, a lost server: searches go on answering from SQL
-            log.exception("search snapshot not built")
+        except Exception as exc:  # a closed store, a lost server: searches go on answering from SQL
+            log.warning("search snapshot not built (searches answer from SQL): %s", exc)
         finally:
             with self._lock:
                 self._thread = None

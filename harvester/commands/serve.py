@@ -108,9 +108,6 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     port = settings.oai.port if port is None else port
     provider_settings = _provider_settings(settings, loopback=_is_loopback(host))
     store = open_store(settings.storage.database, mode="read")
-    # A server answers many searches: facet counts from a snapshot in memory, built in the
-    # background (searches answer from SQL until it is ready, and after every write until the next).
-    keep_in_memory(store)
     oai_app = create_app(store, provider_settings, token_secret=settings.oai.token_secret)
     app = create_web_app(store, oai_app=oai_app, api_app=create_api_app(store),
                          options=settings.export.format_options())
@@ -121,6 +118,9 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
             # Tried first on a socket of our own: a failed bind inside waitress leaks its sockets.
             _check_port(host, port)
             server = waitress.create_server(wsgi_app, **kw)
+            # A server answers many searches: facet counts from a snapshot in memory, built in the
+            # background (searches answer from SQL until it is ready, and after a write until the next).
+            keep_in_memory(store)
             click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); "
                        "Ctrl-C stops.")
             click.echo(f"Web catalog at http://{f'[{host}]' if ':' in host else host}:{port}/")
