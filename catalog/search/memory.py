@@ -152,6 +152,10 @@ class Snapshot:
         if total > query.offset and query.limit > 0:
             window = slice(query.offset, query.offset + query.limit)
             if query.sort == "relevance" and found is not None:
+                wanted = query.offset + query.limit
+                if wanted < len(found):  # only those ranked at most as the wanted-th best need sorting
+                    near = ranks <= np.partition(ranks, wanted - 1)[wanted - 1]
+                    found, ranks = found[near], ranks[near]
                 picked = found[np.lexsort((found, ranks))[window]]
             elif query.sort == "relevance":
                 picked = np.flatnonzero(mask)[window]
