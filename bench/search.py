@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import os
 import random
 import sys
 import time
@@ -214,6 +215,9 @@ def main() -> None:
              "other work on this shared machine does not add to. The synthetic records are clones of the 21 fixture "
              "documents, so every facet value and word is shared by ~1/21 of the catalog or more (a hard case "
              "for counts).")
+    load = os.getloadavg()
+    res.note(f"Load average at the end of the run: {load[0]:.1f} (1 min), {load[2]:.1f} (15 min) on "
+             f"{os.cpu_count()} cores: other work shares the machine, so wall times exceed the CPU times.")
     res.save()
 
 
