@@ -138,3 +138,14 @@ def test_a_failed_build_leaves_sql_answering(catalogs: dict[str, CatalogStore]) 
     memory = SearchMemory(background=False)
     assert memory.current(broken) is None  # type: ignore[arg-type]
     assert memory_of(broken) is None  # type: ignore[arg-type]
+
+
+def test_records_by_id_come_in_one_query_in_the_order_asked(catalogs: dict[str, CatalogStore]) -> None:
+    # A search page reads its hits with iter_raw(ids=…): one query for the batch, the order given,
+    # a missing ID skipped, a repeated one repeated, tombstones only with include_deleted.
+    ids = [RECORDS[5].record_id, 1, DELETED[1], RECORDS[2].record_id, RECORDS[5].record_id]
+    for store in catalogs.values():
+        assert [r.record_id for r in store.iter_raw(ids=ids)] == [ids[0], ids[2], ids[3], ids[4]]
+        assert [r.record_id for r in store.iter_raw(ids=ids, include_deleted=False)] == [ids[0], ids[3], ids[4]]
+        assert [r.record_id for r in store.iter_raw(ids=iter(range(100_000, 100_000 + 7 * 600, 7)),
+                                                    batch_size=100, brief=True)] == [r.record_id for r in RECORDS]
