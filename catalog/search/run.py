@@ -8,6 +8,7 @@ JSON (no model validation: a page of 100 hits costs a few milliseconds).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +131,10 @@ def run_search(store: CatalogStore, params: SearchParams, *, facet_limit: int = 
 def _search(store: CatalogStore, query: SearchQuery) -> SearchResult:
     """From the store's snapshot in memory when a server keeps one and it is up to date
     (catalog.search.memory), else from SQL: the same result either way."""
-    from catalog.search.memory import memory_of
-
-    memory = memory_of(store)
+    # Only a process that keeps a snapshot has imported the module (and numpy): the CLI's one
+    # search does not pay for the import.
+    module = sys.modules.get("catalog.search.memory")
+    memory = module.memory_of(store) if module is not None else None
     snapshot = memory.current(store) if memory is not None else None
     if snapshot is None:
         return store.search(query)
