@@ -8,13 +8,14 @@ JSON (no model validation: a page of 100 hits costs a few milliseconds).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.search.params import FACET_FAMILIES, SearchParams
 from catalog.search.snippet import Segment, snippet
 from catalog.search.text import parse_text
-from catalog.store.api import CatalogStore, SearchQuery, TextTerm
+from catalog.store.api import CatalogStore, SearchQuery, SearchResult, TextTerm
 
 FACET_LIMIT = 10  # values shown per family
 
@@ -116,14 +117,28 @@ def run_search(store: CatalogStore, params: SearchParams, *, facet_limit: int = 
         # Text without a single word ("()", "*", '"'): nothing can match it; an empty page, not an error.
         return SearchPage(params, 0, [], _facets({}, params, keys) if with_facets else {})
     low, high = params.date_bounds()
-    result = store.search(SearchQuery(
+    query = SearchQuery(
         terms=terms, facets=keys, limit=params.per_page, offset=(params.page - 1) * params.per_page,
         facet_limit=facet_limit, date_from=low, date_to=high, sort=params.sort,  # type: ignore[arg-type]
         include_deleted=params.include_deleted, facet_families=tuple(FACET_FAMILIES) if with_facets else (),
-    ))
+    )
+    result = _search(store, query)
     hits = _hits(store, result.record_ids, terms)
     counts = {family: [(c.key, c.label, c.count) for c in found] for family, found in result.facets.items()}
     return SearchPage(params, result.total, hits, _facets(counts, params, keys) if with_facets else {})
+
+
+def _search(store: CatalogStore, query: SearchQuery) -> SearchResult:
+    """From the store's snapshot in memory when a server keeps one and it is up to date
+    (catalog.search.memory), else from SQL: the same result either way."""
+    # Only a process that keeps a snapshot has imported the module (and numpy): the CLI's one
+    # search does not pay for the import.
+    module = sys.modules.get("catalog.search.memory")
+    memory = module.memory_of(store) if module is not None else None
+    snapshot = memory.current(store) if memory is not None else None
+    if snapshot is None:
+        return store.search(query)
+    return snapshot.search(store, query)
 
 
 def _facets(counts: dict[str, list[tuple[str, str, int]]], params: SearchParams,

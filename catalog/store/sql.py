@@ -8,6 +8,7 @@ coverage query, its frozen migrations.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -323,11 +324,17 @@ class SqlStore:
             # Fewer, larger queries are faster; full bodies are ~3x the size of brief ones.
             batch_size = 2000 if brief else 1000
         if ids is not None:
-            for record_id in ids:
-                row = self._one(f"SELECT {cols} FROM record r{join} WHERE r.record_id = ?",
-                                (*join_params, int(record_id)))
-                if row is not None and (include_deleted or row[6] is None):
-                    yield RawRecord(*row[:7], brief=brief, rendered=row[7] if rendered else None)
+            # A batch of IDs a query (a search page's 20 records: one round trip to a database
+            # server instead of 20), yielded in the order given.
+            wanted = iter(ids)
+            while chunk := [int(i) for i in itertools.islice(wanted, min(batch_size, 500))]:
+                found = {row[0]: row for row in self._all(
+                    f"SELECT {cols} FROM record r{join} WHERE r.record_id IN ({', '.join('?' * len(set(chunk)))})",
+                    (*join_params, *dict.fromkeys(chunk)))}
+                for record_id in chunk:
+                    row = found.get(record_id)
+                    if row is not None and (include_deleted or row[6] is None):
+                        yield RawRecord(*row[:7], brief=brief, rendered=row[7] if rendered else None)
             return
         where, params = self._paging_filter(changed_since, include_deleted)
         sql = f"SELECT {cols} FROM record r{join} WHERE {' AND '.join(where)} ORDER BY r.record_id LIMIT ?"
@@ -726,6 +733,36 @@ class SqlStore:
                     shown.append(FacetCount(key, family, label, int(n)))
             counts = {family: found for family, found in counts.items() if found}
         return SearchResult(total, ids, counts)
+
+    # -- what catalog.search.memory keeps in memory ---------------------------------------------
+    # The SQL aggregate joining a group's Record IDs with commas (SQLite group_concat, PostgreSQL string_agg).
+    _id_list = "group_concat(record_id)"
+
+    def search_stamp(self) -> int:
+        """A number that moves with every committed change of the search indexes (m0011 / PG m0007:
+        a trigger on record_sort, which every index write touches)."""
+        row = self._one("SELECT n FROM search_stamp")
+        return int(row[0]) if row else 0
+
+    def search_sort_rows(self) -> list[tuple[int, str | None, str | None, str, str, bool]]:
+        """Every record's (record_id, date_start, date_end, title, last_changed, deleted), by Record ID."""
+        return [(int(r[0]), r[1], r[2], r[3], r[4], r[5] is not None) for r in self._all(
+            "SELECT record_id, date_start, date_end, title, last_changed, deleted_at FROM record_sort"
+            " ORDER BY record_id")]
+
+    def search_facet_rows(self) -> list[tuple[str, str, str, str]]:
+        """Every facet key's (key, family, value, label); value '' for a family's parent key."""
+        return [(r[0], r[1], r[2], r[3]) for r in self._all("SELECT key, family, value, label FROM facet")]
+
+    def search_postings(self) -> list[tuple[str, str]]:
+        """Each facet key with the Record IDs holding it, comma-separated (in no set order): one row
+        a key, so a catalog's millions of (key, record) rows never become Python tuples."""
+        return [(r[0], r[1]) for r in self._all(f"SELECT key, {self._id_list} FROM record_facet GROUP BY key")]
+
+    def text_matches(self, terms: Sequence[TextTerm], *, ranked: bool) -> list[tuple[int, float]]:
+        """(record_id, rank) of every record whose text matches all `terms`, in no order; a lower rank
+        is a better match, the order `search` gives by relevance (0.0 each when not `ranked`)."""
+        raise NotImplementedError
 
     # -- copying a whole catalog (harvester copy-catalog) ------------------------------------
     def copy_rows(self, table: str, batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:

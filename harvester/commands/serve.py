@@ -99,6 +99,7 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
     import waitress
 
     from catalog.oai.app import create_app
+    from catalog.search.memory import keep_in_memory
     from catalog.web.api import create_api_app
     from catalog.web.app import create_web_app
 
@@ -117,6 +118,9 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
             # Tried first on a socket of our own: a failed bind inside waitress leaks its sockets.
             _check_port(host, port)
             server = waitress.create_server(wsgi_app, **kw)
+            # A server answers many searches: facet counts from a snapshot in memory, built in the
+            # background (searches answer from SQL until it is ready, and after a write until the next).
+            keep_in_memory(store)
             click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); "
                        "Ctrl-C stops.")
             click.echo(f"Web catalog at http://{f'[{host}]' if ':' in host else host}:{port}/")

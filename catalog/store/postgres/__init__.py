@@ -112,6 +112,7 @@ class PostgresStore(PostgresBudget, SqlStore):
     # Workers claiming at once skip each other's locked rows instead of queueing on them.
     _claim_lock = " FOR UPDATE SKIP LOCKED"
     _row_lock = " FOR UPDATE"
+    _id_list = "string_agg(record_id::text, ',')"
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 8) -> None:
         self.url = url
@@ -246,6 +247,13 @@ class PostgresStore(PostgresBudget, SqlStore):
         join = (" JOIN (SELECT ?::tsquery AS query) AS q ON true"
                 " JOIN record_text s ON s.record_id = o.record_id AND s.document @@ q.query")
         return join, [tsquery_text(terms)], f"ts_rank({_WEIGHTS}, s.document, q.query) DESC"
+
+    def text_matches(self, terms: Sequence[TextTerm], *, ranked: bool) -> list[tuple[int, float]]:
+        # ts_rank negated: a lower rank is a better match, as `search` orders by ts_rank DESC.
+        rank = f"-ts_rank({_WEIGHTS}, s.document, q.query)" if ranked else "0.0"
+        rows = self._all(f"SELECT s.record_id, {rank} FROM (SELECT ?::tsquery AS query) AS q"
+                         " JOIN record_text s ON s.document @@ q.query", [tsquery_text(terms)])
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         """{"records": N, "fields": {field: count}} over the live catalog (jsonb path queries)."""

@@ -220,6 +220,12 @@ class SQLiteStore(SQLiteBudget, SqlStore):
         # bm25 with the fields weighted as PostgreSQL's setweight does (title A, …, texts D)
         return join, [query], f"bm25(record_text, {_WEIGHTS})"
 
+    def text_matches(self, terms: Sequence[TextTerm], *, ranked: bool) -> list[tuple[int, float]]:
+        join, params, rank = self._text_match(terms)
+        # The same MATCH as `search`, without the join: FTS5 hands the rowids over as it reads its doclists.
+        return self._all(f"SELECT rowid, {rank if ranked else '0.0'} FROM record_text WHERE record_text MATCH ?",
+                         params)
+
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         """{"records": N, "fields": {field: count}} over the live catalog, in SQL (JSON functions)."""
         parts = []

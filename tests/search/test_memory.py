@@ -1,0 +1,151 @@
+"""The search snapshot in memory (catalog.search.memory) answers exactly as the store's SQL does,
+on both backends, and is never used once the catalog has changed."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog.index import derive
+from catalog.search import SearchParams, parse_text, run_search
+from catalog.search.memory import SearchMemory, Snapshot, keep_in_memory, memory_of
+from catalog.store import CatalogStore, SearchQuery, open_store
+from tests.search.catalog import DELETED, RECORDS, T0, expected_ids
+from tests.search.test_backends_agree import FACETS, QUERIES, SORTS
+
+FAMILIES = (None, (), ("language", "type"))
+
+
+def same(store: CatalogStore, snapshot: Snapshot, query: SearchQuery) -> None:
+    assert snapshot.search(store, query) == store.search(query), query
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_snapshot_answers_as_sql(catalogs: dict[str, CatalogStore], backend: str) -> None:
+    store = catalogs[backend]
+    snapshot = Snapshot(store)
+    assert snapshot.size == len(RECORDS)
+    checked = 0
+    for q, facets, sort in itertools.product(QUERIES, FACETS, SORTS):
+        terms = parse_text(q)
+        if q.strip() and not terms:
+            continue
+        keys = SearchParams(facets=facets).facet_keys()
+        for low, high, deleted, families in [(None, None, False, None), ("1950-01-01", "1969-12-31", False, ()),
+                                             (None, "1960-06-30", True, ("language", "type")),
+                                             ("1952-03-04", None, True, None)]:
+            for limit, offset in [(7, 0), (7, 7), (100, 0)]:
+                same(store, snapshot, SearchQuery(terms=terms, facets=keys, limit=limit, offset=offset, sort=sort,
+                                                  date_from=low, date_to=high, include_deleted=deleted,
+                                                  facet_families=families, facet_limit=3))
+                checked += 1
+    assert checked > 1000
+    # keys nobody holds, a parent key, no facet limit at all
+    for keys in [("type:no-such-type",), ("language",), ("language:rus", "language")]:
+        same(store, snapshot, SearchQuery(facets=keys, facet_limit=1000))
+    # the oracle too, for one broad and one narrow search through run_search
+    memory = keep_in_memory(store, background=False)
+    try:
+        assert memory.current(store) is memory.snapshot is not None
+        for q in ("", "cold war", "mem*"):
+            page = run_search(store, SearchParams(q=q, per_page=100))
+            assert {h.record_id for h in page.hits} == expected_ids(parse_text(q))
+    finally:
+        memory.snapshot = None
+
+
+@pytest.fixture()
+def catalog_copy(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[CatalogStore, CatalogStore]]:
+    """A SQLite catalog of its own (these tests write), opened twice: a server and another process."""
+    path = tmp_path / "catalog.db"
+    shutil.copyfile(sqlite_template, path)
+    server, writer = open_store(path), open_store(path)
+    yield server, writer
+    server.close()
+    writer.close()
+
+
+def _new_record(n: int, word: str) -> object:
+    return RECORDS[n].model_copy(update={"record_id": 990_000 + n, "slug": f"new-{n}", "summary": f"About {word}."})
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_no_stale_answer_after_a_write(catalog_copy: tuple[CatalogStore, CatalogStore], background: bool) -> None:
+    server, writer = catalog_copy
+    # background: the first snapshot is built here, later ones never (an hour apart), so every
+    # search after a write has to answer from SQL; otherwise each write is followed by a rebuild.
+    memory = keep_in_memory(server, background=background, min_interval=3600 if background else 0)
+    memory.refresh(server, wait=True)
+    assert memory.snapshot is not None
+    before = run_search(server, SearchParams(q="memorandum", per_page=100))
+    assert before.total > 3 and memory.current(server) is memory.snapshot
+
+    # a tombstone by another connection (another process: the harvest beside the server)
+    gone = before.hits[0].record_id
+    writer.tombstone(gone, now=T0)  # a time in the past: a stamp by time would miss it
+    after = run_search(server, SearchParams(q="memorandum", per_page=100))
+    assert after.total == before.total - 1 and gone not in {h.record_id for h in after.hits}
+    held = next(f for f in derive(next(r for r in RECORDS if r.record_id == gone)).facets
+                if f.family == "language" and f.value)
+    facet = SearchParams(q="memorandum", facets=((held.family, held.value),))
+    want = expected_ids(parse_text("memorandum"), facet.facet_keys()) - {gone}
+    assert run_search(server, facet).total == len(want) > 0
+    assert run_search(server, facet).facets["language"][0].count == len(want)
+
+    # a new record written through the server's own store, and one through the other
+    server.upsert(_new_record(1, "zanzibar"), now=T0)  # type: ignore[arg-type]
+    writer.upsert(_new_record(2, "zanzibar"), now=T0)  # type: ignore[arg-type]
+    found = run_search(server, SearchParams(q="zanzibar", facets=(("has_text", "no"),)))
+    assert {h.record_id for h in found.hits} >= {990_001, 990_002} and found.total >= 2
+    assert memory.current(server) is (None if background else memory.snapshot)
+    # a restored record counts again
+    writer.upsert(RECORDS[[r.record_id for r in RECORDS].index(gone)].model_copy(update={"summary": "Back."}))
+    again = run_search(server, SearchParams(q="memorandum", per_page=100))
+    assert gone in {h.record_id for h in again.hits}
+    assert again.total == server.search(SearchQuery(terms=parse_text("memorandum"))).total == before.total + 1
+
+
+def test_the_stamp_moves_with_every_kind_of_index_write(catalogs: dict[str, CatalogStore]) -> None:
+    for name, store in catalogs.items():
+        stamps = [store.search_stamp()]
+        live = next(r for r in RECORDS if r.record_id not in DELETED)
+        store.upsert(live.model_copy(update={"summary": f"changed on {name}"}))
+        stamps.append(store.search_stamp())
+        store.upsert(live.model_copy(update={"summary": f"changed on {name}"}))  # unchanged: no index write
+        assert store.search_stamp() == stamps[-1]
+        store.tombstone(live.record_id)
+        stamps.append(store.search_stamp())
+        store.upsert(live)  # restored
+        stamps.append(store.search_stamp())
+        store.reindex()
+        stamps.append(store.search_stamp())
+        assert stamps == sorted(set(stamps)), (name, stamps)
+
+
+def test_a_failed_build_leaves_sql_answering(catalogs: dict[str, CatalogStore]) -> None:
+    class Broken:
+        def __getattr__(self, name: str) -> object:
+            return getattr(catalogs["sqlite"], name)
+
+        def search_sort_rows(self) -> list[tuple[int, str | None, str | None, str, str, bool]]:
+            raise RuntimeError("lost")
+
+    broken = Broken()
+    memory = SearchMemory(background=False)
+    assert memory.current(broken) is None  # type: ignore[arg-type]
+    assert memory_of(broken) is None  # type: ignore[arg-type]
+
+
+def test_records_by_id_come_in_one_query_in_the_order_asked(catalogs: dict[str, CatalogStore]) -> None:
+    # A search page reads its hits with iter_raw(ids=…): one query for the batch, the order given,
+    # a missing ID skipped, a repeated one repeated, tombstones only with include_deleted.
+    ids = [RECORDS[5].record_id, 1, DELETED[1], RECORDS[2].record_id, RECORDS[5].record_id]
+    for store in catalogs.values():
+        assert [r.record_id for r in store.iter_raw(ids=ids)] == [ids[0], ids[2], ids[3], ids[4]]
+        assert [r.record_id for r in store.iter_raw(ids=ids, include_deleted=False)] == [ids[0], ids[3], ids[4]]
+        assert [r.record_id for r in store.iter_raw(ids=iter(range(100_000, 100_000 + 7 * 600, 7)),
+                                                    batch_size=100, brief=True)] == [r.record_id for r in RECORDS]
