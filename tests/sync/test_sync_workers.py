@@ -241,6 +241,7 @@ def test_an_expired_discovery_lease_of_a_killed_holder_is_taken_over(
     assert result.report["counts"]["new"] == len(DOCUMENT_IDS)
 
 
+@pytest.mark.slow
 def test_an_idle_work_process_helps_a_sync_that_starts_later(archive: TestArchive, url: str, tmp_path: Path) -> None:
     """`work` without --until-empty, waiting for items, picks up a sync run's queue when one appears."""
     from catalog.quality import catalog_coverage
