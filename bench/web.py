@@ -18,7 +18,7 @@ counted as an error.
 PostgreSQL runs in a throw-away cluster (tests/support/postgres.py) filled from the SQLite catalog
 by copy-catalog's code path (bench/backends.py fill_postgres); `--pg-size` fills a smaller one.
 
-    python bench/web.py [--size 100000] [--pg-size N] [--no-pg] [--load-seconds 30] [--clients 16]
+    python bench/web.py [--size 100000] [--pg-size N] [--no-pg | --no-sqlite] [--load-seconds 30] [--clients 16]
 """
 
 from __future__ import annotations
@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--pg-size", type=int, default=None, help="records in the PostgreSQL catalog (default --size)")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only (filled from the SQLite catalog)")
     parser.add_argument("--load-seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--samples", type=int, default=200, help="records (each: page, citations, again, API)")
@@ -192,7 +193,7 @@ def main() -> None:
     from tests.support.postgres import cluster
 
     res = Results("web", f"11. Web catalog: {args.size:,} records")
-    targets: dict[str, str] = {f"SQLite, {args.size:,}": str(synthetic_catalog(args.size))}
+    targets: dict[str, str] = {} if args.no_sqlite else {f"SQLite, {args.size:,}": str(synthetic_catalog(args.size))}
     rows: list[list[Any]] = []
     load_rows: list[list[Any]] = []
     with contextlib.ExitStack() as stack:
