@@ -136,20 +136,25 @@ def browse(base: str, ids: list[int], deadline: float, counts: dict[str, int], l
                 paths.append("/changes")
             while paths:
                 path = paths.pop(0)
+                kind = ("citation" if "/citations/" in path else "record" if path.startswith("/records/")
+                        else "search" if path.startswith("/?") else path)
                 try:
                     resp = client.get(path)
                     ok = resp.status_code in (200, 303)
+                    why = f"{kind}: HTTP {resp.status_code}"
                     if ok and path.startswith("/records/") and "/citations/" not in path:
                         paths[:0] = _PENDING.findall(resp.text)  # what the page's script fetches
-                except httpx.HTTPError:
-                    ok = False
+                except httpx.HTTPError as exc:
+                    ok, why = False, f"{kind}: {type(exc).__name__}"
                 with lock:
                     counts["requests"] += 1
-                    counts["errors"] += 0 if ok else 1
+                    if not ok:
+                        counts["errors"] += 1
+                        counts[why] = counts.get(why, 0) + 1
 
 
-def load(db: str, ids: list[int], seconds: float, clients: int) -> tuple[int, float, int]:
-    """`clients` browsing `harvester serve --db db` for `seconds`: requests, requests/s, errors."""
+def load(db: str, ids: list[int], seconds: float, clients: int) -> tuple[int, float, int, str]:
+    """`clients` browsing `harvester serve --db db` for `seconds`: requests, requests/s, errors, their kinds."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "harvester", "--db", db, "serve", "--port", str(port),
                                "--threads", "8"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -174,7 +179,8 @@ def load(db: str, ids: list[int], seconds: float, clients: int) -> tuple[int, fl
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return counts["requests"], counts["requests"] / elapsed, counts["errors"]
+    kinds = ", ".join(f"{k} x{v}" for k, v in counts.items() if k not in ("requests", "errors")) or "-"
+    return counts["requests"], counts["requests"] / elapsed, counts["errors"], kinds
 
 
 def main() -> None:
@@ -208,14 +214,14 @@ def main() -> None:
             rows += in_process(name, url, args.samples, args.search_samples)
             with open_store(url, mode="read") as store:
                 ids = random.Random(7).sample(store.record_ids(include_deleted=False), args.samples)
-            requests, rate, errors = load(url, ids, args.load_seconds, args.clients)
-            load_rows.append([name, requests, rate, errors, met(errors == 0, f"{errors} errors")])
+            requests, rate, errors, kinds = load(url, ids, args.load_seconds, args.clients)
+            load_rows.append([name, requests, rate, errors, kinds, met(errors == 0, f"{errors} errors")])
     res.table(f"Server time in this process, a new application per catalog: {args.samples} records "
               f"({args.search_samples} searches) (ms)",
               ["catalog", "what", "median", "p95", "target", "reference", "ref. p95", "ratio (p95)"], rows)
     res.table(f"{args.clients} clients browsing for {args.load_seconds:g} s over loopback (harvester serve, "
               "8 threads; each record page followed by the citations its script fetches)",
-              ["catalog", "requests", "requests/s", "errors", "target"], load_rows)
+              ["catalog", "requests", "requests/s", "errors", "errors by page", "target"], load_rows)
     res.note(f"The load's record pages are drawn from a sample of {args.samples} records, so as the run goes "
              "on the server keeps more and more of their citations (shown at once, fewer fetches).")
     res.note(f"Search: {SEARCH!r}.")
