@@ -157,21 +157,21 @@ class Pages:
         out = []
         for slug in CITATION_SLUGS:
             url = request.url(f"/records/{stored.record.record_id}/citations/{slug}")
-            found = self._citation(stored, slug, url, render=slug in INLINE_STYLES)
+            found = self._citation(stored, slug, url, make=slug in INLINE_STYLES)
             if found is None:
                 found = Citation(f"cite-{slug}", CITATION_SLUGS[slug][2], None, None, url, pending=True)
             out.append(found)
         return out
 
-    def _citation(self, stored: StoredRecord, slug: str, url: str, *, render: bool) -> Citation | None:
-        """The citation in one style: kept, or (with `render`) rendered and kept; None otherwise."""
+    def _citation(self, stored: StoredRecord, slug: str, url: str, *, make: bool) -> Citation | None:
+        """The citation in one style: kept, or (with `make`) rendered and kept; None otherwise."""
         key = (stored.record.record_id, stored.content_hash, slug)
         with self._cited_lock:
             found = self._cited.get(key)
             if found is not None:
                 self._cited.move_to_end(key)
                 return found if found.url == url else replace(found, url=url)
-        if not render:
+        if not make:
             return None
         style, note, label = CITATION_SLUGS[slug]
         ident = f"cite-{slug}"
@@ -199,7 +199,7 @@ class Pages:
             raise HttpError(410, f"Record {record_id} was withdrawn from the archive: it has no citations.",
                             title="Gone")
         url = request.url(f"/records/{record_id}/citations/{slug}")
-        found = self._citation(stored, slug, url, render=True)
+        found = self._citation(stored, slug, url, make=True)
         assert found is not None
         return Response(200, render("citation.html", root=request.script_name, record=stored.record, citation=found))
 
