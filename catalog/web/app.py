@@ -7,7 +7,7 @@ It dispatches by path, all in one process and one waitress server:
 | `/oai` | the OAI-PMH repository (catalog.oai.app, unchanged) |
 | `/api/…` | the JSON API (catalog.web.api), when given |
 | `/static/…` | the stylesheet and the copy script (catalog/web/static) |
-| `/`, `/records/<id>`, `/records/<id>/export/<format>`, `/changes` | the HTML pages (catalog.web.pages) |
+| `/`, `/records/<id>` (and its `/export/<format>`, `/citations/<style>`), `/changes` | the HTML pages |
 
 Read-only: the pages answer GET and HEAD only (405 otherwise) and never write to the
 catalog. Bad parameters get a 400 page naming the parameter; a store failure a 503 page
@@ -38,9 +38,12 @@ MAX_QUERY = 16 * 1024  # the longest query string a page reads (a search box, fa
 STATIC_FILES = {p.name: p for p in STATIC.iterdir() if p.is_file()} if STATIC.is_dir() else {}
 _RECORD = re.compile(r"/records/(\d{1,15})")
 _EXPORT = re.compile(r"/records/(\d{1,15})/export/([A-Za-z0-9_\-]{1,40})")
-# Sent with every page: nothing from the outside may load or run in them.
+_CITATION = re.compile(r"/records/(\d{1,15})/citations/([A-Za-z0-9_\-]{1,40})")
+# Sent with every page: nothing from the outside may load or run in them (connect-src: the copy
+# script fetches the citations a record page links to from the site itself).
 SECURITY_HEADERS = [
     ("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+                                "connect-src 'self'; "
                                 "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "same-origin"),
@@ -149,6 +152,9 @@ class WebApp:
         match = _EXPORT.fullmatch(path)
         if match:
             return self.pages.export(request, int(match[1]), match[2])
+        match = _CITATION.fullmatch(path)
+        if match:
+            return self.pages.citation(request, int(match[1]), match[2])
         if path.startswith("/records/"):
             raise HttpError(404, "There is no record at this address: record addresses are /records/<Record ID>.",
                             title="Not found")

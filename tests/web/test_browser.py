@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from catalog.cite import cite
 from tests.web.browser import axe_violations, chromium, serious
-from tests.web.conftest import ARABIC_ID, HOSTILE_ID, HOSTILE_TITLE, WebServer
+from tests.web.conftest import ARABIC_ID, HOSTILE_ID, HOSTILE_TITLE, WebCatalog, WebServer, serving
 
 pytestmark = pytest.mark.slow  # a browser start and a dozen pages: several seconds
 
@@ -44,6 +44,24 @@ def page(context: BrowserContext) -> Page:
     p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     p.errors = errors  # type: ignore[attr-defined]
     return p
+
+
+@pytest.fixture
+def fresh_page(browser: Browser, web_catalog: WebCatalog) -> Iterator[tuple[Page, WebServer]]:
+    """A page on a server of its own, which has rendered no citation yet (as after a start)."""
+    with serving(web_catalog) as fresh:
+        ctx = browser.new_context(base_url=fresh.url, locale="en-US")
+        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=fresh.url)
+        ctx.set_default_timeout(15_000)
+        try:
+            p = ctx.new_page()
+            errors: list[str] = []
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+            p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            p.errors = errors  # type: ignore[attr-defined]
+            yield p, fresh
+        finally:
+            ctx.close()
 
 
 def query(page: Page) -> dict[str, list[str]]:
@@ -126,6 +144,7 @@ def test_record_page(page: Page, web_server: WebServer) -> None:
     assert stored is not None
     expect(page.locator("h1")).to_have_text(stored.record.title)
     expect(page.locator("dl.fields").first).to_contain_text(stored.record.source or "")
+    expect(page.locator(".citation-pending")).to_have_count(0)  # every style fetched and in place
     assert page.locator(".citation-text").count() == 6
     assert page.locator(".downloads a").count() == 10
     jsonld = page.locator("head script[type='application/ld+json']").text_content() or ""
@@ -142,10 +161,19 @@ def test_record_page(page: Page, web_server: WebServer) -> None:
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_copy_citation_puts_it_on_the_clipboard(page: Page, web_server: WebServer) -> None:
+def test_copy_citation_puts_it_on_the_clipboard(fresh_page: tuple[Page, WebServer]) -> None:
+    page, server = fresh_page
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(urlsplit(r.url).path) if "/citations/" in r.url else None)
     page.goto("/records/175798")
-    stored = web_server.store.get(175798)
+    stored = server.store.get(175798)
     assert stored is not None
+    # the page rendered the house style; the script fetched the others and put them in place
+    expect(page.locator(".citation-pending")).to_have_count(0)
+    assert sorted(fetched) == sorted(f"/records/175798/citations/{slug}" for slug in
+                                     ("chicago", "chicago-note", "chicago-author-date", "apa", "mla"))
+    shown = {el.get_attribute("id"): el.inner_text() for el in page.locator(".citation-text").all()}
+    assert shown["cite-mla"] == cite(stored.record, "mla") and shown["cite-wcda"] == cite(stored.record, "wcda")
     button = page.locator("button[data-copy='cite-apa']")
     expect(button).to_be_visible()  # shown by the script (hidden without JavaScript)
     button.click()
@@ -154,6 +182,29 @@ def test_copy_citation_puts_it_on_the_clipboard(page: Page, web_server: WebServe
     assert copied == cite(stored.record, "apa")
     page.locator("button[data-copy='cite-chicago-note']").click()
     assert page.evaluate("() => navigator.clipboard.readText()") == cite(stored.record, "chicago", note=True)
+    page.locator("button[data-copy='cite-wcda']").click()
+    assert page.evaluate("() => navigator.clipboard.readText()") == cite(stored.record, "wcda")
+    assert page.errors == []  # type: ignore[attr-defined]  # the fetches pass the page's CSP
+
+
+def test_without_javascript_each_citation_is_a_link(browser: Browser, web_catalog: WebCatalog) -> None:
+    with serving(web_catalog) as fresh:
+        ctx = browser.new_context(base_url=fresh.url, java_script_enabled=False)
+        try:
+            page = ctx.new_page()
+            page.goto("/records/175798")
+            stored = fresh.store.get(175798)
+            assert stored is not None
+            expect(page.locator("#cite-wcda")).to_have_text(cite(stored.record, "wcda"))
+            assert page.locator("button[data-copy]").first.is_hidden()  # the copy button needs the script
+            page.get_by_role("link", name="Show the citation (APA)").click()
+            page.wait_for_url(re.compile(r"/records/175798/citations/apa$"))
+            expect(page.locator("#cite-apa")).to_have_text(cite(stored.record, "apa"))
+            page.get_by_role("link", name="Every citation style, and the whole record").click()
+            page.wait_for_url(re.compile(r"/records/175798#cite-heading$"))
+            expect(page.locator("#cite-apa")).to_have_text(cite(stored.record, "apa"))  # kept: now on the page
+        finally:
+            ctx.close()
 
 
 def test_download_an_export(page: Page) -> None:
@@ -205,8 +256,8 @@ def test_keyboard_only(page: Page) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/?q=Kohl&facet=type:cable", "/?per_page=5&page=2", "/records/175798",
-                                  f"/records/{ARABIC_ID}", f"/records/{HOSTILE_ID}", "/records/300240", "/changes",
-                                  "/?facet=nope:x"])
+                                  "/records/175798/citations/chicago-note", f"/records/{ARABIC_ID}",
+                                  f"/records/{HOSTILE_ID}", "/records/300240", "/changes", "/?facet=nope:x"])
 def test_axe_finds_no_serious_violation(browser: Browser, web_server: WebServer, path: str) -> None:
     ctx = browser.new_context(base_url=web_server.url, bypass_csp=True)  # axe is injected as a script
     try:

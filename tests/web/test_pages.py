@@ -21,8 +21,13 @@ from tests.web.conftest import (
     HOSTILE_TITLE,
     LONG_HISTORY,
     LONG_HISTORY_ID,
+    WebCatalog,
     WebServer,
+    serving,
 )
+
+SLUGS = {"wcda": ("wcda", False), "chicago": ("chicago", False), "chicago-note": ("chicago", True),
+         "chicago-author-date": ("chicago-author-date", False), "apa": ("apa", False), "mla": ("mla", False)}
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +55,10 @@ def test_record_page_shows_every_field_citations_downloads_and_jsonld(client: ht
                   *record.people_and_organizations, record.provenance.sha256, record.provenance.final_url]:
         if value:
             assert value in text, value
-    # a citation in every style, the same text `harvester cite` prints
-    cites = {el.get("id"): el.text_content() for el in doc.cssselect(".citation-text")}
-    assert set(cites) == {"cite-wcda", "cite-chicago", "cite-chicago-note", "cite-chicago-author-date", "cite-apa",
-                          "cite-mla"}
-    assert cites["cite-apa"] == cite(record, "apa")
-    assert cites["cite-chicago-note"] == cite(record, "chicago", note=True)
+    # a citation in every style (rendered, or a link to it: test_citations_* below)
+    cites = {el.get("id") for el in doc.cssselect(".citation-text")}
+    assert cites == {f"cite-{slug}" for slug in SLUGS}
+    assert doc.get_element_by_id("cite-wcda").text_content() == cite(record, "wcda")
     assert len(doc.cssselect("button.copy-button[data-copy]")) == 6
     # a download link for every format of the registry
     links = {a.get("href") for a in doc.cssselect(".downloads a")}
@@ -70,6 +73,56 @@ def test_record_page_shows_every_field_citations_downloads_and_jsonld(client: ht
     assert data["@context"] == "https://schema.org" and data["name"] == record.title
     # history: the harvest that made it
     assert doc.cssselect("table.history tbody tr")
+
+
+def test_citations_a_first_view_renders_the_house_style_and_links_to_the_others(web_catalog: WebCatalog) -> None:
+    with serving(web_catalog) as fresh, httpx.Client(base_url=fresh.url, timeout=30) as client:  # nothing kept yet
+        stored = fresh.store.get(175798)
+        assert stored is not None
+        doc = page(client.get("/records/175798"))
+        assert doc.get_element_by_id("cite-wcda").text_content() == cite(stored.record, "wcda")
+        pending = {el.get("id"): el for el in doc.cssselect(".citation-pending")}
+        assert set(pending) == {f"cite-{slug}" for slug in SLUGS if slug != "wcda"}
+        for slug, (style, note) in SLUGS.items():
+            url = f"/records/175798/citations/{slug}"
+            if slug != "wcda":  # without JavaScript, a link shows the style; the copy script fetches it
+                placeholder = pending[f"cite-{slug}"]
+                assert placeholder.get("data-load") == url
+                assert [a.get("href") for a in placeholder.iter("a")] == [url]
+            resp = client.get(url)
+            assert resp.status_code == 200
+            one = page(resp)
+            assert one.get_element_by_id(f"cite-{slug}").text_content() == cite(stored.record, style, note=note)
+            assert not one.cssselect(".citation-pending")
+            assert one.cssselect(f"button.copy-button[data-copy='cite-{slug}']")
+            assert "/records/175798" in {a.get("href").split("#")[0] for a in one.iter("a")}
+        # a style once rendered is kept: the next view of the record shows every style at once
+        again = page(client.get("/records/175798"))
+        assert not again.cssselect(".citation-pending")
+        shown = {el.get("id"): el.text_content() for el in again.cssselect(".citation-text")}
+        assert shown == {f"cite-{slug}": cite(stored.record, style, note=note) for slug, (style, note) in SLUGS.items()}
+
+
+@pytest.mark.parametrize(("path", "status"), [("/records/175798/citations/harvard", 404),
+                                              ("/records/175798/citations/apa?x=1", 400),
+                                              ("/records/1/citations/apa", 404),
+                                              (f"/records/{DELETED_ID}/citations/apa", 410)])
+def test_citations_bad_addresses(client: httpx.Client, path: str, status: int) -> None:
+    resp = client.get(path)
+    assert resp.status_code == status
+    assert "Traceback" not in resp.text
+
+
+def test_citations_a_style_that_cannot_render_the_record_says_so(client: httpx.Client) -> None:
+    # the hostile record's title (markup, RTL marks) defeats the entry checks of every style
+    resp = client.get(f"/records/{HOSTILE_ID}/citations/chicago")
+    assert resp.status_code == 200
+    assert "<script>alert" not in resp.text and "<b>bold</b>" not in resp.text and "<img" not in resp.text
+    doc = page(resp)
+    said = doc.get_element_by_id("cite-chicago")
+    assert said.get("class") == "citation-error"
+    assert "cannot be rendered correctly" in said.text_content()
+    assert not doc.cssselect("button[data-copy]")  # nothing to copy
 
 
 def test_texts_carry_their_language_and_direction(client: httpx.Client) -> None:
