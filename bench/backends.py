@@ -228,6 +228,22 @@ def oai_walk(url: str) -> tuple[int, float]:
         server.stop()
 
 
+def postgres_target(stack: contextlib.ExitStack, size: int, res: Results) -> tuple[str, str]:
+    """A throw-away cluster (stopped with `stack`) holding the synthetic catalog of `size` records,
+    filled by copy-catalog's code path; returns the table label and the database URL."""
+    from catalog.store import open_store
+    from tests.support.postgres import cluster
+
+    pg = stack.enter_context(cluster())
+    started = time.perf_counter()
+    source = synthetic_catalog(size)
+    open_store(source).close()  # brings a cached catalog to the current schema first
+    url = fill_postgres(pg, source)
+    res.note(f"PostgreSQL catalog of {size:,} records filled in {time.perf_counter() - started:.0f} s "
+             "(copy-catalog's code path: rows copied, indexes derived)")
+    return f"PostgreSQL, {size:,}", url
+
+
 def fill_postgres(pg: Any, source: Path) -> str:
     """A new database of the cluster holding a copy of the SQLite catalog (copy-catalog's code path)."""
     from catalog.store import open_store

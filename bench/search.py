@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from backends import fill_postgres
+from backends import postgres_target
 from common import ROOT, Results, met, synthetic_catalog
 from oai import Proc, free_port
 
@@ -170,7 +170,6 @@ def main() -> None:
     if args.serve_api:
         return serve_api(args.serve_api[0], int(args.serve_api[1]))
 
-    from tests.support.postgres import cluster
 
     res = Results("search", f"10. Search and the JSON API ({args.size:,} records)")
     from catalog.store import open_store
@@ -182,14 +181,8 @@ def main() -> None:
     http_rows: list[list[Any]] = []
     with contextlib.ExitStack() as stack:
         if not args.no_pg:
-            pg_size = args.pg_size or args.size
-            pg = stack.enter_context(cluster())
-            started = time.perf_counter()
-            pg_source = synthetic_catalog(pg_size)
-            open_store(pg_source).close()
-            targets[f"PostgreSQL, {pg_size:,}"] = fill_postgres(pg, pg_source)
-            res.note(f"PostgreSQL catalog of {pg_size:,} records filled in {time.perf_counter() - started:.0f} s "
-                     "(copy-catalog's code path: rows copied, indexes derived)")
+            name, url = postgres_target(stack, args.pg_size or args.size, res)
+            targets[name] = url
         for name, url in targets.items():
             found, built = in_process(url, args.rounds, args.sql_rounds)
             searches += [[name, *row] for row in found]

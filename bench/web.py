@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from backends import fill_postgres
+from backends import postgres_target
 from common import ROOT, Results, met, synthetic_catalog
 
 SEARCH = "q=conversation&facet=language:deu&facet=decade:1990s&facet=has_text:yes"
@@ -196,7 +196,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from catalog.store import open_store
-    from tests.support.postgres import cluster
 
     res = Results("web", f"11. Web catalog: {args.size:,} records")
     targets: dict[str, str] = {} if args.no_sqlite else {f"SQLite, {args.size:,}": str(synthetic_catalog(args.size))}
@@ -204,12 +203,8 @@ def main() -> None:
     load_rows: list[list[Any]] = []
     with contextlib.ExitStack() as stack:
         if not args.no_pg:
-            pg_size = args.pg_size or args.size
-            pg = stack.enter_context(cluster())
-            started = time.perf_counter()
-            targets[f"PostgreSQL, {pg_size:,}"] = fill_postgres(pg, synthetic_catalog(pg_size))
-            res.note(f"PostgreSQL catalog of {pg_size:,} records filled in {time.perf_counter() - started:.0f} s "
-                     "(copy-catalog's code path: rows copied, indexes derived)")
+            name, url = postgres_target(stack, args.pg_size or args.size, res)
+            targets[name] = url
         for name, url in targets.items():
             rows += in_process(name, url, args.samples, args.search_samples)
             with open_store(url, mode="read") as store:
