@@ -33,17 +33,18 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = 3.0  # queue.lease_seconds: short, so a killed worker's items come back quickly
 WORKERS = 3
-KILLS = 10  # per backend: 20 over the two
+KILLS = 20  # per backend, each while items are still waiting or leased
 PAGE_DELAY = 0.25  # seconds the archive takes per page: the kills land mid-fetch too
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")
 
 
 class SlowArchive(TestArchive):
-    """The test archive with every document page taking PAGE_DELAY, and 40 more documents (copies)."""
+    """The test archive with every document page taking PAGE_DELAY, and five copies of each document
+    (enough work to outlast KILLS kills, workers restarting in between)."""
 
     def __init__(self) -> None:
         super().__init__(DOCUMENT_IDS)
-        for n, source in enumerate(DOCUMENT_IDS * 2):
+        for n, source in enumerate(DOCUMENT_IDS * 5):
             self.add(source, as_id=800_000 + n)
 
     def _page(self, record_id: int, seen: Seen) -> Answer:
@@ -101,12 +102,13 @@ def test_killed_workers_leave_the_catalog_an_uninterrupted_run_makes(backend: st
         deadline = time.monotonic() + 240
         with open_store(db) as watch:
             while time.monotonic() < deadline:
-                time.sleep(rng.uniform(0.3, 1.6) if kills < KILLS else 0.3)
+                time.sleep(rng.uniform(0.2, 0.9) if kills < KILLS else 0.3)
                 now = utcnow()
                 for item in watch.work_items(state="leased"):
                     assert item.lease_expires is not None
                     worst_overdue = max(worst_overdue, (now - from_db_time(item.lease_expires)).total_seconds())
-                if kills < KILLS:
+                counts = watch.work_counts()
+                if kills < KILLS and counts["pending"] + counts["leased"]:  # a kill in the middle of the work
                     victim = rng.choice(workers)
                     if victim.poll() is None:
                         victim.send_signal(signal.SIGKILL)
