@@ -228,6 +228,23 @@ def oai_walk(url: str) -> tuple[int, float]:
         server.stop()
 
 
+def bench_targets(stack: contextlib.ExitStack, res: Results, size: int, pg_size: int | None, *,
+                  sqlite: bool = True, postgres: bool = True) -> dict[str, str]:
+    """The catalogs a benchmark runs on, by table label: the cached synthetic SQLite catalog (brought
+    to the current schema) and a PostgreSQL copy of `pg_size` (default `size`) records."""
+    from catalog.store import open_store
+
+    targets: dict[str, str] = {}
+    if sqlite:
+        source = synthetic_catalog(size)
+        open_store(source).close()  # a cached catalog gets the current schema's migrations first
+        targets[f"SQLite, {size:,}"] = str(source)
+    if postgres:
+        name, url = postgres_target(stack, pg_size or size, res)
+        targets[name] = url
+    return targets
+
+
 def postgres_target(stack: contextlib.ExitStack, size: int, res: Results) -> tuple[str, str]:
     """A throw-away cluster (stopped with `stack`) holding the synthetic catalog of `size` records,
     filled by copy-catalog's code path; returns the table label and the database URL."""

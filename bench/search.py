@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from backends import postgres_target
-from common import ROOT, Results, met, synthetic_catalog
+from backends import bench_targets
+from common import ROOT, Results, met
 from oai import Proc, free_port
 
 QUERIES: dict[str, dict[str, Any]] = {
@@ -170,19 +170,11 @@ def main() -> None:
     if args.serve_api:
         return serve_api(args.serve_api[0], int(args.serve_api[1]))
 
-
     res = Results("search", f"10. Search and the JSON API ({args.size:,} records)")
-    from catalog.store import open_store
-
-    source = synthetic_catalog(args.size)
-    open_store(source).close()  # brings a cached catalog to the current schema (m0011's change stamp)
-    targets: dict[str, str] = {f"SQLite, {args.size:,}": str(source)}
     searches: list[list[Any]] = []
     http_rows: list[list[Any]] = []
     with contextlib.ExitStack() as stack:
-        if not args.no_pg:
-            name, url = postgres_target(stack, args.pg_size or args.size, res)
-            targets[name] = url
+        targets = bench_targets(stack, res, args.size, args.pg_size, postgres=not args.no_pg)
         for name, url in targets.items():
             found, built = in_process(url, args.rounds, args.sql_rounds)
             searches += [[name, *row] for row in found]

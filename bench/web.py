@@ -40,8 +40,8 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from backends import postgres_target
-from common import ROOT, Results, met, synthetic_catalog
+from backends import bench_targets
+from common import ROOT, Results, met
 
 SEARCH = "q=conversation&facet=language:deu&facet=decade:1990s&facet=has_text:yes"
 _PENDING = re.compile(r'data-load="([^"]+)"')  # a citation the record page links to (copy.js fetches it)
@@ -198,13 +198,10 @@ def main() -> None:
     from catalog.store import open_store
 
     res = Results("web", f"11. Web catalog: {args.size:,} records")
-    targets: dict[str, str] = {} if args.no_sqlite else {f"SQLite, {args.size:,}": str(synthetic_catalog(args.size))}
     rows: list[list[Any]] = []
     load_rows: list[list[Any]] = []
     with contextlib.ExitStack() as stack:
-        if not args.no_pg:
-            name, url = postgres_target(stack, args.pg_size or args.size, res)
-            targets[name] = url
+        targets = bench_targets(stack, res, args.size, args.pg_size, sqlite=not args.no_sqlite, postgres=not args.no_pg)
         for name, url in targets.items():
             rows += in_process(name, url, args.samples, args.search_samples)
             with open_store(url, mode="read") as store:
