@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 
-from catalog.index import tokens
 from catalog.store.api import CatalogStore, FacetCount, SearchQuery, SearchResult, TextTerm
 
 log = logging.getLogger(__name__)
@@ -134,10 +133,9 @@ class Snapshot:
             mask &= self.end >= bisect.bisect_left(self.dates, query.date_from)
         if query.date_to is not None:  # date_start <= to (NULL: no)
             mask &= (self.start >= 0) & (self.start < bisect.bisect_right(self.dates, query.date_to))
-        terms = query.terms if query.terms is not None else tuple(TextTerm((w,)) for w in tokens(query.text))
-        terms = tuple(t for t in terms if t.words)
-        if query.terms is None and query.text.strip() and not terms:
-            return SearchResult(0, [], {})  # text without a single word: nothing can match it (as in SQL)
+        terms = query.text_terms()
+        if terms is None:
+            return SearchResult(0, [], {})  # text without a single word: nothing can match it
         found: Array = None
         ranks: Array = None
         if terms:

@@ -229,6 +229,17 @@ class SearchQuery:
     # families to count (None: all); the selected keys' counts always come back
     facet_families: tuple[str, ...] | None = None
 
+    def text_terms(self) -> tuple[TextTerm, ...] | None:
+        """The terms that must match (empty: no text condition), or None when the text holds no
+        word at all, so nothing can match it. Every backend and the search snapshot read them here."""
+        from catalog.index import tokens  # stdlib only, and only when text is searched
+
+        terms = self.terms if self.terms is not None else tuple(TextTerm((w,)) for w in tokens(self.text))
+        terms = tuple(t for t in terms if t.words)
+        if self.terms is None and self.text.strip() and not terms:
+            return None
+        return terms
+
 
 @dataclass(frozen=True)
 class SearchResult:

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from catalog.errors import LeaseLost, StoreError, StoreUnavailable
-from catalog.index import tokens  # stdlib only: cheap for read commands
 from catalog.store.api import (
     RUN_FIELDS,
     Event,
@@ -328,9 +327,10 @@ class SqlStore:
             # server instead of 20), yielded in the order given.
             wanted = iter(ids)
             while chunk := [int(i) for i in itertools.islice(wanted, min(batch_size, 500))]:
+                unique = list(dict.fromkeys(chunk))
                 found = {row[0]: row for row in self._all(
-                    f"SELECT {cols} FROM record r{join} WHERE r.record_id IN ({', '.join('?' * len(set(chunk)))})",
-                    (*join_params, *dict.fromkeys(chunk)))}
+                    f"SELECT {cols} FROM record r{join} WHERE r.record_id IN ({', '.join('?' * len(unique))})",
+                    (*join_params, *unique))}
                 for record_id in chunk:
                     row = found.get(record_id)
                     if row is not None and (include_deleted or row[6] is None):
@@ -679,9 +679,8 @@ class SqlStore:
     # -- search ----------------------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
         """Records matching every term, holding every facet key, within the date range; counts per family."""
-        terms = query.terms if query.terms is not None else tuple(TextTerm((w,)) for w in tokens(query.text))
-        terms = tuple(t for t in terms if t.words)
-        if query.terms is None and query.text.strip() and not terms:
+        terms = query.text_terms()
+        if terms is None:
             return SearchResult(0, [], {})  # text without a single word: nothing can match it
         joins = ""
         params: list[object] = []

@@ -12,7 +12,7 @@ import pytest
 
 from catalog.index import derive
 from catalog.search import SearchParams, parse_text, run_search
-from catalog.search.memory import SearchMemory, Snapshot, keep_in_memory, memory_of
+from catalog.search.memory import Snapshot, keep_in_memory, memory_of
 from catalog.store import CatalogStore, SearchQuery, open_store
 from tests.search.catalog import DELETED, RECORDS, T0, expected_ids
 from tests.search.test_backends_agree import FACETS, QUERIES, SORTS
@@ -141,9 +141,14 @@ def test_a_failed_build_leaves_sql_answering(catalogs: dict[str, CatalogStore]) 
             raise RuntimeError("lost")
 
     broken = Broken()
-    memory = SearchMemory(background=False)
-    assert memory.current(broken) is None  # type: ignore[arg-type]
-    assert memory_of(broken) is None  # type: ignore[arg-type]
+    memory = keep_in_memory(broken, background=False)  # type: ignore[arg-type]
+    try:
+        assert memory_of(broken) is memory and memory.current(broken) is None  # type: ignore[arg-type]
+        params = SearchParams(q="memorandum", per_page=100)
+        got, want = run_search(broken, params), run_search(catalogs["sqlite"], params)  # type: ignore[arg-type]
+        assert got.total == want.total > 0 and [h.record_id for h in got.hits] == [h.record_id for h in want.hits]
+    finally:
+        memory.snapshot = None
 
 
 def test_records_by_id_come_in_one_query_in_the_order_asked(catalogs: dict[str, CatalogStore]) -> None:

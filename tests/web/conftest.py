@@ -18,6 +18,7 @@ from waitress.server import create_server
 from catalog.model import CatalogRecord, DocumentDate, Language, Provenance, TextVersion
 from catalog.oai.app import create_app
 from catalog.oai.provider import ProviderSettings
+from catalog.search.memory import keep_in_memory
 from catalog.store import SQLiteStore
 from catalog.web.api import create_api_app
 from catalog.web.app import create_web_app
@@ -106,6 +107,7 @@ def serving(catalog: WebCatalog) -> Iterator[WebServer]:
     app = create_web_app(store, oai_app=create_app(store, provider, token_secret="test"), api_app=create_api_app(store))
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     port = server.effective_port  # type: ignore[union-attr]
+    keep_in_memory(store, background=False)  # searches from the snapshot in memory, as `harvester serve` answers them
 
     def run() -> None:
         try:
