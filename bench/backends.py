@@ -230,35 +230,28 @@ def oai_walk(url: str) -> tuple[int, float]:
 
 def bench_targets(stack: contextlib.ExitStack, res: Results, size: int, pg_size: int | None, *,
                   sqlite: bool = True, postgres: bool = True) -> dict[str, str]:
-    """The catalogs a benchmark runs on, by table label: the cached synthetic SQLite catalog (brought
-    to the current schema) and a PostgreSQL copy of `pg_size` (default `size`) records."""
-    from catalog.store import open_store
-
-    targets: dict[str, str] = {}
-    if sqlite:
-        source = synthetic_catalog(size)
-        open_store(source).close()  # a cached catalog gets the current schema's migrations first
-        targets[f"SQLite, {size:,}"] = str(source)
-    if postgres:
-        name, url = postgres_target(stack, pg_size or size, res)
-        targets[name] = url
-    return targets
-
-
-def postgres_target(stack: contextlib.ExitStack, size: int, res: Results) -> tuple[str, str]:
-    """A throw-away cluster (stopped with `stack`) holding the synthetic catalog of `size` records,
-    filled by copy-catalog's code path; returns the table label and the database URL."""
+    """The catalogs a benchmark runs on, by table label: the cached synthetic SQLite catalog of `size`
+    records, and a throw-away PostgreSQL cluster (stopped with `stack`) holding a copy of `pg_size`
+    (default `size`) records, filled by copy-catalog's code path."""
     from catalog.store import open_store
     from tests.support.postgres import cluster
 
-    pg = stack.enter_context(cluster())
-    started = time.perf_counter()
-    source = synthetic_catalog(size)
-    open_store(source).close()  # brings a cached catalog to the current schema first
-    url = fill_postgres(pg, source)
-    res.note(f"PostgreSQL catalog of {size:,} records filled in {time.perf_counter() - started:.0f} s "
-             "(copy-catalog's code path: rows copied, indexes derived)")
-    return f"PostgreSQL, {size:,}", url
+    def source(records: int) -> Path:
+        catalog = synthetic_catalog(records)
+        open_store(catalog).close()  # a cached catalog gets the current schema's migrations first
+        return catalog
+
+    targets: dict[str, str] = {}
+    if sqlite:
+        targets[f"SQLite, {size:,}"] = str(source(size))
+    if postgres:
+        pg_size = pg_size or size
+        pg = stack.enter_context(cluster())
+        started = time.perf_counter()
+        targets[f"PostgreSQL, {pg_size:,}"] = fill_postgres(pg, source(pg_size))
+        res.note(f"PostgreSQL catalog of {pg_size:,} records filled in {time.perf_counter() - started:.0f} s "
+                 "(copy-catalog's code path: rows copied, indexes derived)")
+    return targets
 
 
 def fill_postgres(pg: Any, source: Path) -> str:

@@ -117,6 +117,10 @@ class Runs:
         current = self.store.lock_holder(name)
         dead = (current.token if current is not None and current.token != holder and current.owner_host == host
                 and not pid_alive(current.owner_pid) else None)
+        if current is not None and current.token != holder and dead is None and current.expires_at > to_db_time(now):
+            # A live holder: found by a read, without a write transaction (waiting workers ask
+            # every poll); the upsert below re-checks the same condition for the takers that race.
+            return current
         row = LockRow(holder, run_id, pid, host, to_db_time(now), to_db_time(now),
                       to_db_time(now + timedelta(seconds=ttl)))
         got = self.store.lease_take(name, row, dead_token=dead)

@@ -510,16 +510,18 @@ class _Run:
     def _done(self, kind: str, key: str, outcome: str, **kw: Any) -> None:
         """Log an item and save the request count, inside the caller's transaction if any."""
         held = self.held
+        finishing = held is not None and held.kind == kind and held.key == key  # the queue item this logs
         with self.store.unit_of_work():
             self.runs.add_item(self.run_id, kind, key, outcome, **kw)
             made = self._add_requests()
-            if held is not None and held.kind == kind and held.key == key:
+            if finishing:
+                assert held is not None
                 # "item done" in the unit of work of its outcome: LeaseLost (another worker has the
                 # item now) rolls all of it back, so an item is never counted twice.
                 self.store.work_finish(held.id, self.worker_id, state="failed" if outcome in ("failed", "blocked")
                                        else "done", outcome=outcome, detail=kw.get("detail") or "")
         self.saved_requests = made
-        if held is not None and held.kind == kind and held.key == key:
+        if finishing:
             self.held = None
             self.items_done += 1
         if kw.get("fields") is not None:
@@ -545,6 +547,7 @@ class _Run:
                 # The page's new slugs go into the work queue: every worker of the run may fetch
                 # them; this one works them too and waits for the page's last one before it
                 # judges the page (nothing new on it?) and walks on.
+                self.pages.update(dict.fromkeys(fresh, page))  # _page_of need not read the listing items again
                 self.store.work_add(self.batch, DISCOVER, fresh, reset_finished=False)
                 self._work(drain=True)
             new = sum(1 for r in self.runs.items(self.run_id, "discover", page=page) if r.outcome in NEW_OUTCOMES)

@@ -193,8 +193,11 @@ def fold(word: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _folded_words(word: str) -> tuple[str, ...]:
-    """The index words of one run of letters and digits (folding may split it: "ﬁ" ligatures stay whole)."""
+def index_words(word: str) -> tuple[str, ...]:
+    """The index words of one run of letters and digits (folding may split it: "ﬁ" ligatures stay
+    whole). Kept: most words of a catalog are common ones, and snippets read thousands of them."""
+    if word.isascii():  # folding an ASCII word lower-cases it and keeps it one word
+        return (word.lower(),) if len(word) <= MAX_TOKEN else ()
     return tuple(part for part in _WORD.findall(fold(word)) if len(part) <= MAX_TOKEN)
 
 
@@ -212,7 +215,7 @@ def tokens(text: str, limit: int = MAX_TOKENS) -> list[str]:
             if len(word) <= MAX_TOKEN:
                 found.append(word.lower())
         else:
-            found.extend(_folded_words(word))
+            found.extend(index_words(word))
         if len(found) >= limit:
             return found[:limit]
     return found

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 
-from catalog.index import fold
+from catalog.index import index_words
 from catalog.store.api import TextTerm
 
 Segment = tuple[str, bool]
@@ -36,19 +35,10 @@ def _matcher(terms: Sequence[TextTerm]) -> tuple[set[str], tuple[str, ...]]:
 
 def _is_match(word: str, exact: set[str], prefixes: tuple[str, ...]) -> bool:
     # A word that folds into several index words ("ﬁnal") matches if any of them does.
-    for part in _parts(word):
+    for part in index_words(word):
         if part in exact or (prefixes and part.startswith(prefixes)):
             return True
     return False
-
-
-@lru_cache(maxsize=1 << 16)
-def _parts(word: str) -> tuple[str, ...]:
-    """The index words of a word of the text. Kept: a snippet may read thousands of words before
-    the first match, and most words of a catalog are common ones (folding costs microseconds)."""
-    if word.isascii():  # letters and digits only (a _WORD match): folding lower-cases it
-        return (word.lower(),)
-    return tuple(_WORD.findall(fold(word)))
 
 
 def snippet(texts: Sequence[str], terms: Sequence[TextTerm], *, window: int = WINDOW) -> list[Segment]:
