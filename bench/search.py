@@ -65,7 +65,8 @@ def in_process(url: str, rounds: int, sql_rounds: int) -> tuple[list[list[Any]],
     with), beside the bare FTS query and, for `sql_rounds`, run_search from SQL (what it answers with
     after a write, until the next snapshot is built); and the snapshot's build time."""
     from catalog.search import SearchParams, parse_text, run_search
-    from catalog.search.memory import keep_in_memory, memory_of
+    from catalog.search.memory import keep_in_memory
+    from catalog.search.run import memory_of
     from catalog.store import SearchQuery, open_store
 
     rows = []

@@ -28,12 +28,12 @@ import itertools
 import logging
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
+from catalog.search.run import attach_memory
 from catalog.store.api import CatalogStore, FacetCount, SearchQuery, SearchResult, TextTerm
 
 log = logging.getLogger(__name__)
@@ -290,21 +290,10 @@ class SearchMemory:
                 self._thread = None
 
 
-_MEMORIES: weakref.WeakKeyDictionary[Any, SearchMemory] = weakref.WeakKeyDictionary()
-_MEMORIES_LOCK = threading.Lock()
-
-
 def keep_in_memory(store: CatalogStore, *, background: bool = True, min_interval: float = 5.0) -> SearchMemory:
     """Answer `run_search` on `store` from a snapshot in memory from now on (a long-running server's
     choice: building one costs ~1-2 s of a core at 100,000 records). With `background` the first
     snapshot is built in a thread and searches answer from SQL meanwhile."""
-    with _MEMORIES_LOCK:
-        memory = _MEMORIES.get(store)
-        if memory is None:
-            memory = _MEMORIES[store] = SearchMemory(background=background, min_interval=min_interval)
+    memory = attach_memory(store, lambda: SearchMemory(background=background, min_interval=min_interval))
     memory.refresh(store, wait=not background)
     return memory
-
-
-def memory_of(store: CatalogStore) -> SearchMemory | None:
-    return _MEMORIES.get(store)

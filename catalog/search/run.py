@@ -8,14 +8,19 @@ JSON (no model validation: a page of 100 hits costs a few milliseconds).
 from __future__ import annotations
 
 import json
-import sys
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog.search.params import FACET_FAMILIES, SearchParams
 from catalog.search.snippet import Segment, snippet
 from catalog.search.text import parse_text
 from catalog.store.api import CatalogStore, SearchQuery, SearchResult, TextTerm
+
+if TYPE_CHECKING:
+    from catalog.search.memory import SearchMemory
 
 FACET_LIMIT = 10  # values shown per family
 
@@ -128,13 +133,30 @@ def run_search(store: CatalogStore, params: SearchParams, *, facet_limit: int = 
     return SearchPage(params, result.total, hits, _facets(counts, params, keys) if with_facets else {})
 
 
+# The stores whose searches a snapshot in memory answers (catalog.search.memory.keep_in_memory
+# registers them). Kept here, not there: only a process that keeps a snapshot imports that module
+# and numpy; the CLI's one search does not pay for the import.
+_MEMORIES: weakref.WeakKeyDictionary[CatalogStore, SearchMemory] = weakref.WeakKeyDictionary()
+_MEMORIES_LOCK = threading.Lock()
+
+
+def attach_memory(store: CatalogStore, make: Callable[[], SearchMemory]) -> SearchMemory:
+    """The store's snapshot keeper, made by `make` the first time."""
+    with _MEMORIES_LOCK:
+        memory = _MEMORIES.get(store)
+        if memory is None:
+            memory = _MEMORIES[store] = make()
+        return memory
+
+
+def memory_of(store: CatalogStore) -> SearchMemory | None:
+    return _MEMORIES.get(store)
+
+
 def _search(store: CatalogStore, query: SearchQuery) -> SearchResult:
     """From the store's snapshot in memory when a server keeps one and it is up to date
     (catalog.search.memory), else from SQL: the same result either way."""
-    # Only a process that keeps a snapshot has imported the module (and numpy): the CLI's one
-    # search does not pay for the import.
-    module = sys.modules.get("catalog.search.memory")
-    memory = module.memory_of(store) if module is not None else None
+    memory = memory_of(store)
     snapshot = memory.current(store) if memory is not None else None
     if snapshot is None:
         return store.search(query)

@@ -12,7 +12,8 @@ import pytest
 
 from catalog.index import derive
 from catalog.search import SearchParams, parse_text, run_search
-from catalog.search.memory import Snapshot, keep_in_memory, memory_of
+from catalog.search.memory import Snapshot, keep_in_memory
+from catalog.search.run import memory_of
 from catalog.store import CatalogStore, SearchQuery, open_store
 from tests.search.catalog import DELETED, RECORDS, T0, expected_ids
 from tests.search.test_backends_agree import FACETS, QUERIES, SORTS
