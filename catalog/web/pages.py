@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.changes import field_value, read_diff
@@ -53,12 +53,8 @@ CHANGE_KINDS = {"new": ("new", "restored"), "changed": ("changed",), "deleted": 
 INLINE_STYLES = frozenset({"wcda"})
 
 
-def citation_slug(style: str, note: bool) -> str:
-    """The style's name in its address (/records/<id>/citations/<slug>) and, as cite-<slug>, its element id."""
-    return f"{style}{'-note' if note else ''}"
-
-
-CITATION_SLUGS = {citation_slug(style, note): (style, note, label) for style, note, label in CITATION_STYLES}
+# A style's name in its address (/records/<id>/citations/<slug>) and, as cite-<slug>, its element id.
+CITATION_SLUGS = {f"{style}{'-note' if note else ''}": (style, note, label) for style, note, label in CITATION_STYLES}
 
 
 @dataclass(frozen=True)
@@ -67,8 +63,12 @@ class Citation:
     label: str
     html: str | None  # catalog.cite's HTML rendering (its strings escaped before rendering)
     error: str | None
-    url: str = ""  # where the citation alone is shown (and fetched from, when `pending`)
-    pending: bool = False  # not rendered yet: the page links to it and the copy script fetches it
+    url: str  # where the citation alone is shown (and fetched from, when `pending`)
+
+    @property
+    def pending(self) -> bool:
+        """Not rendered yet: the page links to it and the copy script fetches it."""
+        return self.html is None and self.error is None
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class Pages:
         # record page renders only the house style and the styles kept here, and links to the
         # others, which the copy script fetches from /records/<id>/citations/<slug> (each one
         # rendering one style). A changed record has a new hash.
-        self._cited: OrderedDict[tuple[int, str, str], Citation] = OrderedDict()
+        self._cited: OrderedDict[tuple[int, str, str], tuple[str | None, str | None]] = OrderedDict()  # (html, error)
         self._cited_lock = threading.Lock()
 
     # -- /records/<id> ------------------------------------------------------------------------
@@ -154,36 +154,28 @@ class Pages:
 
     def _page_citations(self, request: Request, stored: StoredRecord) -> list[Citation]:
         """Every style: rendered when it is cheap (the house style) or kept, else a link to fetch."""
-        out = []
-        for slug in CITATION_SLUGS:
-            url = request.url(f"/records/{stored.record.record_id}/citations/{slug}")
-            found = self._citation(stored, slug, url, make=slug in INLINE_STYLES)
-            if found is None:
-                found = Citation(f"cite-{slug}", CITATION_SLUGS[slug][2], None, None, url, pending=True)
-            out.append(found)
-        return out
+        return [self._citation(request, stored, slug, make=slug in INLINE_STYLES) for slug in CITATION_SLUGS]
 
-    def _citation(self, stored: StoredRecord, slug: str, url: str, *, make: bool) -> Citation | None:
-        """The citation in one style: kept, or (with `make`) rendered and kept; None otherwise."""
+    def _citation(self, request: Request, stored: StoredRecord, slug: str, *, make: bool) -> Citation:
+        """The citation in one style: kept, or (with `make`) rendered and kept; else pending."""
+        url = request.url(f"/records/{stored.record.record_id}/citations/{slug}")
+        style, note, label = CITATION_SLUGS[slug]
         key = (stored.record.record_id, stored.content_hash, slug)
         with self._cited_lock:
             found = self._cited.get(key)
             if found is not None:
                 self._cited.move_to_end(key)
-                return found if found.url == url else replace(found, url=url)
-        if not make:
-            return None
-        style, note, label = CITATION_SLUGS[slug]
-        ident = f"cite-{slug}"
-        try:  # outside the lock: other pages go on meanwhile
-            made = Citation(ident, label, cite(stored.record, style, fmt="html", note=note), None, url)
-        except ExportError as exc:  # StyleCannotRender: said, never a wrong entry
-            made = Citation(ident, label, None, str(exc), url)
-        with self._cited_lock:
-            self._cited[key] = made
-            while len(self._cited) > CITATIONS_CACHED:
-                self._cited.popitem(last=False)
-        return made
+        if found is None and make:
+            try:  # outside the lock: other pages go on meanwhile
+                found = (cite(stored.record, style, fmt="html", note=note), None)
+            except ExportError as exc:  # StyleCannotRender: said, never a wrong entry
+                found = (None, str(exc))
+            with self._cited_lock:
+                self._cited[key] = found
+                while len(self._cited) > CITATIONS_CACHED:
+                    self._cited.popitem(last=False)
+        html, error = found if found is not None else (None, None)
+        return Citation(f"cite-{slug}", label, html, error, url)
 
     # -- /records/<id>/citations/<style> ------------------------------------------------------
     def citation(self, request: Request, record_id: int, slug: str) -> Response:
@@ -198,9 +190,7 @@ class Pages:
         if stored.deleted:
             raise HttpError(410, f"Record {record_id} was withdrawn from the archive: it has no citations.",
                             title="Gone")
-        url = request.url(f"/records/{record_id}/citations/{slug}")
-        found = self._citation(stored, slug, url, make=True)
-        assert found is not None
+        found = self._citation(request, stored, slug, make=True)
         return Response(200, render("citation.html", root=request.script_name, record=stored.record, citation=found))
 
     # -- /records/<id>/export/<format> ----------------------------------------------------------
