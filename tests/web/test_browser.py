@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,10 +26,10 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
-@pytest.fixture
-def context(browser: Browser, web_server: WebServer) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=web_server.url, accept_downloads=True, locale="en-US")
-    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=web_server.url)
+@contextmanager
+def _context(browser: Browser, url: str) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=url, accept_downloads=True, locale="en-US")
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     ctx.set_default_timeout(15_000)
     try:
         yield ctx
@@ -36,9 +37,9 @@ def context(browser: Browser, web_server: WebServer) -> Iterator[BrowserContext]
         ctx.close()
 
 
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    p = context.new_page()
+def _watched_page(ctx: BrowserContext) -> Page:
+    """A new page whose script errors and console errors are collected in `page.errors`."""
+    p = ctx.new_page()
     errors: list[str] = []
     p.on("pageerror", lambda exc: errors.append(str(exc)))
     p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -47,21 +48,21 @@ def page(context: BrowserContext) -> Page:
 
 
 @pytest.fixture
+def context(browser: Browser, web_server: WebServer) -> Iterator[BrowserContext]:
+    with _context(browser, web_server.url) as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return _watched_page(context)
+
+
+@pytest.fixture
 def fresh_page(browser: Browser, web_catalog: WebCatalog) -> Iterator[tuple[Page, WebServer]]:
     """A page on a server of its own, which has rendered no citation yet (as after a start)."""
-    with serving(web_catalog) as fresh:
-        ctx = browser.new_context(base_url=fresh.url, locale="en-US")
-        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=fresh.url)
-        ctx.set_default_timeout(15_000)
-        try:
-            p = ctx.new_page()
-            errors: list[str] = []
-            p.on("pageerror", lambda exc: errors.append(str(exc)))
-            p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            p.errors = errors  # type: ignore[attr-defined]
-            yield p, fresh
-        finally:
-            ctx.close()
+    with serving(web_catalog) as fresh, _context(browser, fresh.url) as ctx:
+        yield _watched_page(ctx), fresh
 
 
 def query(page: Page) -> dict[str, list[str]]:
