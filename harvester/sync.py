@@ -166,6 +166,12 @@ class _Heartbeat(threading.Thread):
             self.join(timeout=5)
 
 
+def _live_leases(store: CatalogStore, batch: str) -> bool:
+    """Whether live workers hold items of a sync run's queue (leased, and not expired)."""
+    counts = store.work_counts(batch)
+    return counts["leased"] - counts["expired"] > 0
+
+
 def run_sync(
     *,
     settings: Settings,
@@ -218,8 +224,7 @@ def run_sync(
         # Another worker is on the run (its items are leased and alive): this sync joins it.
         # Otherwise the run was left by a worker that died or stopped: this sync resumes it.
         reap_dead_workers(store)
-        open_ = store.work_counts(sync_batch(info.run_id))
-        joined = open_["leased"] - open_["expired"] > 0 or lease is None
+        joined = _live_leases(store, sync_batch(info.run_id)) or lease is None
         resumed = not joined
     if lease is not None:
         runs.lease_renew(lease, run_id=info.run_id)
@@ -399,9 +404,8 @@ class _Run:
         self.lease = None
 
     def _others_on_it(self) -> bool:
-        """Whether other live workers still hold items of this run (or items wait for them)."""
-        counts = self.store.work_counts(self.batch)
-        return counts["leased"] - counts["expired"] > 0
+        """Whether other live workers still hold items of this run."""
+        return _live_leases(self.store, self.batch)
 
     def _end(self, status: str, reason: str) -> bool:
         """End the run (once, whichever worker gets here first) and drop what is left of its queue:
