@@ -7,8 +7,7 @@ gone on this same host (kill -9): no stale file for a person to delete.
 
 `sync` takes the short *coordinator lease* "discovery" (`lease_take`) only while it walks
 the listing and fills the work queue; revalidation is then done by every worker of the
-catalog. The older catalog-wide lock (`acquire`, the row "sync") is kept for callers
-that want one process only.
+catalog.
 """
 
 from __future__ import annotations
@@ -22,17 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from catalog.errors import HarvesterError
-from catalog.store.api import CatalogStore, LockRow, RunCounts, RunInfo, SyncItem, from_db_time, to_db_time, utcnow
+from catalog.store.api import CatalogStore, LockRow, RunCounts, RunInfo, SyncItem, to_db_time, utcnow
 
-__all__ = ["DISCOVERY", "LOCK_NAME", "Lease", "LockHandle", "LockLost", "RunCounts", "RunInfo", "Runs",
-           "SyncLocked"]
+__all__ = ["DISCOVERY", "Lease", "LockLost", "RunCounts", "RunInfo", "Runs"]
 
-LOCK_NAME = "sync"
 DISCOVERY = "discovery"  # the coordinator lease of a sync's discovery (walking the listing)
-
-
-class SyncLocked(HarvesterError):
-    """Another sync holds the catalog."""
 
 
 class LockLost(HarvesterError):
@@ -51,12 +44,6 @@ def pid_alive(pid: int) -> bool:
 
 
 @dataclass
-class LockHandle:
-    token: str
-    ttl: float
-
-
-@dataclass
 class Lease:
     """A coordinator lease held by this process: `token` is the holder's worker id."""
 
@@ -70,39 +57,6 @@ class Runs:
 
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
-
-    # -- lock --------------------------------------------------------------------
-    def acquire(self, *, ttl: float, run_id: str | None = None, now: datetime | None = None) -> LockHandle:
-        """Take the sync lock or raise SyncLocked naming the holder."""
-        now = now or utcnow()
-        host, pid = socket.gethostname(), os.getpid()
-        token = secrets.token_hex(8)
-        with self.store.unit_of_work():
-            row = self.store.lock_holder(LOCK_NAME)
-            if row is not None:
-                expired = from_db_time(row.expires_at) <= now
-                dead = row.owner_host == host and not pid_alive(row.owner_pid)
-                if not expired and not dead:
-                    raise SyncLocked(
-                        f"another sync is running on this catalog: run {row.run_id or '?'}, pid "
-                        f"{row.owner_pid} on {row.owner_host}, since {row.acquired_at} (last heartbeat "
-                        f"{row.heartbeat_at}). Not starting a second one. If that process is gone, its lock "
-                        f"is taken over automatically after {row.expires_at}.")
-            self.store.lock_take(LOCK_NAME, LockRow(token, run_id, pid, host, to_db_time(now), to_db_time(now),
-                                                    to_db_time(now + timedelta(seconds=ttl))))
-        return LockHandle(token, ttl)
-
-    def heartbeat(self, lock: LockHandle, *, run_id: str | None = None) -> None:
-        now = utcnow()
-        if not self.store.lock_heartbeat(LOCK_NAME, lock.token, to_db_time(now),
-                                         to_db_time(now + timedelta(seconds=lock.ttl)), run_id):
-            raise LockLost("the sync lock was taken over by another process; this run stops")
-
-    def release(self, lock: LockHandle) -> None:
-        self.store.lock_release(LOCK_NAME, lock.token)
-
-    def lock_holder(self) -> LockRow | None:
-        return self.store.lock_holder(LOCK_NAME)
 
     # -- coordinator leases --------------------------------------------------------------
     def lease_take(self, name: str, *, holder: str, ttl: float, run_id: str | None = None,

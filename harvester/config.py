@@ -145,7 +145,7 @@ class SyncSettings(_Section):
     # The lock row expires this long after its last heartbeat (sent every third of it), so a
     # crashed sync on another host cannot hold the catalog for ever; on this host a dead
     # owner pid frees it at once.
-    lock_ttl: float = Field(300.0, ge=5, description="seconds a sync lock lives without a heartbeat")
+    lock_ttl: float = Field(300.0, ge=5, description="not used any more (kept so that older config files load)")
     # Quality alarm: a field present in at least `quality_normal_share` of the catalog that is
     # missing from at least `quality_alarm_share` of the pages parsed in one run (judged once
     # the run parsed `quality_min_pages` pages) means the markup probably changed.

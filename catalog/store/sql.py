@@ -797,15 +797,6 @@ class SqlStore:
                         " FROM sync_lock WHERE name = ?", (name,))
         return LockRow(*row) if row else None
 
-    def lock_take(self, name: str, row: LockRow) -> None:
-        """Replace whatever lock row exists (the caller decided, in the same unit of work, that it may)."""
-        with self.unit_of_work():
-            self._exec("DELETE FROM sync_lock WHERE name = ?", (name,))
-            self._exec("INSERT INTO sync_lock (name, token, run_id, owner_pid, owner_host, acquired_at, heartbeat_at,"
-                       " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (name, row.token, row.run_id, row.owner_pid, row.owner_host, row.acquired_at,
-                        row.heartbeat_at, row.expires_at))
-
     def lock_heartbeat(self, name: str, token: str, heartbeat_at: str, expires_at: str,
                        run_id: str | None) -> bool:
         with self.unit_of_work():

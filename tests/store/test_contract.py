@@ -13,7 +13,7 @@ from catalog.errors import StoreError
 from catalog.index import derive
 from catalog.model import CatalogRecord
 from catalog.quality import FIELDS, catalog_coverage
-from catalog.runs import DISCOVERY, Lease, LockLost, Runs, SyncLocked
+from catalog.runs import DISCOVERY, Lease, LockLost, Runs
 from catalog.store import CatalogStore, SearchQuery, open_store, to_db_time, utcnow
 from catalog.store.api import LockRow
 from tests.oai.catalog_builder import make_record
@@ -258,14 +258,13 @@ def test_meta_is_set_once(store: CatalogStore) -> None:
 
 
 # -- sync runs -------------------------------------------------------------------------------------
-def test_sync_lock_run_items_queue(store: CatalogStore) -> None:
+def test_lease_run_items_queue(store: CatalogStore) -> None:
     runs = Runs(store)
-    lock = runs.acquire(ttl=60)
-    with pytest.raises(SyncLocked, match="another sync is running"):
-        runs.acquire(ttl=60)
+    lease = runs.lease_take(DISCOVERY, holder="w1", ttl=60)
+    assert isinstance(lease, Lease)
     run_id = runs.create({"full": False})
-    runs.heartbeat(lock, run_id=run_id)
-    holder = runs.lock_holder()
+    runs.lease_renew(lease, run_id=run_id)
+    holder = runs.lease_holder(DISCOVERY)
     assert holder is not None and holder.run_id == run_id
     assert runs.get(run_id[:12]).run_id == run_id  # type: ignore[union-attr]
     assert runs.unfinished().run_id == run_id  # type: ignore[union-attr]
@@ -295,10 +294,10 @@ def test_sync_lock_run_items_queue(store: CatalogStore) -> None:
     assert info is not None and info.status == "finished" and info.attempts == 2 and info.warc_files == ["a.warc.gz"]
     assert info.checkpoint == {"page": 1, "queue_built": True} and info.requests == 3 and info.report == {"ok": True}
     assert [i.run_id for i in runs.recent()] == [run_id] and runs.unfinished() is None
-    runs.release(lock)
-    assert runs.lock_holder() is None
+    runs.lease_release(lease)
+    assert runs.lease_holder(DISCOVERY) is None
     with pytest.raises(LockLost):
-        runs.heartbeat(lock)
+        runs.lease_renew(lease)
 
 
 def test_store_errors_are_one_error_type(store: CatalogStore) -> None:
@@ -318,7 +317,6 @@ def test_coordinator_lease_taken_once_renewed_expired_released(store: CatalogSto
     assert isinstance(theirs, LockRow) and theirs.token == "w1" and theirs.owner_pid == os.getpid()
     runs.lease_renew(mine, run_id="r1")
     assert runs.lease_holder(DISCOVERY).run_id == "r1"  # type: ignore[union-attr]
-    assert runs.lock_holder() is None  # a named row of its own: not the catalog-wide sync lock
     # expired (its holder stopped renewing, on any machine): the next taker gets it, the old holder loses it
     later = utcnow() + timedelta(seconds=61)
     taken = runs.lease_take(DISCOVERY, holder="w2", ttl=60, now=later)

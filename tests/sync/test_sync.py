@@ -227,12 +227,6 @@ def test_expired_discovery_lease_from_another_host_is_taken_over(archive: TestAr
         assert run_sync(settings=settings, store=store).status == "finished"
 
 
-def test_the_old_catalog_wide_lock_no_longer_stops_a_sync(archive: TestArchive, settings: Settings) -> None:
-    with SQLiteStore(settings.storage.database) as store:
-        Runs(store).acquire(ttl=300)  # the "sync" row: kept for callers that want one process only
-        assert run_sync(settings=settings, store=store).status == "finished"
-
-
 def test_quality_alarm_on_markup_change(archive: TestArchive, settings: Settings, sync_once: Sync) -> None:
     first = sync_once()
     assert first.report["quality"]["alarms"] == []
