@@ -41,7 +41,8 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -178,7 +179,6 @@ def run_sync(
     store: CatalogStore,
     full: bool = False,
     recheck_all: bool = False,
-    fetcher: Fetcher | None = None,
     progress: Progress | None = None,
     notice: Progress | None = None,
 ) -> SyncResult:
@@ -228,44 +228,18 @@ def run_sync(
         resumed = not joined
     if lease is not None:
         runs.lease_renew(lease, run_id=info.run_id)
-    now = to_db_time(utcnow())
-    store.worker_start(WorkerRow(worker_id, host, pid, now, now, 0, None))
-    heart = _Heartbeat(runs, worker_id, settings, lease)
-    heart.start()
-    writer: WarcWriter | None = None
-    own_fetcher = fetcher is None
-    run: _Run | None = None
-    try:
-        if fetcher is None:
-            writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
-                                             software=f"wcda-harvester/{__version__}",
-                                             operator=settings.archive.contact)
-            fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer), limiter=catalog_limiter(settings, store))
-        warc = str(writer.path) if writer else None
+    with _worker_session(settings, store, runs, (worker_id, host, pid), lease) as session:
         if resumed:
-            runs.begin_attempt(info.run_id, warc)
+            runs.begin_attempt(info.run_id, session.warc)
             if progress:
                 progress(f"resuming run {info.run_id} (attempt {info.attempts + 1}, phase {info.phase})")
-        elif warc:
-            runs.add_warc_file(info.run_id, warc)
+        else:
+            runs.add_warc_file(info.run_id, session.warc)
         if joined and progress:
             progress(f"joining run {info.run_id}: revalidating from its queue")
-        run = _Run(settings, store, runs, info, fetcher, heart, progress, worker_id=worker_id, lease=lease)
-        return run.execute(resumed)
-    finally:
-        heart.stop()
-        if run is not None:
-            run.give_back()
-        if own_fetcher and fetcher is not None:
-            fetcher.close()
-        if writer is not None:
-            writer.close()
-        if heart.lease is not None:
-            runs.lease_release(heart.lease)
-        try:
-            store.worker_stop(worker_id)
-        except StoreError:
-            pass
+        session.run = _Run(settings, store, runs, info, session.fetcher, session.heart, progress,
+                           worker_id=worker_id, lease=lease)
+        return session.run.execute(resumed)
 
 
 def help_sync(*, settings: Settings, store: CatalogStore, progress: Progress | None = None,
@@ -284,25 +258,52 @@ def help_sync(*, settings: Settings, store: CatalogStore, progress: Progress | N
     worker_id, host, pid = worker_identity()
     if progress:
         progress(f"helping sync run {info.run_id}: {counts['pending'] + counts['expired']} item(s) waiting")
+    with _worker_session(settings, store, runs, (worker_id, host, pid), None) as session:
+        runs.add_warc_file(info.run_id, session.warc)
+        session.run = _Run(settings, store, runs, info, session.fetcher, session.heart, progress,
+                           worker_id=worker_id, lease=None, helper=True, cancel=cancel)
+        return session.run.execute(False)
+
+
+@dataclass
+class _Session:
+    """One worker's part in a sync run: its heartbeat, fetcher, WARC file, and the run it works."""
+
+    heart: _Heartbeat
+    fetcher: Fetcher
+    warc: str  # the WARC file this worker's responses go to
+    run: _Run | None = None
+
+
+@contextmanager
+def _worker_session(settings: Settings, store: CatalogStore, runs: Runs, worker: tuple[str, str, int],
+                    lease: Lease | None) -> Iterator[_Session]:
+    """Register the worker, keep its heartbeat, fetch into a new WARC file; at the end give back an
+    unfinished item, close what was opened, release a lease still held and sign the worker off."""
+    worker_id, host, pid = worker
     now = to_db_time(utcnow())
     store.worker_start(WorkerRow(worker_id, host, pid, now, now, 0, None))
-    heart = _Heartbeat(runs, worker_id, settings, None)
+    heart = _Heartbeat(runs, worker_id, settings, lease)
     heart.start()
-    writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
-                                     software=f"wcda-harvester/{__version__}", operator=settings.archive.contact)
-    fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer), limiter=catalog_limiter(settings, store))
-    run: _Run | None = None
+    writer: WarcWriter | None = None
+    fetcher: Fetcher | None = None
+    session: _Session | None = None
     try:
-        runs.add_warc_file(info.run_id, str(writer.path))
-        run = _Run(settings, store, runs, info, fetcher, heart, progress, worker_id=worker_id, lease=None,
-                   helper=True, cancel=cancel)
-        return run.execute(False)
+        writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
+                                         software=f"wcda-harvester/{__version__}", operator=settings.archive.contact)
+        fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer), limiter=catalog_limiter(settings, store))
+        session = _Session(heart, fetcher, str(writer.path))
+        yield session
     finally:
         heart.stop()
-        if run is not None:
-            run.give_back()
-        fetcher.close()
-        writer.close()
+        if session is not None and session.run is not None:
+            session.run.give_back()
+        if fetcher is not None:
+            fetcher.close()
+        if writer is not None:
+            writer.close()
+        if heart.lease is not None:  # the run's discovery lease, when this worker held it at the end
+            runs.lease_release(heart.lease)
         try:
             store.worker_stop(worker_id)
         except StoreError:
