@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import rispy
 from pybtex.database import parse_string
 
@@ -98,6 +99,7 @@ def test_bibtex_read_back_by_pybtex(fixture_record: CatalogRecord) -> None:
     assert "translator" not in entry.fields and "origlanguage" not in entry.fields
 
 
+@pytest.mark.slow  # runs biber (Perl) over every fixture record; pybtex reads the BibTeX back above
 @needs_tool(shutil.which("biber") is None, "biber not installed (Debian: apt-get install biber)")
 def test_biber_finds_no_invalid_field_only_missing_dates(tmp_path: Path) -> None:
     records = fixture_records()

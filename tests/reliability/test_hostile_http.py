@@ -114,12 +114,15 @@ def test_bomb_bytes_are_a_valid_stream() -> None:
 # -- 2. one total deadline, headers included --------------------------------------------------
 @pytest.mark.parametrize("behaviour", ["trickle_headers", "endless_continue"])
 def test_headers_that_never_end_hit_the_total_deadline(behaviour: str, tmp_path: Path) -> None:
-    hostile = trickle_headers(0.2) if behaviour == "trickle_headers" else endless_continue(0.2)
+    # A byte every 0.08 s never lets the 0.25 s read timeout fire (3x margin on a loaded machine);
+    # only the total deadline can end the request.
+    hostile = trickle_headers(0.08) if behaviour == "trickle_headers" else endless_continue(0.08)
     with FaultyServer(FaultPlan.empty(), routes={"/document/1": hostile}) as server:
-        settings = settings_for(server.base_url, tmp_path)  # 0.5 + 4 x 0.5 = 2.5 s per request
+        # 0.25 + 4 x 0.25 = 1.25 s per request
+        settings = settings_for(server.base_url, tmp_path, read_timeout=0.25, connect_timeout=0.25)
         with Fetcher(settings) as fetcher:
             started = time.monotonic()
-            with pytest.raises(TransportError, match=r"timeout \(the response took over 2\.5 s in total\)"):
+            with pytest.raises(TransportError, match=r"timeout \(the response took over 1\.25 s in total\)"):
                 fetcher.get(fetcher.document_url(1))
             took = time.monotonic() - started
     assert took < 10  # a hang detector, not a speed target: before the fix this never returned
@@ -128,9 +131,9 @@ def test_headers_that_never_end_hit_the_total_deadline(behaviour: str, tmp_path:
 def test_sync_max_minutes_stops_a_request_whose_headers_never_end(tmp_path: Path) -> None:
     routes = {"/robots.txt": NOT_FOUND, LISTING_0: trickle_headers(0.2)}
     with FaultyServer(FaultPlan.empty(), routes=routes, stall_limit=60) as server:
-        # 10 + 4 x 30 s = 130 s per request; the run's budget is 3 s.
+        # 10 + 4 x 30 s = 130 s per request; the run's budget is 1.2 s.
         base = settings_for(server.base_url, tmp_path, read_timeout=30.0, connect_timeout=10.0)
-        settings = base.model_copy(update={"sync": base.sync.model_copy(update={"max_minutes": 0.05})})
+        settings = base.model_copy(update={"sync": base.sync.model_copy(update={"max_minutes": 0.02})})
         started = time.monotonic()
         with SQLiteStore(settings.storage.database) as store:
             result = run_sync(settings=settings, store=store)

@@ -86,4 +86,17 @@ def cluster() -> Iterator[Cluster]:
     finally:
         if (data / "postmaster.pid").exists():
             c.run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+        _remove_in_background(base)
+
+
+def _remove_in_background(folder: Path) -> None:
+    """Delete the stopped cluster's folder without waiting for it.
+
+    Every test database is a copy of template1 (~7.5 MB in ~1,000 files), so a test process's
+    cluster holds several hundred MB by the end; deleting it took 5-14 s of wall time at the end
+    of every pytest-xdist worker, on the suite's critical path. A shell puts `rm` in the
+    background and exits at once (so no child is left for Python to reap or warn about).
+    """
+    done = subprocess.run(["sh", "-c", 'rm -rf -- "$1" >/dev/null 2>&1 &', "sh", str(folder)], check=False)
+    if done.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
