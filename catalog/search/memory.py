@@ -10,9 +10,13 @@ the search indexes is kept in numpy arrays instead:
 - the deleted flags, the date range as ranks among the distinct dates, and each sort order
   (date, -date, title, changed) as a permutation of the records.
 
-Only the free text is asked of the store for each search (`text_matches`: Record IDs and
-their ranks). The results are exactly those of `CatalogStore.search` (tests/search compare
-them): the same totals, the same order with the same ties (Record ID), the same counts.
+Only the free text is asked of the store: first every matching Record ID, unranked, as one
+string (`text_match_ids`, ~0.1 µs a match), then, when the search shows a page by relevance,
+the ranks of the matches its facets and dates leave (`text_matches(among=…)`: ranking costs
+~2 µs a match in SQLite's FTS5, the bulk of a first search for a broad word). The last searches'
+matches are kept with the ranks asked so far, so paging and facet clicks ask nothing. The
+results are exactly those of `CatalogStore.search` (tests/search compare them): the same
+totals, the same order with the same ties (Record ID), the same counts.
 
 A snapshot is used only while the catalog's change stamp (`search_stamp`, moved by a trigger
 on every committed index write) is the one it was read at: after any write a search answers

@@ -201,7 +201,8 @@ def test_a_search_ranks_only_the_matches_its_facets_leave(catalogs: dict[str, Ca
     narrowed = store.search(narrow)
     assert 0 < narrowed.total < everything.total * RANK_ALL
     # no page shown: nothing ranked
-    assert snapshot.search(counting, SearchQuery(terms=terms, limit=0)) == store.search(SearchQuery(terms=terms, limit=0))
+    nothing_shown = SearchQuery(terms=terms, limit=0)
+    assert snapshot.search(counting, nothing_shown) == store.search(nothing_shown)
     assert asked == []
     # narrowed by a facet: only its matches are ranked, then the same again from what is kept
     assert snapshot.search(counting, narrow) == narrowed
