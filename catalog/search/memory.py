@@ -11,7 +11,7 @@ the search indexes is kept in numpy arrays instead:
   (date, -date, title, changed) as a permutation of the records.
 
 Only the free text is asked of the store: first every matching Record ID, unranked, as one
-string (`text_match_ids`, ~0.1 µs a match), then, when the search shows a page by relevance,
+string (`text_match_ids`, ~0.1-0.3 µs a match), then, when the search shows a page by relevance,
 the ranks of the matches its facets and dates leave (`text_matches(among=…)`: ranking costs
 ~2 µs a match in SQLite's FTS5, the bulk of a first search for a broad word). The last searches'
 matches are kept with the ranks asked so far, so paging and facet clicks ask nothing. The
