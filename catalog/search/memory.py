@@ -46,6 +46,10 @@ TEXT_ROWS = 2_000_000  # … and their matches together (16 bytes each)
 # Ranks are asked only for the matches a search's facets and dates leave, unless those are at least
 # this share of all the matches: then for all of them (one ranking pass, no list of Record IDs sent).
 RANK_ALL = 0.8
+# A new snapshot (the catalog changed) asks again for the words of the previous one's last searches,
+# ranked as they were, for at most this long: a reader paging on does not pay a first search again.
+WARM_SEARCHES = 8
+WARM_SECONDS = 1.0
 Array = Any  # numpy arrays (numpy's own types add nothing to these few lines)
 
 
@@ -236,6 +240,40 @@ class Snapshot:
         known = self.ids[found] == record_ids if n else np.zeros(len(found), dtype=bool)
         return found[known], known
 
+    def recent_texts(self, limit: int) -> list[tuple[tuple[TextTerm, ...], Array | None]]:
+        """The words of the last `limit` searches, newest first, each with the Record IDs of the
+        matches ranked so far (None: all of them)."""
+        with self._lock:
+            kept = list(self._texts.items())[-limit:]
+        out = []
+        for terms, text in reversed(kept):
+            ranked = ~np.isnan(text.ranks)
+            out.append((terms, None if ranked.all() else self.ids[text.found[ranked]]))
+        return out
+
+    def warm(self, store: CatalogStore, searches: list[tuple[tuple[TextTerm, ...], Array | None]],
+             seconds: float) -> int:
+        """Ask the store again for the text matches of `searches` (words, Record IDs ranked or None
+        for all), as the previous snapshot held them, for at most about `seconds`: a reader paging or
+        clicking a facet just after the catalog changed finds their words here instead of paying a
+        first search. Stops when the catalog changes again (this snapshot is of no use then). How
+        many were asked for."""
+        deadline = time.monotonic() + seconds
+        done = 0
+        for terms, ranked in searches:
+            if time.monotonic() > deadline or store.search_stamp() != self.stamp:
+                break
+            text = self.text(store, terms)
+            keep = np.ones(len(text.found), dtype=bool) if ranked is None else np.isin(self.ids[text.found], ranked)
+            if keep.any():
+                self._ranks(store, terms, text, keep)
+            done += 1
+        with self._lock:  # asked newest first; kept in their old order (the oldest is dropped first)
+            for terms, _ in reversed(searches[:done]):
+                if terms in self._texts:
+                    self._texts.move_to_end(terms)
+        return done
+
     def forget_texts(self) -> None:
         """Drop the kept text matches (benchmarks: the first search for some words)."""
         with self._lock:
@@ -321,9 +359,18 @@ class SearchMemory:
 
     def _build(self, store: CatalogStore) -> None:
         try:
+            previous = self.snapshot
             snapshot = Snapshot(store)
             self.snapshot = snapshot
             log.info("search snapshot of %d records built in %.2f s", snapshot.size, snapshot.seconds)
+            if previous is not None:
+                # Still in this thread, so no other build starts meanwhile; searches use the new
+                # snapshot already (one asking for the same words first asks the store itself).
+                try:
+                    warmed = snapshot.warm(store, previous.recent_texts(WARM_SEARCHES), WARM_SECONDS)
+                    log.info("search snapshot: the words of %d recent searches asked again", warmed)
+                except Exception as exc:
+                    log.warning("search snapshot: recent searches not asked again: %s", exc)
         except Exception as exc:  # a closed store, a lost server: searches go on answering from SQL
             log.warning("search snapshot not built (searches answer from SQL): %s", exc)
         finally:

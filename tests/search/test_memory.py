@@ -216,3 +216,44 @@ def test_a_search_ranks_only_the_matches_its_facets_leave(catalogs: dict[str, Ca
     for query in [SearchQuery(terms=terms, limit=3, offset=2), SearchQuery(terms=terms, facets=("type:cable",))]:
         assert snapshot.search(counting, query) == store.search(query)
     assert len(asked) == 2
+
+
+def test_a_new_snapshot_asks_again_for_the_last_searches_words(catalog_copy: tuple[CatalogStore, CatalogStore]) -> None:
+    server, writer = catalog_copy
+    memory = keep_in_memory(server, background=False, min_interval=0)
+    broad = SearchParams(q="memorandum", per_page=100)
+    narrow = SearchParams(q="cold war", facets=(("language", "Russian"),))
+    run_search(server, broad)  # every match ranked
+    run_search(server, narrow)  # only the Russian ones ranked
+    old = memory.snapshot
+    assert old is not None
+    (narrow_terms, narrow_ranked), (broad_terms, broad_ranked) = old.recent_texts(5)
+    assert broad_ranked is None and narrow_ranked is not None
+    narrowed = server.search(SearchQuery(terms=narrow_terms, facets=narrow.facet_keys(), limit=1000)).record_ids
+    assert 0 < len(narrowed) == len(narrow_ranked) < len(old.text(server, narrow_terms).found)
+    assert sorted(narrowed) == sorted(narrow_ranked.tolist())
+    writer.upsert(_new_record(3, "memorandum"), now=T0)  # type: ignore[arg-type]
+    assert memory.current(server) is not old  # rebuilt here (not in the background), then warmed
+    fresh = memory.snapshot
+    assert fresh is not None and fresh.stamp == server.search_stamp()
+    assert [(t, None if r is None else sorted(r.tolist())) for t, r in fresh.recent_texts(5)] == [
+        (narrow_terms, sorted(narrowed)), (broad_terms, None)]
+
+    asked: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            if name.startswith("text_"):
+                asked.append(name)
+            return getattr(server, name)
+
+    counting = cast(CatalogStore, Counting())
+    for params in (broad, narrow, SearchParams(q="memorandum", page=2, per_page=5)):
+        query = SearchQuery(terms=parse_text(params.q), facets=params.facet_keys(), limit=params.per_page,
+                            offset=(params.page - 1) * params.per_page)
+        assert fresh.search(counting, query) == server.search(query)
+    assert asked == []  # nothing asked of the store: the new record is among the matches asked again
+    assert 990_003 in fresh.ids[fresh.text(server, parse_text("memorandum")).found]
+    # warming stops once the catalog has changed again
+    writer.upsert(_new_record(4, "memorandum"), now=T0)  # type: ignore[arg-type]
+    assert fresh.warm(server, old.recent_texts(5), 10.0) == 0
