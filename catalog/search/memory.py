@@ -10,9 +10,13 @@ the search indexes is kept in numpy arrays instead:
 - the deleted flags, the date range as ranks among the distinct dates, and each sort order
   (date, -date, title, changed) as a permutation of the records.
 
-Only the free text is asked of the store for each search (`text_matches`: Record IDs and
-their ranks). The results are exactly those of `CatalogStore.search` (tests/search compare
-them): the same totals, the same order with the same ties (Record ID), the same counts.
+Only the free text is asked of the store: first every matching Record ID, unranked, as one
+string (`text_match_ids`, ~0.1-0.3 µs a match), then, when the search shows a page by relevance,
+the ranks of the matches its facets and dates leave (`text_matches(among=…)`: ranking costs
+~2 µs a match in SQLite's FTS5, the bulk of a first search for a broad word). The last searches'
+matches are kept with the ranks asked so far, so paging and facet clicks ask nothing. The
+results are exactly those of `CatalogStore.search` (tests/search compare them): the same
+totals, the same order with the same ties (Record ID), the same counts.
 
 A snapshot is used only while the catalog's change stamp (`search_stamp`, moved by a trigger
 on every committed index write) is the one it was read at: after any write a search answers
@@ -38,8 +42,23 @@ from catalog.store.api import CatalogStore, FacetCount, SearchQuery, SearchResul
 
 log = logging.getLogger(__name__)
 TEXT_SEARCHES = 64  # the last searches' text matches kept per snapshot …
-TEXT_ROWS = 2_000_000  # … and their matches together (12 bytes each)
+TEXT_ROWS = 2_000_000  # … and their matches together (16 bytes each)
+# Ranks are asked only for the matches a search's facets and dates leave, unless those are at least
+# this share of all the matches: then for all of them (one ranking pass, no list of Record IDs sent).
+RANK_ALL = 0.8
+# A new snapshot (the catalog changed) asks again for the words of the previous one's last searches,
+# ranked as they were, for at most this long: a reader paging on does not pay a first search again.
+WARM_SEARCHES = 8
+WARM_SECONDS = 1.0
 Array = Any  # numpy arrays (numpy's own types add nothing to these few lines)
+
+
+class _Text:
+    """One search's text matches (dense numbers, ascending) and their ranks where asked (NaN: not yet)."""
+
+    def __init__(self, found: Array) -> None:
+        self.found = found
+        self.ranks: Array = np.full(len(found), np.nan)
 
 
 class Snapshot:
@@ -111,7 +130,7 @@ class Snapshot:
         np.cumsum(np.bincount(record_of_row, minlength=n), out=self.indptr[1:])
         self.all_counts: Array = np.bincount(self.row_key, minlength=len(self.keys))
         self._lock = threading.Lock()
-        self._texts: OrderedDict[tuple[TextTerm, ...], tuple[Array, Array | None]] = OrderedDict()
+        self._texts: OrderedDict[tuple[TextTerm, ...], _Text] = OrderedDict()
         self._kept = 0  # rows in _texts
         self.seconds = time.perf_counter() - started
 
@@ -136,21 +155,20 @@ class Snapshot:
         terms = query.text_terms()
         if terms is None:
             return SearchResult(0, [], {})  # text without a single word: nothing can match it
-        found: Array = None
-        ranks: Array = None
+        text: _Text | None = None
         if terms:
-            found, ranks = self.text(store, terms, ranked=query.sort == "relevance")
-            text = np.zeros(n, dtype=bool)
-            text[found] = True
-            mask &= text
-            if query.sort == "relevance":
-                keep = mask[found]
-                found, ranks = found[keep], ranks[keep]
+            text = self.text(store, terms)
+            held = np.zeros(n, dtype=bool)
+            held[text.found] = True
+            mask &= held
         total = int(np.count_nonzero(mask))
         page: list[int] = []
         if total > query.offset and query.limit > 0:
             window = slice(query.offset, query.offset + query.limit)
-            if query.sort == "relevance" and found is not None:
+            if query.sort == "relevance" and text is not None:
+                # ranked only now, and only the matches left: a search showing no page ranks none
+                keep = mask[text.found]
+                found, ranks = text.found[keep], self._ranks(store, terms, text, keep)
                 wanted = query.offset + query.limit
                 if wanted < len(found):  # only those ranked at most as the wanted-th best need sorting
                     near = ranks <= np.partition(ranks, wanted - 1)[wanted - 1]
@@ -168,32 +186,93 @@ class Snapshot:
             counts = self._counts(mask, total, query)
         return SearchResult(total, page, counts)
 
-    def text(self, store: CatalogStore, terms: tuple[TextTerm, ...], *, ranked: bool) -> tuple[Array, Array]:
-        """The dense numbers of the records matching `terms`, with their ranks when `ranked` (a lower
-        one better). The last searches' are kept: a reader paging or clicking facets searches the
-        same words again. Kept in the snapshot, so they go when it does (the catalog changed)."""
+    def text(self, store: CatalogStore, terms: tuple[TextTerm, ...]) -> _Text:
+        """The records matching `terms`, with the ranks asked for so far. The last searches' are kept:
+        a reader paging or clicking facets searches the same words again. Kept in the snapshot, so
+        they go when it does (the catalog changed)."""
         with self._lock:
             hit = self._texts.get(terms)
-            if hit is not None and (hit[1] is not None or not ranked):
+            if hit is not None:
                 self._texts.move_to_end(terms)
-                return hit[0], hit[1]
-        rows = store.text_matches(terms, ranked=ranked)
-        n = self.size
-        # Record IDs < 2^53: exact as floats. fromiter over the flattened rows: a third of np.array's time.
-        both = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=2 * len(rows)).reshape(-1, 2)
-        record_ids = both[:, 0].astype(np.int64)
-        found = np.searchsorted(self.ids, record_ids).clip(0, max(n - 1, 0))
-        known = self.ids[found] == record_ids if n else np.zeros(len(found), dtype=bool)
-        found = found[known]
-        ranks = both[known, 1] if ranked else None
+                return hit
+        # Unranked, as one string: ~0.1 µs a match, where ranking costs ~2 µs (see _ranks).
+        listed = store.text_match_ids(terms)
+        record_ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, dtype=np.int64)
+        found = self._dense(record_ids)[0]
+        text = _Text(np.unique(found))
         with self._lock:
             old = self._texts.pop(terms, None)
-            self._kept += len(found) - (len(old[0]) if old is not None else 0)
-            self._texts[terms] = (found, ranks)
+            self._kept += len(text.found) - (len(old.found) if old is not None else 0)
+            self._texts[terms] = text
             while self._texts and (self._kept > TEXT_ROWS or len(self._texts) > TEXT_SEARCHES):
-                _, (dropped, _) = self._texts.popitem(last=False)
-                self._kept -= len(dropped)
-        return found, np.zeros(len(found)) if ranks is None else ranks
+                _, dropped = self._texts.popitem(last=False)
+                self._kept -= len(dropped.found)
+        return text
+
+    def _ranks(self, store: CatalogStore, terms: tuple[TextTerm, ...], text: _Text, keep: Array) -> Array:
+        """The ranks of the matches `keep` selects (those the facets and dates leave), asked of the
+        store for those not ranked yet: only they, when they are fewer than most of the matches (a
+        broad word narrowed by facets ranks a fraction of its matches)."""
+        ranks = text.ranks[keep]
+        missing = np.isnan(ranks)
+        if missing.any():
+            wanted = text.found[np.flatnonzero(keep)[missing]]
+            among = None if len(wanted) >= RANK_ALL * len(text.found) else self.ids[wanted].tolist()
+            rows = store.text_matches(terms, ranked=True, among=among)
+            # Record IDs < 2^53: exact as floats. fromiter over the flattened rows: a third of np.array's time.
+            both = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64,
+                               count=2 * len(rows)).reshape(-1, 2)
+            dense, known = self._dense(both[:, 0].astype(np.int64))
+            where = np.searchsorted(text.found, dense).clip(0, max(len(text.found) - 1, 0))
+            inside = text.found[where] == dense if len(text.found) else np.zeros(len(dense), dtype=bool)
+            # Written in place: another thread may write the same numbers at the same time.
+            text.ranks[where[inside]] = both[known, 1][inside]
+            ranks = text.ranks[keep]
+            # A match the store no longer ranks (the catalog changed meanwhile, and the next
+            # search will not use this snapshot): last, not NaN, which sorts unpredictably.
+            ranks[np.isnan(ranks)] = np.inf
+        return ranks
+
+    def _dense(self, record_ids: Array) -> tuple[Array, Array]:
+        """The dense numbers of those `record_ids` the snapshot holds, and which those are."""
+        n = self.size
+        found = np.searchsorted(self.ids, record_ids).clip(0, max(n - 1, 0))
+        known = self.ids[found] == record_ids if n else np.zeros(len(found), dtype=bool)
+        return found[known], known
+
+    def recent_texts(self, limit: int) -> list[tuple[tuple[TextTerm, ...], Array | None]]:
+        """The words of the last `limit` searches, newest first, each with the Record IDs of the
+        matches ranked so far (None: all of them)."""
+        with self._lock:
+            kept = list(self._texts.items())[-limit:]
+        out = []
+        for terms, text in reversed(kept):
+            ranked = ~np.isnan(text.ranks)
+            out.append((terms, None if ranked.all() else self.ids[text.found[ranked]]))
+        return out
+
+    def warm(self, store: CatalogStore, searches: list[tuple[tuple[TextTerm, ...], Array | None]],
+             seconds: float) -> int:
+        """Ask the store again for the text matches of `searches` (words, Record IDs ranked or None
+        for all), as the previous snapshot held them, for at most about `seconds`: a reader paging or
+        clicking a facet just after the catalog changed finds their words here instead of paying a
+        first search. Stops when the catalog changes again (this snapshot is of no use then). How
+        many were asked for."""
+        deadline = time.monotonic() + seconds
+        done = 0
+        for terms, ranked in searches:
+            if time.monotonic() > deadline or store.search_stamp() != self.stamp:
+                break
+            text = self.text(store, terms)
+            keep = np.ones(len(text.found), dtype=bool) if ranked is None else np.isin(self.ids[text.found], ranked)
+            if keep.any():
+                self._ranks(store, terms, text, keep)
+            done += 1
+        with self._lock:  # asked newest first; kept in their old order (the oldest is dropped first)
+            for terms, _ in reversed(searches[:done]):
+                if terms in self._texts:
+                    self._texts.move_to_end(terms)
+        return done
 
     def forget_texts(self) -> None:
         """Drop the kept text matches (benchmarks: the first search for some words)."""
@@ -280,9 +359,18 @@ class SearchMemory:
 
     def _build(self, store: CatalogStore) -> None:
         try:
+            previous = self.snapshot
             snapshot = Snapshot(store)
             self.snapshot = snapshot
             log.info("search snapshot of %d records built in %.2f s", snapshot.size, snapshot.seconds)
+            if previous is not None:
+                # Still in this thread, so no other build starts meanwhile; searches use the new
+                # snapshot already (one asking for the same words first asks the store itself).
+                try:
+                    warmed = snapshot.warm(store, previous.recent_texts(WARM_SEARCHES), WARM_SECONDS)
+                    log.info("search snapshot: the words of %d recent searches asked again", warmed)
+                except Exception as exc:
+                    log.warning("search snapshot: recent searches not asked again: %s", exc)
         except Exception as exc:  # a closed store, a lost server: searches go on answering from SQL
             log.warning("search snapshot not built (searches answer from SQL): %s", exc)
         finally:

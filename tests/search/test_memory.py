@@ -7,12 +7,13 @@ import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from catalog.index import derive
 from catalog.search import SearchParams, parse_text, run_search
-from catalog.search.memory import Snapshot, keep_in_memory
+from catalog.search.memory import RANK_ALL, Snapshot, keep_in_memory
 from catalog.search.run import memory_of
 from catalog.store import CatalogStore, SearchQuery, open_store
 from tests.search.catalog import DELETED, RECORDS, T0, expected_ids
@@ -161,3 +162,98 @@ def test_records_by_id_come_in_one_query_in_the_order_asked(catalogs: dict[str, 
         assert [r.record_id for r in store.iter_raw(ids=ids, include_deleted=False)] == [ids[0], ids[3], ids[4]]
         assert [r.record_id for r in store.iter_raw(ids=iter(range(100_000, 100_000 + 7 * 600, 7)),
                                                     batch_size=100, brief=True)] == [r.record_id for r in RECORDS]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_store_ranks_only_the_matches_asked_for(catalogs: dict[str, CatalogStore], backend: str) -> None:
+    store = catalogs[backend]
+    terms = parse_text("memorandum")
+    ranked = dict(store.text_matches(terms, ranked=True))
+    assert len(ranked) > 6 and len(set(ranked.values())) > 1
+    listed = store.text_match_ids(terms)
+    assert sorted(int(i) for i in listed.split(",")) == sorted(ranked)
+    among = sorted(ranked)[::3] + [1, 2]  # Record IDs that do not match are no answer
+    assert dict(store.text_matches(terms, ranked=True, among=among)) == {i: ranked[i] for i in sorted(ranked)[::3]}
+    assert store.text_matches(terms, ranked=True, among=[]) == []
+    assert store.text_match_ids(parse_text("zzzz")) == ""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_search_ranks_only_the_matches_its_facets_leave(catalogs: dict[str, CatalogStore], backend: str) -> None:
+    store = catalogs[backend]
+    asked: list[int | None] = []
+
+    class Counting:
+        """The store, counting the matches each ranking asks for (None: all of them)."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+        def text_matches(self, terms: Any, *, ranked: bool, among: Any = None) -> list[tuple[int, float]]:
+            asked.append(None if among is None else len(among))
+            return store.text_matches(terms, ranked=ranked, among=among)
+
+    counting = cast(CatalogStore, Counting())
+    snapshot = Snapshot(store)
+    terms = parse_text("memorandum")
+    everything = store.search(SearchQuery(terms=terms, limit=1000))
+    narrow = SearchQuery(terms=terms, facets=("language:rus",), limit=1000)
+    narrowed = store.search(narrow)
+    assert 0 < narrowed.total < everything.total * RANK_ALL
+    # no page shown: nothing ranked
+    nothing_shown = SearchQuery(terms=terms, limit=0)
+    assert snapshot.search(counting, nothing_shown) == store.search(nothing_shown)
+    assert asked == []
+    # narrowed by a facet: only its matches are ranked, then the same again from what is kept
+    assert snapshot.search(counting, narrow) == narrowed
+    assert snapshot.search(counting, narrow) == narrowed
+    assert asked == [narrowed.total]
+    # all the matches: the rest are ranked (in one pass over all when they are most of them)
+    assert snapshot.search(counting, SearchQuery(terms=terms, limit=1000)) == everything
+    rest, matches = everything.total - narrowed.total, len(store.text_match_ids(terms).split(","))  # tombstones too
+    assert asked[1:] == [None if rest >= RANK_ALL * matches else rest]
+    # every order by relevance again from what is kept, with facets or without
+    for query in [SearchQuery(terms=terms, limit=3, offset=2), SearchQuery(terms=terms, facets=("type:cable",))]:
+        assert snapshot.search(counting, query) == store.search(query)
+    assert len(asked) == 2
+
+
+def test_a_new_snapshot_asks_again_for_the_last_searches_words(catalog_copy: tuple[CatalogStore, CatalogStore]) -> None:
+    server, writer = catalog_copy
+    memory = keep_in_memory(server, background=False, min_interval=0)
+    broad = SearchParams(q="memorandum", per_page=100)
+    narrow = SearchParams(q="cold war", facets=(("language", "Russian"),))
+    run_search(server, broad)  # every match ranked
+    run_search(server, narrow)  # only the Russian ones ranked
+    old = memory.snapshot
+    assert old is not None
+    (narrow_terms, narrow_ranked), (broad_terms, broad_ranked) = old.recent_texts(5)
+    assert broad_ranked is None and narrow_ranked is not None
+    narrowed = server.search(SearchQuery(terms=narrow_terms, facets=narrow.facet_keys(), limit=1000)).record_ids
+    assert 0 < len(narrowed) == len(narrow_ranked) < len(old.text(server, narrow_terms).found)
+    assert sorted(narrowed) == sorted(narrow_ranked.tolist())
+    writer.upsert(_new_record(3, "memorandum"), now=T0)  # type: ignore[arg-type]
+    assert memory.current(server) is not old  # rebuilt here (not in the background), then warmed
+    fresh = memory.snapshot
+    assert fresh is not None and fresh.stamp == server.search_stamp()
+    assert [(t, None if r is None else sorted(r.tolist())) for t, r in fresh.recent_texts(5)] == [
+        (narrow_terms, sorted(narrowed)), (broad_terms, None)]
+
+    asked: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            if name.startswith("text_"):
+                asked.append(name)
+            return getattr(server, name)
+
+    counting = cast(CatalogStore, Counting())
+    for params in (broad, narrow, SearchParams(q="memorandum", page=2, per_page=5)):
+        query = SearchQuery(terms=parse_text(params.q), facets=params.facet_keys(), limit=params.per_page,
+                            offset=(params.page - 1) * params.per_page)
+        assert fresh.search(counting, query) == server.search(query)
+    assert asked == []  # nothing asked of the store: the new record is among the matches asked again
+    assert 990_003 in fresh.ids[fresh.text(server, parse_text("memorandum")).found]
+    # warming stops once the catalog has changed again
+    writer.upsert(_new_record(4, "memorandum"), now=T0)  # type: ignore[arg-type]
+    assert fresh.warm(server, old.recent_texts(5), 10.0) == 0

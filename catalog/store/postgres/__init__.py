@@ -248,12 +248,22 @@ class PostgresStore(PostgresBudget, SqlStore):
                 " JOIN record_text s ON s.record_id = o.record_id AND s.document @@ q.query")
         return join, [tsquery_text(terms)], f"ts_rank({_WEIGHTS}, s.document, q.query) DESC"
 
-    def text_matches(self, terms: Sequence[TextTerm], *, ranked: bool) -> list[tuple[int, float]]:
+    def text_matches(self, terms: Sequence[TextTerm], *, ranked: bool,
+                     among: Sequence[int] | None = None) -> list[tuple[int, float]]:
         # ts_rank negated: a lower rank is a better match, as `search` orders by ts_rank DESC.
         rank = f"-ts_rank({_WEIGHTS}, s.document, q.query)" if ranked else "0.0"
-        rows = self._all(f"SELECT s.record_id, {rank} FROM (SELECT ?::tsquery AS query) AS q"
-                         " JOIN record_text s ON s.document @@ q.query", [tsquery_text(terms)])
-        return [(int(r[0]), float(r[1])) for r in rows]
+        sql = (f"SELECT s.record_id, {rank} FROM (SELECT ?::tsquery AS query) AS q"
+               " JOIN record_text s ON s.document @@ q.query")
+        params: list[object] = [tsquery_text(terms)]
+        if among is not None:
+            sql += " WHERE s.record_id = ANY(?::bigint[])"
+            params.append([int(i) for i in among])
+        return [(int(r[0]), float(r[1])) for r in self._all(sql, params)]
+
+    def text_match_ids(self, terms: Sequence[TextTerm]) -> str:
+        row = self._one("SELECT string_agg(s.record_id::text, ',') FROM (SELECT ?::tsquery AS query) AS q"
+                        " JOIN record_text s ON s.document @@ q.query", [tsquery_text(terms)])
+        return str(row[0]) if row and row[0] is not None else ""
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         """{"records": N, "fields": {field: count}} over the live catalog (jsonb path queries)."""

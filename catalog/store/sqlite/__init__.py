@@ -220,11 +220,22 @@ class SQLiteStore(SQLiteBudget, SqlStore):
         # bm25 with the fields weighted as PostgreSQL's setweight does (title A, …, texts D)
         return join, [query], f"bm25(record_text, {_WEIGHTS})"
 
-    def text_matches(self, terms: Sequence[TextTerm], *, ranked: bool) -> list[tuple[int, float]]:
+    def text_matches(self, terms: Sequence[TextTerm], *, ranked: bool,
+                     among: Sequence[int] | None = None) -> list[tuple[int, float]]:
         join, params, rank = self._text_match(terms)
         # The same MATCH as `search`, without the join: FTS5 hands the rowids over as it reads its doclists.
-        return self._all(f"SELECT rowid, {rank if ranked else '0.0'} FROM record_text WHERE record_text MATCH ?",
-                         params)
+        sql = f"SELECT rowid, {rank if ranked else '0.0'} FROM record_text WHERE record_text MATCH ?"
+        if among is not None:
+            # `+rowid`: not a constraint FTS5 is offered (it would run the MATCH once per Record ID),
+            # a test on each matching row before bm25 is computed for it, so only these are ranked.
+            sql += " AND +rowid IN (SELECT value FROM json_each(?))"
+            params = [*params, json.dumps([int(i) for i in among])]
+        return self._all(sql, params)
+
+    def text_match_ids(self, terms: Sequence[TextTerm]) -> str:
+        _, params, _ = self._text_match(terms)
+        row = self._one("SELECT group_concat(rowid) FROM record_text WHERE record_text MATCH ?", params)
+        return str(row[0]) if row and row[0] is not None else ""
 
     def coverage(self, fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         """{"records": N, "fields": {field: count}} over the live catalog, in SQL (JSON functions)."""
