@@ -237,6 +237,7 @@ def main() -> None:
     conc, latency = args.concurrency, args.latency
     ideal = conc / latency
     res = Results("harvest", "2. Harvest pipeline: 50 ms latency, concurrency 8")
+    load_start = os.getloadavg()
     figures = {}
     with Server(max(sizes), latency) as server:
         for size in sizes:
@@ -323,6 +324,10 @@ def main() -> None:
     growth = figures[big][0]["peak_rss_mb"] - figures[small][0]["peak_rss_mb"]
     res.note(f"Memory from {small:,} to {big:,} documents: {growth:+.0f} MB "
              f"({growth * 1024 / (big - small):.1f} KB per extra document; flat means ~0).")
+    load_end = os.getloadavg()
+    res.note(f"Machine load average (1, 5, 15 min) at the start {', '.join(f'{v:.1f}' for v in load_start)}, at the "
+             f"end {', '.join(f'{v:.1f}' for v in load_end)}, on {cores} cores: other work shares them, so the "
+             "ratios to the references of the same run are the figures, and pages/s moves from run to run.")
     res.note("The server answers /document/<ID> directly with 200 (no slug redirect), so one page is one request "
              "and the issue's ideal (8 / 0.05 s) applies as stated; records therefore note 'final URL is not a "
              "/document/<slug> URL'.")
