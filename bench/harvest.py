@@ -247,9 +247,10 @@ def main() -> None:
             print(f"{size:,} documents: harvest {size / got['wall']:.1f} pages/s ({got['counts']}), "
                   f"reference {size / ref['wall']:.1f} pages/s, ideal {ideal:.0f}", flush=True)
         big = max(sizes)
-        # The floor: the lean harvester building the BeautifulSoup tree the parser reads, right after.
-        floor = run_child([__file__, "--reference-child", server.url, str(big), str(conc), "bs4"])
-        print(f"{big:,} documents, lean + bs4 tree: {big / floor['wall']:.1f} pages/s", flush=True)
+        # The floor: the lean harvester building the BeautifulSoup tree the parser reads; once here
+        # and once after the harvests (other work on the machine only ever adds: the lower is used).
+        floors = [run_child([__file__, "--reference-child", server.url, str(big), str(conc), "bs4"])]
+        print(f"{big:,} documents, lean + bs4 tree: {big / floors[0]['wall']:.1f} pages/s", flush=True)
         # The same run with the parse on the storing thread (no worker processes), right after.
         inline = run_child([__file__, "--harvest-child", server.url, str(big), str(conc), "inline"])
         print(f"{big:,} documents, parse inline: {big / inline['wall']:.1f} pages/s", flush=True)
@@ -257,6 +258,9 @@ def main() -> None:
         # lease, heartbeat and finish cost per item.
         bare = run_child([__file__, "--harvest-child", server.url, str(big), str(conc), "no-queue"])
         print(f"{big:,} documents, no work queue: {big / bare['wall']:.1f} pages/s", flush=True)
+        floors.append(run_child([__file__, "--reference-child", server.url, str(big), str(conc), "bs4"]))
+        print(f"{big:,} documents, lean + bs4 tree again: {big / floors[1]['wall']:.1f} pages/s", flush=True)
+    floor = min(floors, key=lambda f: f["cpu"])
     got, ref = figures[big]
     rate, ref_rate = big / got["wall"], big / ref["wall"]
     cpu_ms = 1000 * got["cpu"] / big
@@ -306,6 +310,9 @@ def main() -> None:
                "peak PSS summed MB", "target"], rows)
     cores = os.cpu_count() or 1
     all_ms = cpu_ms + worker_ms
+    res.note("The floor was measured twice in this run, before and after the harvests: "
+             + " and ".join(f"{1000 * f['cpu'] / big:.2f} ms a page at {big / f['wall']:.0f} pages/s" for f in floors)
+             + "; the tables show the lower.")
     if floor_ms > 2 * lean_ms:
         res.note(f"The floor alone exceeds the goal: building the BeautifulSoup tree of a page costs "
                  f"{floor_ms:.2f} ms of CPU with the fetch ({floor_ms / lean_ms:.1f}x the lean "
