@@ -6,9 +6,12 @@ can be replaced by a live recording without changing a line of code.
 
 Writing: each request/response pair is two WARC records (linked by
 WARC-Concurrent-To), redirects included, each record its own gzip member and flushed
-at once, so a killed run leaves only whole records behind; the pair is then synced to
-disk together (one fsync an exchange, not one a record: harvest threads share one
-writer, so every fsync is waited for by all of them).
+at once, so a killed run leaves only whole records behind. The pair is then synced to
+disk together (one fsync an exchange, not one a record), or, for a writer made with
+`sync_each=False` (the harvest's), by the caller's `sync()`: the harvest syncs once
+before each catalog transaction that stores records, so a record still never reaches the
+catalog before its raw response is on disk, at one fsync per batch instead of one a page
+(harvest threads share one writer, so every fsync is waited for by all of them).
 
 If a write fails (a full disk, a file size limit) the file is cut back to its last whole
 record and ArchiveWriteError is raised: the caller must not store a record whose raw
@@ -95,10 +98,14 @@ def _warc_date(value: datetime) -> str:
 class WarcWriter:
     """Appends request/response pairs to one .warc.gz file."""
 
-    def __init__(self, path: str | Path, *, software: str, operator: str | None = None, replace: bool = False) -> None:
-        """Append to `path` (a new file starts with a warcinfo record); `replace=True` starts it anew."""
+    def __init__(self, path: str | Path, *, software: str, operator: str | None = None, replace: bool = False,
+                 sync_each: bool = True) -> None:
+        """Append to `path` (a new file starts with a warcinfo record); `replace=True` starts it anew.
+        `sync_each=False`: exchanges are flushed, not synced; the caller calls `sync()`."""
         self.path = Path(path)
         self.exchanges = 0  # request/response pairs written by this writer
+        self.sync_each = sync_each
+        self._synced = 0  # exchanges known to be on disk
         self._broken: ArchiveWriteError | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,18 +122,19 @@ class WarcWriter:
                 info["operator"] = operator
             record = self._writer.create_warcinfo_record(self.path.name, info)
             try:
-                self._write(record)
+                self._write(record, sync=sync_each)
             except OSError as exc:
                 raise self._failed(0, exc) from exc
 
     @classmethod
     def in_directory(cls, directory: str | Path, *, prefix: str, software: str,
-                     operator: str | None = None) -> WarcWriter:
+                     operator: str | None = None, sync_each: bool = True) -> WarcWriter:
         """A new file directly inside `directory`; the prefix is a plain name, never a path."""
         if not _PLAIN_NAME.fullmatch(prefix):
             raise ValueError(f"not a plain file name prefix: {prefix!r}")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return cls(Path(directory) / f"{prefix}-{stamp}-{os.getpid()}.warc.gz", software=software, operator=operator)
+        return cls(Path(directory) / f"{prefix}-{stamp}-{os.getpid()}.warc.gz", software=software, operator=operator,
+                   sync_each=sync_each)
 
     def _write(self, record: object, *, sync: bool = True) -> None:
         self._writer.write_record(record)
@@ -177,7 +185,7 @@ class WarcWriter:
         start = self._fh.tell()
         try:
             self._write(resp, sync=False)  # flushed: a killed process still leaves whole records
-            self._write(req)  # flushed, and both synced
+            self._write(req, sync=self.sync_each)  # flushed, and both synced (or at the caller's sync())
         except OSError as exc:  # ENOSPC, EFBIG, EIO: no half exchange stays behind
             raise self._failed(start, exc) from exc
         finally:
@@ -186,9 +194,37 @@ class WarcWriter:
         response.warc_file = self.path.name
         response.warc_record_id = record_id
         self.exchanges += 1
+        if self.sync_each:
+            self._synced = self.exchanges
         return record_id
 
+    def sync(self) -> None:
+        """Make every exchange written so far durable (one fsync; nothing to do if none is new).
+
+        Raises ArchiveWriteError if the disk refuses (EIO): then nothing written since the last
+        sync may be counted on, and the writer is closed for good."""
+        if self._broken is not None:
+            raise self._broken
+        written = self.exchanges
+        if written == self._synced:
+            return
+        try:
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            self._broken = ArchiveWriteError(f"cannot write the raw archive {self.path}: {exc.strerror or exc}")
+            raise self._broken from exc
+        self._synced = written
+
     def close(self) -> None:
+        if self._broken is None and not self.sync_each:
+            try:
+                self.sync()  # the exchanges no record came from (a 404…) are kept as durably
+            except ArchiveWriteError:
+                return  # closed by sync(); each stored record's exchange was synced before it was stored
         if self._broken is None:
             self._fh.close()  # every record was flushed when written: nothing is left to fail
 

