@@ -29,6 +29,29 @@ _ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*([~|^$*]?=)?")
 _ATTR_EQUALS = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+))\s*\]")
 
 
+class _Soupsieve:
+    """A selector soupsieve compiles on first use: compiling the table's few attribute selectors at
+    import was ~0.3 s of every process that imports the parser, and most pages never ask
+    (`tie` only breaks a case-insensitive equality)."""
+
+    __slots__ = ("css", "_compiled")
+
+    def __init__(self, css: str) -> None:
+        self.css = css
+        self._compiled: Any = None
+
+    def _get(self) -> Any:
+        if self._compiled is None:
+            self._compiled = soupsieve.compile(self.css)
+        return self._compiled
+
+    def match(self, tag: Tag) -> bool:
+        return bool(self._get().match(tag))
+
+    def select(self, root: Tag) -> list[Tag]:
+        return list(self._get().select(root))
+
+
 @dataclass(frozen=True)
 class _Compound:
     css: str  # the whole selector (a comma list) this compound belongs to
@@ -37,8 +60,8 @@ class _Compound:
     id: str | None
     present: tuple[str, ...]  # attribute names that must be present
     equals: tuple[tuple[str, str], ...]  # [attr="value"] parts, checked here
-    confirm: Any  # soupsieve's compiled compound, for other attribute operators (or two ids)
-    tie: Any  # soupsieve's compiled compound, for a value equal to an [attr="value"] but for case
+    confirm: _Soupsieve | None  # soupsieve's compound, for other attribute operators (or two ids)
+    tie: _Soupsieve | None  # soupsieve's compound, for a value equal to an [attr="value"] but for case
 
     @property
     def trivial(self) -> bool:
@@ -48,21 +71,22 @@ class _Compound:
 
 
 class CompiledTable:
-    """A set of selectors compiled once (at import): indexable compounds and soupsieve fallbacks."""
+    """A set of selectors compiled once (at import): indexable compounds and soupsieve fallbacks (these
+    compiled by soupsieve on first use)."""
 
     def __init__(self, selectors: Iterable[str]) -> None:
         self.by_tag: dict[str, list[_Compound]] = {}
         self.by_class: dict[str, list[_Compound]] = {}
         self.by_id: dict[str, list[_Compound]] = {}
         self.by_attr: dict[str, list[_Compound]] = {}
-        self.fallback: dict[str, Any] = {}
+        self.fallback: dict[str, _Soupsieve] = {}
         self.trivial: set[int] = set()  # id() of the compounds that need no check beyond being a candidate
         self.selectors: set[str] = set()
         for css in dict.fromkeys(selectors):
             self.selectors.add(css)
             compounds = self._compounds(css)
             if compounds is None:
-                self.fallback[css] = soupsieve.compile(css)
+                self.fallback[css] = _Soupsieve(css)
                 continue
             for c in compounds:
                 if c.trivial:
@@ -97,7 +121,7 @@ class CompiledTable:
             # soupsieve confirms what this module does not check itself, and breaks ties (an
             # attribute value equal but for case: HTML compares some values case-insensitively).
             needs = len(ids) > 1 or not simple_equals
-            confirm = soupsieve.compile(part) if needs or equals else None
+            confirm = _Soupsieve(part) if needs or equals else None
             found.append(_Compound(css, tag, classes, ids[0] if len(ids) == 1 else None, present,
                                    equals if not needs else (), confirm if needs else None,
                                    confirm if equals and not needs else None))
@@ -112,7 +136,7 @@ def _equals(c: _Compound, tag: Tag) -> bool:
             continue
         if not isinstance(got, str) or got.lower() != want.lower():
             return False
-        return bool(c.tie.match(tag))
+        return c.tie is not None and c.tie.match(tag)
     return True
 
 
@@ -129,7 +153,7 @@ def _matches(c: _Compound, tag: Tag, classes: Any) -> bool:
             return False
     if c.equals and not _equals(c, tag):
         return False
-    return c.confirm is None or bool(c.confirm.match(tag))
+    return c.confirm is None or c.confirm.match(tag)
 
 
 class SelectorIndex:
@@ -252,7 +276,7 @@ class SelectorIndex:
         """`root.select(css)`: matching descendants in document order."""
         compiled = self.table.fallback.get(css)
         if compiled is not None:
-            return list(compiled.select(root))
+            return compiled.select(root)
         positions = self.hits.get(css)
         if not positions:
             if css not in self.table.selectors:  # a typo must not read as "nothing matched"
@@ -268,7 +292,7 @@ class SelectorIndex:
     def matches(self, node: Tag, css: str) -> bool:
         compiled = self.table.fallback.get(css)
         if compiled is not None:
-            return bool(compiled.match(node))
+            return compiled.match(node)
         positions = self.hits.get(css)
         if not positions:
             return False
