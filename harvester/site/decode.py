@@ -147,8 +147,8 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
     current: list[str] = []
     skipped = {id(s) for s in skip}
 
-    def flush() -> None:
-        text = clean("".join(current))
+    def flush() -> None:  # called only with something in `current` (most block edges have nothing)
+        text = " ".join("".join(current).split())  # clean(), inlined: ~50 calls a page
         if text:
             paragraphs.append(text)
         current.clear()
@@ -169,7 +169,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                     current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
                     continue
                 block = child.name in _BLOCK_TAGS
-                if block:
+                if block and current:
                     flush()
                 stack.append((iter(child.contents), block))
                 break
@@ -177,7 +177,8 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                 current.append(child)  # type: ignore[arg-type]  # a NavigableString is a str
         else:
             stack.pop()
-            if in_block:
+            if in_block and current:
                 flush()
-    flush()
+    if current:
+        flush()
     return "\n\n".join(paragraphs)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import soupsieve
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, PageElement, Tag
 
 _COMPOUND = re.compile(r"([a-z][a-z0-9]*)?((?:[.#][A-Za-z_][A-Za-z0-9_-]*)*)((?:\[[^\]]+\])*)")
 _ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*([~|^$*]?=)?")
@@ -75,12 +75,13 @@ class CompiledTable:
     compiled by soupsieve on first use)."""
 
     def __init__(self, selectors: Iterable[str]) -> None:
-        self.by_tag: dict[str, list[_Compound]] = {}
-        self.by_class: dict[str, list[_Compound]] = {}
-        self.by_id: dict[str, list[_Compound]] = {}
-        self.by_attr: dict[str, list[_Compound]] = {}
+        # (the whole selector, matched by being a candidate at all, the compound) by what makes an
+        # element a candidate: a tuple unpacked in the walk costs less than attribute reads
+        self.by_tag: dict[str, list[tuple[str, bool, _Compound]]] = {}
+        self.by_class: dict[str, list[tuple[str, bool, _Compound]]] = {}
+        self.by_id: dict[str, list[tuple[str, bool, _Compound]]] = {}
+        self.by_attr: dict[str, list[tuple[str, bool, _Compound]]] = {}
         self.fallback: dict[str, _Soupsieve] = {}
-        self.trivial: set[int] = set()  # id() of the compounds that need no check beyond being a candidate
         self.selectors: set[str] = set()
         for css in dict.fromkeys(selectors):
             self.selectors.add(css)
@@ -89,16 +90,15 @@ class CompiledTable:
                 self.fallback[css] = _Soupsieve(css)
                 continue
             for c in compounds:
-                if c.trivial:
-                    self.trivial.add(id(c))
+                entry = (css, c.trivial, c)
                 if c.tag is not None:
-                    self.by_tag.setdefault(c.tag, []).append(c)
+                    self.by_tag.setdefault(c.tag, []).append(entry)
                 elif c.classes:
-                    self.by_class.setdefault(c.classes[0], []).append(c)
+                    self.by_class.setdefault(c.classes[0], []).append(entry)
                 elif c.id is not None:
-                    self.by_id.setdefault(c.id, []).append(c)
+                    self.by_id.setdefault(c.id, []).append(entry)
                 else:
-                    self.by_attr.setdefault(c.present[0], []).append(c)
+                    self.by_attr.setdefault(c.present[0], []).append(entry)
 
     @staticmethod
     def _compounds(css: str) -> list[_Compound] | None:
@@ -164,25 +164,22 @@ class SelectorIndex:
         self.soup = soup
         self.table = table
         self.zones = list(zones)
+        self.zone_at = {z: k for k, z in enumerate(self.zones)}  # list.index per lookup cost more
+        self.lookup_attrs = tuple(lookup_attrs)
         order: list[Tag] = []
-        parents: list[int] = []
         hits: dict[str, list[int]] = {}
         pos: dict[int, int] = {}
-        zone_of: list[tuple[int, ...]] = []
         by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
-        trivial = table.trivial
-        zone_set = set(self.zones)
-        zone_at = {z: k for k, z in enumerate(self.zones)}
-        none = tuple(-1 for _ in self.zones)
         attr_names = tuple(by_attr)
-        # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
-        # on the first lookup of each, one pass over `order`: collecting them for every element in
-        # this walk was a quarter of its time, and most pages look up one or two of them, or none.
-        #
         # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
-        # follows too): one flat loop, with each element's parent found by its position, instead
-        # of a stack of child iterators that also stepped over every string (~0.25 ms of ~0.35 a
-        # page went to that walk alone).
+        # follows too): one flat loop. It records only positions and selector hits; an element's
+        # end (its last descendant) is found when asked (`span`, from the tree: few elements are
+        # ever roots), and the zones are filled in from their hits after the walk. Tracking every
+        # element's parent, zones and end here was half the walk's time (~0.07 of ~0.15 ms a page).
+        #
+        # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
+        # on the first lookup, one pass over `order` for all of them: collecting them for every
+        # element in this walk was a quarter of its time, and most pages look up none.
         node = soup.contents[0] if soup.contents else None
         while node is not None:
             if not isinstance(node, Tag):
@@ -193,8 +190,6 @@ class SelectorIndex:
             i = len(order)
             order.append(child)
             pos[id(child)] = i
-            parent = pos.get(id(child.parent), -1)
-            parents.append(parent)
             attrs = child.attrs
             candidates = by_tag.get(child.name, ())
             if attrs:
@@ -213,45 +208,55 @@ class SelectorIndex:
                         candidates = [*candidates, *by_attr[name]]
             else:
                 classes = ()
-            own = zone_of[parent] if parent >= 0 else none
-            for c in candidates:
-                got = hits.get(c.css)
+            for css, trivial, c in candidates:
+                got = hits.get(css)
                 if got is not None and got[-1] == i:  # another part of the same comma list matched
                     continue
-                if id(c) in trivial or _matches(c, child, classes):
+                if trivial or _matches(c, child, classes):
                     if got is None:
-                        hits[c.css] = [i]
+                        hits[css] = [i]
                     else:
                         got.append(i)
-                    if c.css in zone_set:  # rare: only zone elements build a new tuple
-                        changed = list(own)
-                        changed[zone_at[c.css]] = i
-                        own = tuple(changed)
-            zone_of.append(own)
-        # The last descendant of each element: children come after their parent, so one pass
-        # backwards carries each element's end up to its parent.
-        end = list(range(len(order)))
-        for i in range(len(order) - 1, -1, -1):
-            parent = parents[i]
-            if parent >= 0 and end[i] > end[parent]:
-                end[parent] = end[i]
         self.order = order
-        self.end = end
         self.hits = hits
         self.pos = pos
-        self._zone_of = zone_of
-        self._by_attr: dict[str, dict[str, list[int]]] = {}
+        self._end: dict[int, int] = {}
+        # Per zone, per position: the position of the nearest ancestor-or-self in that zone, or -1.
+        # Zone elements come in document order, so a nested one (a descendant) overwrites its
+        # ancestor's positions within its own span: nearest wins.
+        self.zone_of: list[list[int]] = []
+        for css in self.zones:
+            nearest = [-1] * len(order)
+            for z in hits.get(css, ()):
+                last = self.end(z)
+                nearest[z:last + 1] = [z] * (last + 1 - z)
+            self.zone_of.append(nearest)
+        self._by_attr: dict[str, dict[str, list[int]]] | None = None
 
     # -- positions -----------------------------------------------------------------------
     def position(self, node: Tag) -> int:
         return self.pos[id(node)]
+
+    def end(self, i: int) -> int:
+        """The position of the last element inside the element at `i` (`i` itself if it holds none)."""
+        last = self._end.get(i)
+        if last is None:
+            # Its last descendant, down the last children; if that is a string, back along the
+            # document order to the nearest element: still inside (the element itself at worst).
+            node: PageElement = self.order[i]
+            while isinstance(node, Tag) and node.contents:
+                node = node.contents[-1]
+            while not isinstance(node, Tag):
+                node = node.previous_element  # type: ignore[assignment]  # an element precedes it
+            last = self._end[i] = self.pos[id(node)]
+        return last
 
     def span(self, root: Tag) -> tuple[int, int]:
         """Positions of `root`'s descendants (exclusive start, inclusive end)."""
         if root is self.soup:
             return -1, len(self.order) - 1
         i = self.pos[id(root)]
-        return i, self.end[i]
+        return i, self.end(i)
 
     def contains(self, root: Tag, node: Tag) -> bool:
         lo, hi = self.span(root)
@@ -259,7 +264,7 @@ class SelectorIndex:
 
     def zone(self, node: Tag, css: str) -> Tag | None:
         """The nearest ancestor-or-self of `node` matching the zone selector `css`."""
-        i = self._zone_of[self.pos[id(node)]][self.zones.index(css)]
+        i = self.zone_of[self.zone_at[css]][self.pos[id(node)]]
         return self.order[i] if i >= 0 else None
 
     def first_named(self, name: str, root: Tag | None = None) -> Tag | None:
@@ -272,22 +277,35 @@ class SelectorIndex:
         return next((order[i] for i in range(lo + 1, hi + 1) if order[i].name == name), None)
 
     # -- selecting -----------------------------------------------------------------------
-    def select(self, root: Tag, css: str) -> list[Tag]:
-        """`root.select(css)`: matching descendants in document order."""
+    def positions(self, root: Tag, css: str) -> list[int]:
+        """Positions of `root.select(css)`, in document order (what `select` returns, as positions:
+        the scope checks read the per-position tables without a lookup by identity)."""
         compiled = self.table.fallback.get(css)
         if compiled is not None:
-            return compiled.select(root)
+            pos = self.pos
+            return [pos[id(tag)] for tag in compiled.select(root)]
         positions = self.hits.get(css)
         if not positions:
             if css not in self.table.selectors:  # a typo must not read as "nothing matched"
                 raise KeyError(f"selector not in the compiled table: {css!r}")
             return []
         lo, hi = self.span(root)
-        return [self.order[i] for i in positions[bisect_right(positions, lo):bisect_right(positions, hi)]]
+        return positions[bisect_right(positions, lo):bisect_right(positions, hi)]
+
+    def select(self, root: Tag, css: str) -> list[Tag]:
+        """`root.select(css)`: matching descendants in document order."""
+        order = self.order
+        return [order[i] for i in self.positions(root, css)]
 
     def select_one(self, root: Tag, css: str) -> Tag | None:
-        found = self.select(root, css)
-        return found[0] if found else None
+        """`root.select_one(css)`: the first of `select`, without building the rest."""
+        positions = self.hits.get(css)
+        if not positions or css in self.table.fallback:
+            found = self.select(root, css)
+            return found[0] if found else None
+        lo, hi = self.span(root)
+        at = bisect_right(positions, lo)
+        return self.order[positions[at]] if at < len(positions) and positions[at] <= hi else None
 
     def matches(self, node: Tag, css: str) -> bool:
         compiled = self.table.fallback.get(css)
@@ -302,17 +320,26 @@ class SelectorIndex:
 
     def find_by_attr(self, root: Tag, attr: str, value: str) -> Tag | None:
         """`root.find(attrs={attr: value})` for a single-valued attribute."""
-        table = self._by_attr.get(attr)
-        if table is None:
-            table = {}
-            for i, tag in enumerate(self.order):
-                v = tag.attrs.get(attr)
-                if isinstance(v, str):
-                    table.setdefault(v, []).append(i)
-            self._by_attr[attr] = table
-        positions = table.get(value)
+        if self._by_attr is None or attr not in self._by_attr:
+            self._collect_attrs(attr)
+        assert self._by_attr is not None
+        positions = self._by_attr[attr].get(value)
         if not positions:
             return None
         lo, hi = self.span(root)
         found = positions[bisect_right(positions, lo):bisect_right(positions, hi)]
         return self.order[found[0]] if found else None
+
+    def _collect_attrs(self, attr: str) -> None:
+        """value -> positions of `attr` and of every `lookup_attrs` not collected yet, in one pass
+        (a page with tab labels asks three to five of them in turn)."""
+        have = self._by_attr if self._by_attr is not None else {}
+        tables: dict[str, dict[str, list[int]]] = {name: {} for name in (*self.lookup_attrs, attr) if name not in have}
+        for i, tag in enumerate(self.order):
+            attrs = tag.attrs
+            if attrs:
+                for name, v in attrs.items():
+                    table = tables.get(name)
+                    if table is not None and isinstance(v, str):
+                        table.setdefault(v, []).append(i)
+        self._by_attr = {**have, **tables}
