@@ -52,6 +52,9 @@ class _Soupsieve:
         return list(self._get().select(root))
 
 
+_TRIVIAL, _HAS_ATTR, _HAS_CLASS, _MATCHES = range(4)
+
+
 @dataclass(frozen=True)
 class _Compound:
     css: str  # the whole selector (a comma list) this compound belongs to
@@ -66,8 +69,27 @@ class _Compound:
     @property
     def trivial(self) -> bool:
         """A bare tag name or a single class: matched by being a candidate at all (see SelectorIndex)."""
-        rest = not (self.id or self.present or self.equals or self.confirm is not None or self.tie is not None)
-        return rest and ((self.tag is not None and not self.classes) or (self.tag is None and len(self.classes) == 1))
+        return self.check == (_TRIVIAL, "")
+
+    @property
+    def check(self) -> tuple[int, str]:
+        """What the walk checks beyond an element being a candidate (by its tag name, else its first
+        class): nothing, one attribute's presence (`a[href]`), one more class (`h1.title`), or all
+        of `_matches`. The common forms are checked in the walk without a call."""
+        rest = not (self.id or self.equals or self.confirm is not None or self.tie is not None)
+        if rest and self.tag is not None:
+            if not self.classes and not self.present:
+                return _TRIVIAL, ""
+            if not self.classes and len(self.present) == 1:
+                return _HAS_ATTR, self.present[0]
+            if len(self.classes) == 1 and not self.present:
+                return _HAS_CLASS, self.classes[0]
+        if rest and self.tag is None and len(self.classes) == 1 and not self.present:
+            return _TRIVIAL, ""
+        return _MATCHES, ""
+
+
+_Entry = tuple[str, int, str, _Compound]
 
 
 class CompiledTable:
@@ -75,12 +97,12 @@ class CompiledTable:
     compiled by soupsieve on first use)."""
 
     def __init__(self, selectors: Iterable[str]) -> None:
-        # (the whole selector, matched by being a candidate at all, the compound) by what makes an
-        # element a candidate: a tuple unpacked in the walk costs less than attribute reads
-        self.by_tag: dict[str, list[tuple[str, bool, _Compound]]] = {}
-        self.by_class: dict[str, list[tuple[str, bool, _Compound]]] = {}
-        self.by_id: dict[str, list[tuple[str, bool, _Compound]]] = {}
-        self.by_attr: dict[str, list[tuple[str, bool, _Compound]]] = {}
+        # (the whole selector, its check, the check's name, the compound) by what makes an element a
+        # candidate: a tuple unpacked in the walk costs less than attribute reads
+        self.by_tag: dict[str, list[_Entry]] = {}
+        self.by_class: dict[str, list[_Entry]] = {}
+        self.by_id: dict[str, list[_Entry]] = {}
+        self.by_attr: dict[str, list[_Entry]] = {}
         self.fallback: dict[str, _Soupsieve] = {}
         self.selectors: set[str] = set()
         for css in dict.fromkeys(selectors):
@@ -90,7 +112,7 @@ class CompiledTable:
                 self.fallback[css] = _Soupsieve(css)
                 continue
             for c in compounds:
-                entry = (css, c.trivial, c)
+                entry = (css, *c.check, c)
                 if c.tag is not None:
                     self.by_tag.setdefault(c.tag, []).append(entry)
                 elif c.classes:
@@ -208,11 +230,13 @@ class SelectorIndex:
                         candidates = [*candidates, *by_attr[name]]
             else:
                 classes = ()
-            for css, trivial, c in candidates:
+            for css, check, name, c in candidates:
                 got = hits.get(css)
                 if got is not None and got[-1] == i:  # another part of the same comma list matched
                     continue
-                if trivial or _matches(c, child, classes):
+                if (check == _TRIVIAL or (check == _HAS_ATTR and name in attrs)
+                        or (check == _HAS_CLASS and name in classes)
+                        or (check == _MATCHES and _matches(c, child, classes))):
                     if got is None:
                         hits[css] = [i]
                     else:
@@ -271,10 +295,30 @@ class SelectorIndex:
         """`root.find(name)` (`soup.body`…): the first element with this tag name below `root` (the
         whole page by default), by position, without building a bs4 filter for each call."""
         if root is None:
-            return next((tag for tag in self.order if tag.name == name), None)
-        lo, hi = self.span(root)
+            for tag in self.order:
+                if tag.name == name:
+                    return tag
+            return None
+        at = self.first_named_in(self.pos[id(root)], name)
+        return self.order[at] if at >= 0 else None
+
+    def first_named_in(self, i: int, name: str) -> int:
+        """The position of the first element named `name` inside the element at `i`, or -1."""
         order = self.order
-        return next((order[i] for i in range(lo + 1, hi + 1) if order[i].name == name), None)
+        for at in range(i + 1, self.end(i) + 1):
+            if order[at].name == name:
+                return at
+        return -1
+
+    def first_in(self, i: int, css: str) -> int:
+        """The position of the first element inside the element at `i` that matches `css`, or -1:
+        `select_one` by positions."""
+        positions = self.hits.get(css)
+        if not positions or css in self.table.fallback:
+            found = self.positions(self.order[i], css)
+            return found[0] if found else -1
+        at = bisect_right(positions, i)
+        return positions[at] if at < len(positions) and positions[at] <= self.end(i) else -1
 
     # -- selecting -----------------------------------------------------------------------
     def positions(self, root: Tag, css: str) -> list[int]:

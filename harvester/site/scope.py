@@ -125,9 +125,9 @@ class DocumentScope:
 
     def in_scope_at(self, i: int) -> bool:
         """`in_scope` of the element at position `i`: by positions, as the index records zones."""
-        if self._excluded_at(i):
-            return False
         zone_of = self.index.zone_of
+        if zone_of[_EXCLUDE_AT][i] >= 0 or (self._ranges and self._excluded_at(i)):
+            return False
         # A nested article (a teaser) inside our region (an article) is another document.
         article = zone_of[_ARTICLE_AT][i]
         if article >= 0 and self._article_at is not None and article != self._article_at:

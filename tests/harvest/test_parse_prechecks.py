@@ -62,8 +62,8 @@ def test_challenge_check_on_bytes_is_the_lowered_text_check() -> None:
     rnd = random.Random(1818)
     parts = ["<title>", "</title>", "<TITLE x='1'>", "Just a Moment", "JUST A MOMENT", "Attention Required",
              "CHEC\u212aING YOUR BROWSER", "checking your browser", "ATTENT\u0130ON REQUIRED", "Cf-Chl-", "_CF_CHL_OPT",
-             "/CDN-CGI/challenge-platform/", "cf-\u00e9chl-", "\u00c9", "\u0416\u0436", "\u4e2d", "\U0001f600", "\ud800",
-             " ", "a", ">", "<", "\u0130", "\u212a", "\u00df", "\ufb01"]
+             "/CDN-CGI/challenge-platform/", "cf-\u00e9chl-", "\u00c9", "\u0416\u0436", "\u4e2d", "\U0001f600",
+             "\ud800", " ", "a", ">", "<", "\u0130", "\u212a", "\u00df", "\ufb01"]
     cases = ["x" * 19990 + "cf-chl-", "x" * 19995 + "cf-chl-", "\u0416" * 19990 + "CF-CHL-"]
     for _ in range(5000):
         cases.append("".join(rnd.choice(parts) for _ in range(rnd.randint(0, 10))))
