@@ -53,6 +53,7 @@ class _Soupsieve:
 
 
 _TRIVIAL, _HAS_ATTR, _HAS_CLASS, _MATCHES = range(4)
+_DIRECT_SCANS = 8  # find_by_attr's scans of a root before it collects the page's values once
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ class SelectorIndex:
                 nearest[z:last + 1] = [z] * (last + 1 - z)
             self.zone_of.append(nearest)
         self._by_attr: dict[str, dict[str, list[int]]] | None = None
+        self._scans = 0
 
     # -- positions -----------------------------------------------------------------------
     def position(self, node: Tag) -> int:
@@ -365,6 +367,17 @@ class SelectorIndex:
     def find_by_attr(self, root: Tag, attr: str, value: str) -> Tag | None:
         """`root.find(attrs={attr: value})` for a single-valued attribute."""
         if self._by_attr is None or attr not in self._by_attr:
+            # A page asks one to five of these (one tab pane's label): a scan of `root` alone costs
+            # less than collecting every value of the page. Many lookups (many panes) collect
+            # once, so that a page of thousands of panes stays linear.
+            self._scans += 1
+            if self._scans <= _DIRECT_SCANS:
+                lo, hi = self.span(root)
+                order = self.order
+                for i in range(lo + 1, hi + 1):
+                    if order[i].attrs.get(attr) == value:  # a list value (class, rel) never equals a str
+                        return order[i]
+                return None
             self._collect_attrs(attr)
         assert self._by_attr is not None
         positions = self._by_attr[attr].get(value)
