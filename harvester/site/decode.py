@@ -146,39 +146,50 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
     paragraphs: list[str] = []
     current: list[str] = []
     skipped = {id(s) for s in skip}
-
-    def flush() -> None:  # called only with something in `current` (most block edges have nothing)
-        text = " ".join("".join(current).split())  # clean(), inlined: ~50 calls a page
-        if text:
-            paragraphs.append(text)
-        current.clear()
-
     # Depth-first with an explicit stack, not recursion: a page nested thousands of
     # elements deep must not exhaust Python's recursion limit. (for/break over each level's
     # iterator rather than next() per node, and strings appended as they are, not copied
     # with str(): this runs over every string of the document's text. `contents` itself, not
-    # bs4's `children`, a generator expression over it: one Python frame step per node.)
-    stack: list[tuple[Iterator[PageElement], bool]] = [(iter(node.contents), False)]
-    while stack:
-        children, in_block = stack[-1]
+    # bs4's `children`, a generator expression over it: one Python frame step per node. The
+    # level being read is in locals, the stack holds only the levels above it; an element
+    # without children is not entered; a paragraph is closed inline, without a call.)
+    stack: list[tuple[Iterator[PageElement], bool]] = []
+    children: Iterator[PageElement] = iter(node.contents)
+    in_block = False
+    while True:
         for child in children:
             if isinstance(child, Tag):
-                if child.name in _SKIPPED or (skipped and id(child) in skipped):
+                name = child.name
+                if name in _SKIPPED or (skipped and id(child) in skipped):
                     continue
                 if "data-cfemail" in child.attrs:
                     current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
                     continue
-                block = child.name in _BLOCK_TAGS
+                block = name in _BLOCK_TAGS
                 if block and current:
-                    flush()
-                stack.append((iter(child.contents), block))
-                break
+                    text = " ".join("".join(current).split())  # clean(), inlined
+                    if text:
+                        paragraphs.append(text)
+                    current.clear()
+                if child.contents:
+                    stack.append((children, in_block))
+                    children, in_block = iter(child.contents), block
+                    break
+                # no children: nothing to read, and a block's closing edge has nothing to close
+                continue
             if type(child) in _TEXT_TYPES:  # not comments, doctypes or processing instructions
                 current.append(child)  # type: ignore[arg-type]  # a NavigableString is a str
         else:
-            stack.pop()
             if in_block and current:
-                flush()
+                text = " ".join("".join(current).split())
+                if text:
+                    paragraphs.append(text)
+                current.clear()
+            if not stack:
+                break
+            children, in_block = stack.pop()
     if current:
-        flush()
+        text = " ".join("".join(current).split())
+        if text:
+            paragraphs.append(text)
     return "\n\n".join(paragraphs)
