@@ -171,9 +171,20 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                     if text:
                         paragraphs.append(text)
                     current.clear()
-                if child.contents:
+                contents = child.contents
+                if len(contents) == 1 and type(contents[0]) is NavigableString:
+                    # One plain string (most paragraphs): read without entering the element. A block
+                    # has just been closed above, so the string is a paragraph of its own.
+                    if block:
+                        text = " ".join(contents[0].split())
+                        if text:
+                            paragraphs.append(text)
+                    else:
+                        current.append(contents[0])
+                    continue
+                if contents:
                     stack.append((children, in_block))
-                    children, in_block = iter(child.contents), block
+                    children, in_block = iter(contents), block
                     break
                 # no children: nothing to read, and a block's closing edge has nothing to close
                 continue

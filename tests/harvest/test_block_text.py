@@ -51,6 +51,7 @@ EDGES = [
     "<div><ul><li>one<li>two</ul>after<hr>end</div>", "<div><p><p><p>deep</p></p></p></div>",
     "<div>x<a class='__cf_email__' data-cfemail='543931393d2014313c31'>[email]</a>y</div>", "<div></div>",
     "<div><span></span><img><br></div>", "<div><template>no</template><noscript>no</noscript>yes</div>",
+    "<div>a<p> lone \n string </p>b<span> c </span>d<p> </p><p><!-- c --></p><b>e</b></div>",
 ]
 
 
