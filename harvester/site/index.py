@@ -191,7 +191,7 @@ class SelectorIndex:
         self.lookup_attrs = tuple(lookup_attrs)
         order: list[Tag] = []
         hits: dict[str, list[int]] = {}
-        pos: dict[int, int] = {}
+        i = -1
         by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
         attr_names = tuple(by_attr)
         # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
@@ -210,9 +210,8 @@ class SelectorIndex:
                 continue
             child = node
             node = node.next_element
-            i = len(order)
+            i += 1
             order.append(child)
-            pos[id(child)] = i
             attrs = child.attrs
             candidates = by_tag.get(child.name, ())
             if attrs:
@@ -244,7 +243,7 @@ class SelectorIndex:
                         got.append(i)
         self.order = order
         self.hits = hits
-        self.pos = pos
+        self.pos = dict(zip(map(id, order), range(len(order)), strict=True))  # in C, not a step of the walk
         self._end: dict[int, int] = {}
         # Per zone, per position: the position of the nearest ancestor-or-self in that zone, or -1.
         # Zone elements come in document order, so a nested one (a descendant) overwrites its
