@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlparse
 from bs4 import Tag
 
 from harvester.site import selectors as table
-from harvester.site.bounds import MAX_VALUES, bounded
+from harvester.site.bounds import MAX_VALUES, bounded, within_bounds
 from harvester.site.decode import block_text, clean, text_of
 from harvester.site.scope import DocumentScope, heading_key
 from harvester.site.selectors import Alt
@@ -168,7 +168,9 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
             found_any = True
             names: list[str] = []
             where = ""
-            sibling = next((n for n in heading.next_siblings if isinstance(n, Tag)), None)  # find_next_sibling()
+            sibling = heading.next_sibling  # find_next_sibling(), without bs4's generators
+            while sibling is not None and not isinstance(sibling, Tag):
+                sibling = sibling.next_sibling
             at = index.position(sibling) if sibling is not None else -1
             if sibling is not None and index.first_in(at, table.PILL) >= 0 and not any(
                     index.first_in(at, a.css) >= 0 for a in table.FIELDS["section_heading"][:1]):
@@ -183,8 +185,9 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
             existing = parsed.sections.setdefault(field_name, [])
             have = set(existing)
             existing.extend(n for n in names if n not in have)
-            parsed.sections[field_name] = bounded(existing, f"section {clean(text_of(heading))[:80]!r}",
-                                                  parsed.problems)
+            if not within_bounds(existing):
+                parsed.sections[field_name] = bounded(existing, f"section {clean(text_of(heading))[:80]!r}",
+                                                      parsed.problems)
             parsed.matched.setdefault(field_name, f"{ranked(table.FIELDS['section_heading'], alt)}>{where}")
         if found_any:
             return
@@ -205,7 +208,8 @@ def information(doc: DocumentScope, parsed: ParsedPage) -> None:
             continue
         pills = pill_names(doc, block)
         if pills:
-            parsed.info[field_name] = bounded(pills, f"Document Information {label[:80]!r}", parsed.problems)
+            parsed.info[field_name] = pills if within_bounds(pills) else bounded(
+                pills, f"Document Information {label[:80]!r}", parsed.problems)
             parsed.matched[field_name] = "#1 pills@item"
             continue
         value_el, alt = doc.find(table.FIELDS["info_text"], item=block)
