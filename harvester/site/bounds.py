@@ -50,6 +50,11 @@ def check_bounds(body: bytes, record_id: int | str) -> None:
                                     f"{MAX_DEPTH}; not parsed")
 
 
+def within_bounds(names: list[str]) -> bool:
+    """True if `bounded` would keep `names` as they are (its callers then skip naming the field)."""
+    return len(names) <= MAX_VALUES and max(map(len, names), default=0) <= MAX_VALUE_CHARS
+
+
 def bounded(names: list[str], what: str, problems: list[str]) -> list[str]:
     """At most MAX_VALUES names of at most MAX_VALUE_CHARS each; a problem says what was cut."""
     if len(names) > MAX_VALUES:

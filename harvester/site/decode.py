@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Collection, Iterator
+from typing import AnyStr
 
 from bs4 import CData, NavigableString, PageElement, Tag
 from bs4.dammit import UnicodeDammit
@@ -76,27 +77,52 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
     return text, problems
 
 
+# The challenge signs are ASCII, so they are looked for in the UTF-8 bytes of the head, lowered
+# (bytes.lower() changes ASCII letters only), not in `head.lower()`: str.lower of a page with any
+# non-ASCII character takes the slow Unicode path (~0.06 ms of every page's parse; 4x the bytes
+# form). Equivalent, because lower() maps every non-ASCII character to non-ASCII characters (whose
+# UTF-8 bytes are all >= 0x80, never part of an ASCII match) except these two, which lower to ASCII
+# letters (LATIN CAPITAL LETTER I WITH DOT ABOVE -> "i" + a combining dot, KELVIN SIGN -> "k"): a
+# head with either takes str.lower().
+_LOWER_TO_ASCII = ("\u0130", "\u212a")
+_CHALLENGE_TITLES_B = tuple(t.encode("ascii") for t in CHALLENGE_TITLES)
+_CHALLENGE_MARKERS_B = tuple(m.encode("ascii") for m in CHALLENGE_MARKERS)
+
+
 def is_challenge_html(text: str) -> bool:
-    head = text[:20000].lower()
-    title = _title_text(head)
-    if title is not None and any(t in title for t in CHALLENGE_TITLES):
+    head = text[:20000]
+    if _LOWER_TO_ASCII[0] in head or _LOWER_TO_ASCII[1] in head:
+        lowered = head.lower()
+        title = _title_text(lowered)
+        if title is not None and any(t in title for t in CHALLENGE_TITLES):
+            return True
+        return any(marker in lowered for marker in CHALLENGE_MARKERS)
+    # surrogatepass: a lone surrogate (from a lenient decode) becomes bytes >= 0x80 like any other.
+    raw = head.encode("utf-8", "surrogatepass").lower()
+    title_b = _title_text(raw)
+    if title_b is not None and any(t in title_b for t in _CHALLENGE_TITLES_B):
         return True
-    return any(marker in head for marker in CHALLENGE_MARKERS)
+    return any(marker in raw for marker in _CHALLENGE_MARKERS_B)
 
 
-def _title_text(head: str) -> str | None:
+def _title_text(head: AnyStr) -> AnyStr | None:
     """What `re.search(r"<title[^>]*>(.*?)</title>", head, re.S)` captures, found with str.find
     (the regex scanned the 20,000 characters in Python's engine: ~0.1 ms of every page's parse).
 
     Only the first "<title" can start the match: if no ">" or no "</title>" follows it, none
     follows a later one either."""
-    start = head.find("<title")
-    if start < 0:
-        return None
-    close = head.find(">", start + 6)
-    if close < 0:
-        return None
-    end = head.find("</title>", close + 1)
+    if isinstance(head, bytes):
+        start, close, end = head.find(b"<title"), -1, -1
+        if start >= 0:
+            close = head.find(b">", start + 6)
+            if close >= 0:
+                end = head.find(b"</title>", close + 1)
+    else:
+        start, close, end = head.find("<title"), -1, -1
+        if start >= 0:
+            close = head.find(">", start + 6)
+            if close >= 0:
+                end = head.find("</title>", close + 1)
     return head[close + 1:end] if end >= 0 else None
 
 
@@ -120,38 +146,61 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
     paragraphs: list[str] = []
     current: list[str] = []
     skipped = {id(s) for s in skip}
-
-    def flush() -> None:
-        text = clean("".join(current))
-        if text:
-            paragraphs.append(text)
-        current.clear()
-
     # Depth-first with an explicit stack, not recursion: a page nested thousands of
     # elements deep must not exhaust Python's recursion limit. (for/break over each level's
     # iterator rather than next() per node, and strings appended as they are, not copied
     # with str(): this runs over every string of the document's text. `contents` itself, not
-    # bs4's `children`, a generator expression over it: one Python frame step per node.)
-    stack: list[tuple[Iterator[PageElement], bool]] = [(iter(node.contents), False)]
-    while stack:
-        children, in_block = stack[-1]
+    # bs4's `children`, a generator expression over it: one Python frame step per node. The
+    # level being read is in locals, the stack holds only the levels above it; an element
+    # without children is not entered; a paragraph is closed inline, without a call.)
+    stack: list[tuple[Iterator[PageElement], bool]] = []
+    children: Iterator[PageElement] = iter(node.contents)
+    in_block = False
+    while True:
         for child in children:
             if isinstance(child, Tag):
-                if child.name in _SKIPPED or (skipped and id(child) in skipped):
+                name = child.name
+                if name in _SKIPPED or (skipped and id(child) in skipped):
                     continue
                 if "data-cfemail" in child.attrs:
                     current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
                     continue
-                block = child.name in _BLOCK_TAGS
-                if block:
-                    flush()
-                stack.append((iter(child.contents), block))
-                break
+                block = name in _BLOCK_TAGS
+                if block and current:
+                    text = " ".join("".join(current).split())  # clean(), inlined
+                    if text:
+                        paragraphs.append(text)
+                    current.clear()
+                contents = child.contents
+                if len(contents) == 1 and type(contents[0]) is NavigableString:
+                    # One plain string (most paragraphs): read without entering the element. A block
+                    # has just been closed above, so the string is a paragraph of its own.
+                    if block:
+                        text = " ".join(contents[0].split())
+                        if text:
+                            paragraphs.append(text)
+                    else:
+                        current.append(contents[0])
+                    continue
+                if contents:
+                    stack.append((children, in_block))
+                    children, in_block = iter(contents), block
+                    break
+                # no children: nothing to read, and a block's closing edge has nothing to close
+                continue
             if type(child) in _TEXT_TYPES:  # not comments, doctypes or processing instructions
                 current.append(child)  # type: ignore[arg-type]  # a NavigableString is a str
         else:
-            stack.pop()
-            if in_block:
-                flush()
-    flush()
+            if in_block and current:
+                text = " ".join("".join(current).split())
+                if text:
+                    paragraphs.append(text)
+                current.clear()
+            if not stack:
+                break
+            children, in_block = stack.pop()
+    if current:
+        text = " ".join("".join(current).split())
+        if text:
+            paragraphs.append(text)
     return "\n\n".join(paragraphs)

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlparse
 from bs4 import Tag
 
 from harvester.site import selectors as table
-from harvester.site.bounds import MAX_VALUES, bounded
+from harvester.site.bounds import MAX_VALUES, bounded, within_bounds
 from harvester.site.decode import block_text, clean, text_of
 from harvester.site.scope import DocumentScope, heading_key
 from harvester.site.selectors import Alt
@@ -44,11 +44,20 @@ class ParsedPage:
     matched: dict[str, str] = field(default_factory=dict)
 
 
+# (id(alts), id(alt), offset) -> (alts, alt, text): holding alts and alt keeps their ids unique
+_RANKED: dict[tuple[int, int, int], tuple[tuple[Alt, ...], Alt, str]] = {}
+
+
 def ranked(alts: tuple[Alt, ...], alt: Alt, offset: int = 0) -> str:
     """What provenance records: "#<rank> <alternative>"; #1 is the table's first choice."""
-    # By identity: tuple.index compared the alternatives field by field (dataclass equality).
-    rank = next(n for n, candidate in enumerate(alts) if candidate is alt)
-    return f"#{rank + 1 + offset} {alt.name}"
+    # By identity (tuple.index compared the alternatives field by field: dataclass equality), and
+    # made once per alternative of the table (~13 a page).
+    key = (id(alts), id(alt), offset)
+    got = _RANKED.get(key)
+    if got is None:
+        rank = next(n for n, candidate in enumerate(alts) if candidate is alt)
+        got = _RANKED[key] = (alts, alt, f"#{rank + 1 + offset} {alt.name}")
+    return got[2]
 
 
 def absolute(base: str, href: str, what: str, problems: list[str]) -> str | None:
@@ -128,12 +137,13 @@ def pill_names(doc: DocumentScope, container: Tag) -> list[str]:
 
     At most MAX_VALUES + 1 names (the caller cuts and says so)."""
     index = doc.index
+    order = index.order
     names: list[str] = []
     seen: set[str] = set()  # `value not in names` was quadratic: 100 000 pills took 101 s
-    for pill in index.select(container, table.PILL):
-        name = index.select_one(pill, table.PILL_NAME)
-        inner = index.first_named(table.PILL_NAME_INNER, name) if name is not None else None
-        value = clean(text_of(inner or name or pill))
+    for pill in index.positions(container, table.PILL):  # by positions: ~30 pills a page
+        name = index.first_in(pill, table.PILL_NAME)
+        inner = index.first_named_in(name, table.PILL_NAME_INNER) if name >= 0 else -1
+        value = clean(text_of(order[inner if inner >= 0 else name if name >= 0 else pill]))
         if value and value not in seen:
             seen.add(value)
             names.append(value)
@@ -158,9 +168,12 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
             found_any = True
             names: list[str] = []
             where = ""
-            sibling = next((n for n in heading.next_siblings if isinstance(n, Tag)), None)  # find_next_sibling()
-            if sibling is not None and index.select(sibling, table.PILL) and not any(
-                    index.select(sibling, a.css) for a in table.FIELDS["section_heading"][:1]):
+            sibling = heading.next_sibling  # find_next_sibling(), without bs4's generators
+            while sibling is not None and not isinstance(sibling, Tag):
+                sibling = sibling.next_sibling
+            at = index.position(sibling) if sibling is not None else -1
+            if sibling is not None and index.first_in(at, table.PILL) >= 0 and not any(
+                    index.first_in(at, a.css) >= 0 for a in table.FIELDS["section_heading"][:1]):
                 names, where = pill_names(doc, sibling), "next-sibling"
             if not names:
                 container = index.zone(heading, table.PILL_BLOCK)
@@ -172,8 +185,9 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
             existing = parsed.sections.setdefault(field_name, [])
             have = set(existing)
             existing.extend(n for n in names if n not in have)
-            parsed.sections[field_name] = bounded(existing, f"section {clean(text_of(heading))[:80]!r}",
-                                                  parsed.problems)
+            if not within_bounds(existing):
+                parsed.sections[field_name] = bounded(existing, f"section {clean(text_of(heading))[:80]!r}",
+                                                      parsed.problems)
             parsed.matched.setdefault(field_name, f"{ranked(table.FIELDS['section_heading'], alt)}>{where}")
         if found_any:
             return
@@ -194,7 +208,8 @@ def information(doc: DocumentScope, parsed: ParsedPage) -> None:
             continue
         pills = pill_names(doc, block)
         if pills:
-            parsed.info[field_name] = bounded(pills, f"Document Information {label[:80]!r}", parsed.problems)
+            parsed.info[field_name] = pills if within_bounds(pills) else bounded(
+                pills, f"Document Information {label[:80]!r}", parsed.problems)
             parsed.matched[field_name] = "#1 pills@item"
             continue
         value_el, alt = doc.find(table.FIELDS["info_text"], item=block)

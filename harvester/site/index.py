@@ -21,12 +21,39 @@ from dataclasses import dataclass
 from typing import Any
 
 import soupsieve
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, PageElement, Tag
 
 _COMPOUND = re.compile(r"([a-z][a-z0-9]*)?((?:[.#][A-Za-z_][A-Za-z0-9_-]*)*)((?:\[[^\]]+\])*)")
 _ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*([~|^$*]?=)?")
 # [name="value"], [name='value'] or [name=value]: exact equality, checked here without soupsieve.
 _ATTR_EQUALS = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+))\s*\]")
+
+
+class _Soupsieve:
+    """A selector soupsieve compiles on first use: compiling the table's few attribute selectors at
+    import was ~0.3 s of every process that imports the parser, and most pages never ask
+    (`tie` only breaks a case-insensitive equality)."""
+
+    __slots__ = ("css", "_compiled")
+
+    def __init__(self, css: str) -> None:
+        self.css = css
+        self._compiled: Any = None
+
+    def _get(self) -> Any:
+        if self._compiled is None:
+            self._compiled = soupsieve.compile(self.css)
+        return self._compiled
+
+    def match(self, tag: Tag) -> bool:
+        return bool(self._get().match(tag))
+
+    def select(self, root: Tag) -> list[Tag]:
+        return list(self._get().select(root))
+
+
+_TRIVIAL, _HAS_ATTR, _HAS_CLASS, _MATCHES = range(4)
+_DIRECT_SCANS = 8  # find_by_attr's scans of a root before it collects the page's values once
 
 
 @dataclass(frozen=True)
@@ -37,44 +64,64 @@ class _Compound:
     id: str | None
     present: tuple[str, ...]  # attribute names that must be present
     equals: tuple[tuple[str, str], ...]  # [attr="value"] parts, checked here
-    confirm: Any  # soupsieve's compiled compound, for other attribute operators (or two ids)
-    tie: Any  # soupsieve's compiled compound, for a value equal to an [attr="value"] but for case
+    confirm: _Soupsieve | None  # soupsieve's compound, for other attribute operators (or two ids)
+    tie: _Soupsieve | None  # soupsieve's compound, for a value equal to an [attr="value"] but for case
 
     @property
     def trivial(self) -> bool:
         """A bare tag name or a single class: matched by being a candidate at all (see SelectorIndex)."""
-        rest = not (self.id or self.present or self.equals or self.confirm is not None or self.tie is not None)
-        return rest and ((self.tag is not None and not self.classes) or (self.tag is None and len(self.classes) == 1))
+        return self.check == (_TRIVIAL, "")
+
+    @property
+    def check(self) -> tuple[int, str]:
+        """What the walk checks beyond an element being a candidate (by its tag name, else its first
+        class): nothing, one attribute's presence (`a[href]`), one more class (`h1.title`), or all
+        of `_matches`. The common forms are checked in the walk without a call."""
+        rest = not (self.id or self.equals or self.confirm is not None or self.tie is not None)
+        if rest and self.tag is not None:
+            if not self.classes and not self.present:
+                return _TRIVIAL, ""
+            if not self.classes and len(self.present) == 1:
+                return _HAS_ATTR, self.present[0]
+            if len(self.classes) == 1 and not self.present:
+                return _HAS_CLASS, self.classes[0]
+        if rest and self.tag is None and len(self.classes) == 1 and not self.present:
+            return _TRIVIAL, ""
+        return _MATCHES, ""
+
+
+_Entry = tuple[str, int, str, _Compound]
 
 
 class CompiledTable:
-    """A set of selectors compiled once (at import): indexable compounds and soupsieve fallbacks."""
+    """A set of selectors compiled once (at import): indexable compounds and soupsieve fallbacks (these
+    compiled by soupsieve on first use)."""
 
     def __init__(self, selectors: Iterable[str]) -> None:
-        self.by_tag: dict[str, list[_Compound]] = {}
-        self.by_class: dict[str, list[_Compound]] = {}
-        self.by_id: dict[str, list[_Compound]] = {}
-        self.by_attr: dict[str, list[_Compound]] = {}
-        self.fallback: dict[str, Any] = {}
-        self.trivial: set[int] = set()  # id() of the compounds that need no check beyond being a candidate
+        # (the whole selector, its check, the check's name, the compound) by what makes an element a
+        # candidate: a tuple unpacked in the walk costs less than attribute reads
+        self.by_tag: dict[str, list[_Entry]] = {}
+        self.by_class: dict[str, list[_Entry]] = {}
+        self.by_id: dict[str, list[_Entry]] = {}
+        self.by_attr: dict[str, list[_Entry]] = {}
+        self.fallback: dict[str, _Soupsieve] = {}
         self.selectors: set[str] = set()
         for css in dict.fromkeys(selectors):
             self.selectors.add(css)
             compounds = self._compounds(css)
             if compounds is None:
-                self.fallback[css] = soupsieve.compile(css)
+                self.fallback[css] = _Soupsieve(css)
                 continue
             for c in compounds:
-                if c.trivial:
-                    self.trivial.add(id(c))
+                entry = (css, *c.check, c)
                 if c.tag is not None:
-                    self.by_tag.setdefault(c.tag, []).append(c)
+                    self.by_tag.setdefault(c.tag, []).append(entry)
                 elif c.classes:
-                    self.by_class.setdefault(c.classes[0], []).append(c)
+                    self.by_class.setdefault(c.classes[0], []).append(entry)
                 elif c.id is not None:
-                    self.by_id.setdefault(c.id, []).append(c)
+                    self.by_id.setdefault(c.id, []).append(entry)
                 else:
-                    self.by_attr.setdefault(c.present[0], []).append(c)
+                    self.by_attr.setdefault(c.present[0], []).append(entry)
 
     @staticmethod
     def _compounds(css: str) -> list[_Compound] | None:
@@ -97,7 +144,7 @@ class CompiledTable:
             # soupsieve confirms what this module does not check itself, and breaks ties (an
             # attribute value equal but for case: HTML compares some values case-insensitively).
             needs = len(ids) > 1 or not simple_equals
-            confirm = soupsieve.compile(part) if needs or equals else None
+            confirm = _Soupsieve(part) if needs or equals else None
             found.append(_Compound(css, tag, classes, ids[0] if len(ids) == 1 else None, present,
                                    equals if not needs else (), confirm if needs else None,
                                    confirm if equals and not needs else None))
@@ -112,7 +159,7 @@ def _equals(c: _Compound, tag: Tag) -> bool:
             continue
         if not isinstance(got, str) or got.lower() != want.lower():
             return False
-        return bool(c.tie.match(tag))
+        return c.tie is not None and c.tie.match(tag)
     return True
 
 
@@ -129,7 +176,7 @@ def _matches(c: _Compound, tag: Tag, classes: Any) -> bool:
             return False
     if c.equals and not _equals(c, tag):
         return False
-    return c.confirm is None or bool(c.confirm.match(tag))
+    return c.confirm is None or c.confirm.match(tag)
 
 
 class SelectorIndex:
@@ -140,25 +187,22 @@ class SelectorIndex:
         self.soup = soup
         self.table = table
         self.zones = list(zones)
+        self.zone_at = {z: k for k, z in enumerate(self.zones)}  # list.index per lookup cost more
+        self.lookup_attrs = tuple(lookup_attrs)
         order: list[Tag] = []
-        parents: list[int] = []
         hits: dict[str, list[int]] = {}
-        pos: dict[int, int] = {}
-        zone_of: list[tuple[int, ...]] = []
+        i = -1
         by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
-        trivial = table.trivial
-        zone_set = set(self.zones)
-        zone_at = {z: k for k, z in enumerate(self.zones)}
-        none = tuple(-1 for _ in self.zones)
         attr_names = tuple(by_attr)
-        # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
-        # on the first lookup of each, one pass over `order`: collecting them for every element in
-        # this walk was a quarter of its time, and most pages look up one or two of them, or none.
-        #
         # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
-        # follows too): one flat loop, with each element's parent found by its position, instead
-        # of a stack of child iterators that also stepped over every string (~0.25 ms of ~0.35 a
-        # page went to that walk alone).
+        # follows too): one flat loop. It records only positions and selector hits; an element's
+        # end (its last descendant) is found when asked (`span`, from the tree: few elements are
+        # ever roots), and the zones are filled in from their hits after the walk. Tracking every
+        # element's parent, zones and end here was half the walk's time (~0.07 of ~0.15 ms a page).
+        #
+        # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
+        # on the first lookup, one pass over `order` for all of them: collecting them for every
+        # element in this walk was a quarter of its time, and most pages look up none.
         node = soup.contents[0] if soup.contents else None
         while node is not None:
             if not isinstance(node, Tag):
@@ -166,11 +210,8 @@ class SelectorIndex:
                 continue
             child = node
             node = node.next_element
-            i = len(order)
+            i += 1
             order.append(child)
-            pos[id(child)] = i
-            parent = pos.get(id(child.parent), -1)
-            parents.append(parent)
             attrs = child.attrs
             candidates = by_tag.get(child.name, ())
             if attrs:
@@ -189,45 +230,58 @@ class SelectorIndex:
                         candidates = [*candidates, *by_attr[name]]
             else:
                 classes = ()
-            own = zone_of[parent] if parent >= 0 else none
-            for c in candidates:
-                got = hits.get(c.css)
+            for css, check, name, c in candidates:
+                got = hits.get(css)
                 if got is not None and got[-1] == i:  # another part of the same comma list matched
                     continue
-                if id(c) in trivial or _matches(c, child, classes):
+                if (check == _TRIVIAL or (check == _HAS_ATTR and name in attrs)
+                        or (check == _HAS_CLASS and name in classes)
+                        or (check == _MATCHES and _matches(c, child, classes))):
                     if got is None:
-                        hits[c.css] = [i]
+                        hits[css] = [i]
                     else:
                         got.append(i)
-                    if c.css in zone_set:  # rare: only zone elements build a new tuple
-                        changed = list(own)
-                        changed[zone_at[c.css]] = i
-                        own = tuple(changed)
-            zone_of.append(own)
-        # The last descendant of each element: children come after their parent, so one pass
-        # backwards carries each element's end up to its parent.
-        end = list(range(len(order)))
-        for i in range(len(order) - 1, -1, -1):
-            parent = parents[i]
-            if parent >= 0 and end[i] > end[parent]:
-                end[parent] = end[i]
         self.order = order
-        self.end = end
         self.hits = hits
-        self.pos = pos
-        self._zone_of = zone_of
-        self._by_attr: dict[str, dict[str, list[int]]] = {}
+        self.pos = dict(zip(map(id, order), range(len(order)), strict=True))  # in C, not a step of the walk
+        self._end: dict[int, int] = {}
+        # Per zone, per position: the position of the nearest ancestor-or-self in that zone, or -1.
+        # Zone elements come in document order, so a nested one (a descendant) overwrites its
+        # ancestor's positions within its own span: nearest wins.
+        self.zone_of: list[list[int]] = []
+        for css in self.zones:
+            nearest = [-1] * len(order)
+            for z in hits.get(css, ()):
+                last = self.end(z)
+                nearest[z:last + 1] = [z] * (last + 1 - z)
+            self.zone_of.append(nearest)
+        self._by_attr: dict[str, dict[str, list[int]]] | None = None
+        self._scans = 0
 
     # -- positions -----------------------------------------------------------------------
     def position(self, node: Tag) -> int:
         return self.pos[id(node)]
+
+    def end(self, i: int) -> int:
+        """The position of the last element inside the element at `i` (`i` itself if it holds none)."""
+        last = self._end.get(i)
+        if last is None:
+            # Its last descendant, down the last children; if that is a string, back along the
+            # document order to the nearest element: still inside (the element itself at worst).
+            node: PageElement = self.order[i]
+            while isinstance(node, Tag) and node.contents:
+                node = node.contents[-1]
+            while not isinstance(node, Tag):
+                node = node.previous_element  # type: ignore[assignment]  # an element precedes it
+            last = self._end[i] = self.pos[id(node)]
+        return last
 
     def span(self, root: Tag) -> tuple[int, int]:
         """Positions of `root`'s descendants (exclusive start, inclusive end)."""
         if root is self.soup:
             return -1, len(self.order) - 1
         i = self.pos[id(root)]
-        return i, self.end[i]
+        return i, self.end(i)
 
     def contains(self, root: Tag, node: Tag) -> bool:
         lo, hi = self.span(root)
@@ -235,40 +289,73 @@ class SelectorIndex:
 
     def zone(self, node: Tag, css: str) -> Tag | None:
         """The nearest ancestor-or-self of `node` matching the zone selector `css`."""
-        i = self._zone_of[self.pos[id(node)]][self.zones.index(css)]
+        i = self.zone_of[self.zone_at[css]][self.pos[id(node)]]
         return self.order[i] if i >= 0 else None
 
     def first_named(self, name: str, root: Tag | None = None) -> Tag | None:
         """`root.find(name)` (`soup.body`…): the first element with this tag name below `root` (the
         whole page by default), by position, without building a bs4 filter for each call."""
         if root is None:
-            return next((tag for tag in self.order if tag.name == name), None)
-        lo, hi = self.span(root)
+            for tag in self.order:
+                if tag.name == name:
+                    return tag
+            return None
+        at = self.first_named_in(self.pos[id(root)], name)
+        return self.order[at] if at >= 0 else None
+
+    def first_named_in(self, i: int, name: str) -> int:
+        """The position of the first element named `name` inside the element at `i`, or -1."""
         order = self.order
-        return next((order[i] for i in range(lo + 1, hi + 1) if order[i].name == name), None)
+        for at in range(i + 1, self.end(i) + 1):
+            if order[at].name == name:
+                return at
+        return -1
+
+    def first_in(self, i: int, css: str) -> int:
+        """The position of the first element inside the element at `i` that matches `css`, or -1:
+        `select_one` by positions."""
+        positions = self.hits.get(css)
+        if not positions or css in self.table.fallback:
+            found = self.positions(self.order[i], css)
+            return found[0] if found else -1
+        at = bisect_right(positions, i)
+        return positions[at] if at < len(positions) and positions[at] <= self.end(i) else -1
 
     # -- selecting -----------------------------------------------------------------------
-    def select(self, root: Tag, css: str) -> list[Tag]:
-        """`root.select(css)`: matching descendants in document order."""
+    def positions(self, root: Tag, css: str) -> list[int]:
+        """Positions of `root.select(css)`, in document order (what `select` returns, as positions:
+        the scope checks read the per-position tables without a lookup by identity)."""
         compiled = self.table.fallback.get(css)
         if compiled is not None:
-            return list(compiled.select(root))
+            pos = self.pos
+            return [pos[id(tag)] for tag in compiled.select(root)]
         positions = self.hits.get(css)
         if not positions:
             if css not in self.table.selectors:  # a typo must not read as "nothing matched"
                 raise KeyError(f"selector not in the compiled table: {css!r}")
             return []
         lo, hi = self.span(root)
-        return [self.order[i] for i in positions[bisect_right(positions, lo):bisect_right(positions, hi)]]
+        return positions[bisect_right(positions, lo):bisect_right(positions, hi)]
+
+    def select(self, root: Tag, css: str) -> list[Tag]:
+        """`root.select(css)`: matching descendants in document order."""
+        order = self.order
+        return [order[i] for i in self.positions(root, css)]
 
     def select_one(self, root: Tag, css: str) -> Tag | None:
-        found = self.select(root, css)
-        return found[0] if found else None
+        """`root.select_one(css)`: the first of `select`, without building the rest."""
+        positions = self.hits.get(css)
+        if not positions or css in self.table.fallback:
+            found = self.select(root, css)
+            return found[0] if found else None
+        lo, hi = self.span(root)
+        at = bisect_right(positions, lo)
+        return self.order[positions[at]] if at < len(positions) and positions[at] <= hi else None
 
     def matches(self, node: Tag, css: str) -> bool:
         compiled = self.table.fallback.get(css)
         if compiled is not None:
-            return bool(compiled.match(node))
+            return compiled.match(node)
         positions = self.hits.get(css)
         if not positions:
             return False
@@ -278,17 +365,37 @@ class SelectorIndex:
 
     def find_by_attr(self, root: Tag, attr: str, value: str) -> Tag | None:
         """`root.find(attrs={attr: value})` for a single-valued attribute."""
-        table = self._by_attr.get(attr)
-        if table is None:
-            table = {}
-            for i, tag in enumerate(self.order):
-                v = tag.attrs.get(attr)
-                if isinstance(v, str):
-                    table.setdefault(v, []).append(i)
-            self._by_attr[attr] = table
-        positions = table.get(value)
+        if self._by_attr is None or attr not in self._by_attr:
+            # A page asks one to five of these (one tab pane's label): a scan of `root` alone costs
+            # less than collecting every value of the page. Many lookups (many panes) collect
+            # once, so that a page of thousands of panes stays linear.
+            self._scans += 1
+            if self._scans <= _DIRECT_SCANS:
+                lo, hi = self.span(root)
+                order = self.order
+                for i in range(lo + 1, hi + 1):
+                    if order[i].attrs.get(attr) == value:  # a list value (class, rel) never equals a str
+                        return order[i]
+                return None
+            self._collect_attrs(attr)
+        assert self._by_attr is not None
+        positions = self._by_attr[attr].get(value)
         if not positions:
             return None
         lo, hi = self.span(root)
         found = positions[bisect_right(positions, lo):bisect_right(positions, hi)]
         return self.order[found[0]] if found else None
+
+    def _collect_attrs(self, attr: str) -> None:
+        """value -> positions of `attr` and of every `lookup_attrs` not collected yet, in one pass
+        (a page with tab labels asks three to five of them in turn)."""
+        have = self._by_attr if self._by_attr is not None else {}
+        tables: dict[str, dict[str, list[int]]] = {name: {} for name in (*self.lookup_attrs, attr) if name not in have}
+        for i, tag in enumerate(self.order):
+            attrs = tag.attrs
+            if attrs:
+                for name, v in attrs.items():
+                    table = tables.get(name)
+                    if table is not None and isinstance(v, str):
+                        table.setdefault(v, []).append(i)
+        self._by_attr = {**have, **tables}

@@ -69,7 +69,7 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
     # person and collection pages too).
     index = doc.index
     for css in table.DOCUMENT_MARKERS:
-        if any(doc.in_scope(n) for n in index.select(doc.region, css)):
+        if any(doc.in_scope_at(i) for i in index.positions(doc.region, css)):
             return None
     blocks, _ = doc.find_all(table.FIELDS["info_block"])
     for block in blocks:

@@ -22,6 +22,7 @@ from harvester.site.selectors import Alt
 COMPILED = CompiledTable(table.table_selectors())
 ZONES = (table.EXCLUDE, table.CONTENT_BLOCK, "article", table.PILL_BLOCK)
 LOOKUP_ATTRS = (*table.TAB_LABEL_ATTRS, table.TAB_LABEL_ARIA, "id")
+_EXCLUDE_AT, _BLOCK_AT, _ARTICLE_AT = (ZONES.index(z) for z in (table.EXCLUDE, table.CONTENT_BLOCK, "article"))
 
 
 def heading_key(text: str) -> str:
@@ -43,15 +44,25 @@ class DocumentScope:
         self.settings_read = False
         self.settings_path: str | None = None  # Drupal's currentPath, once read
         self.settings_broken = False
+        # in_scope's positions: the title's block and, when the region is an article, the region
+        self._block_at: int | None = None
+        self._article_at: int | None = None
         self._find_title()
+        pos = self.index.pos
+        if self.block is not None:
+            self._block_at = pos[id(self.block)]
+        if self.region.name == "article" and self.region is not soup:
+            self._article_at = pos[id(self.region)]
 
     # -- exclusion ---------------------------------------------------------------------------
     def excluded(self, node: Tag) -> bool:
         """Inside (or itself) an exclusion zone."""
-        if self.index.zone(node, table.EXCLUDE) is not None:
+        return self._excluded_at(self.index.pos[id(node)])
+
+    def _excluded_at(self, i: int) -> bool:
+        if self.index.zone_of[_EXCLUDE_AT][i] >= 0:
             return True
         if self._ranges:
-            i = self.index.position(node)
             at = bisect_right(self._ranges, (i, len(self.index.order)))
             return at > 0 and self._ranges[at - 1][0] <= i <= self._ranges[at - 1][1]
         return False
@@ -110,16 +121,20 @@ class DocumentScope:
     # -- scope -------------------------------------------------------------------------------
     def in_scope(self, node: Tag) -> bool:
         """True if `node` belongs to this document, not to a teaser, card or page furniture."""
-        if self.excluded(node):
+        return self.in_scope_at(self.index.pos[id(node)])
+
+    def in_scope_at(self, i: int) -> bool:
+        """`in_scope` of the element at position `i`: by positions, as the index records zones."""
+        zone_of = self.index.zone_of
+        if zone_of[_EXCLUDE_AT][i] >= 0 or (self._ranges and self._excluded_at(i)):
             return False
-        index = self.index
-        # A nested article (a teaser) inside our region is another document.
-        article = index.zone(node, "article")
-        if article is not None and self.region.name == "article" and article is not self.region:
+        # A nested article (a teaser) inside our region (an article) is another document.
+        article = zone_of[_ARTICLE_AT][i]
+        if article >= 0 and self._article_at is not None and article != self._article_at:
             return False
         # Another `.content-block` (a teaser reusing the classes) is not ours.
-        block = index.zone(node, table.CONTENT_BLOCK)
-        if block is not None and self.block is not None and block is not self.block:
+        block = zone_of[_BLOCK_AT][i]
+        if block >= 0 and self._block_at is not None and block != self._block_at:
             return False
         return True
 
@@ -138,11 +153,19 @@ class DocumentScope:
             root = self.root_for(alt, item)
             if root is None:
                 continue
-            found = [n for n in self.index.select(root, alt.css) if self.in_scope(n)]
+            order, in_scope_at = self.index.order, self.in_scope_at
+            found = [order[i] for i in self.index.positions(root, alt.css) if in_scope_at(i)]
             if found:
                 return found, alt
         return [], None
 
     def find(self, alts: tuple[Alt, ...], item: Tag | None = None) -> tuple[Tag | None, Alt | None]:
-        found, alt = self.find_all(alts, item)
-        return (found[0], alt) if found else (None, None)
+        """The first in-scope element of the first alternative that finds any (without checking the rest)."""
+        for alt in alts:
+            root = self.root_for(alt, item)
+            if root is None:
+                continue
+            for i in self.index.positions(root, alt.css):
+                if self.in_scope_at(i):
+                    return self.index.order[i], alt
+        return None, None

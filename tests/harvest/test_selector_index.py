@@ -93,14 +93,19 @@ def test_attribute_values_and_odd_selectors_agree_too() -> None:
 
 
 def test_attribute_lookups_agree_with_find() -> None:
-    """`find_by_attr` (the tab labels' lookups, collected during the walk) is bs4's `find(attrs=…)`."""
+    """`find_by_attr` (the tab labels' lookups: a scan of the root for the first few of a page, then
+    the page's values collected once) is bs4's `find(attrs=…)`, on both paths."""
     from harvester.site.scope import LOOKUP_ATTRS
 
     for name, body in PAGES:
         soup, index, elements = soup_of(name, body)
         for attr in (*LOOKUP_ATTRS, "aria-labelledby"):
             values = {v for t in elements if isinstance(v := t.attrs.get(attr), str)}
-            for value in sorted(values)[:20]:
+            for value in [*sorted(values)[:20], "#not-on-the-page"]:
                 for root in (soup, index.zone(elements[-1], "article") or soup):
                     want = root.find(attrs={attr: value})
+                    # a fresh index answers by scanning, the shared one (after 8 lookups) from its tables
+                    scanning = SelectorIndex(soup, COMPILED, ZONES, LOOKUP_ATTRS)
+                    assert scanning.find_by_attr(root, attr, value) is want, (name, attr, value, "scan")
                     assert index.find_by_attr(root, attr, value) is want, (name, attr, value)
+    assert index._by_attr is not None  # the shared index went past its scans: the tables were checked too

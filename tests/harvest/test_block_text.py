@@ -1,0 +1,73 @@
+"""`block_text` (an explicit stack, paragraphs closed inline, childless elements not entered) reads
+what the plain recursive definition reads: over every element of every fixture page, with and without
+elements to skip, and over hand-written edge cases."""
+
+from __future__ import annotations
+
+import random
+
+from bs4 import BeautifulSoup, CData, NavigableString, Tag
+
+from harvester.site.decode import _BLOCK_TAGS, _SKIPPED, block_text, decode_cfemail, decode_html
+from tests.support.pages import all_pages
+
+
+def recursive_block_text(node: Tag, skip: list[Tag] = []) -> str:  # noqa: B006  # read only
+    paragraphs: list[str] = []
+    current: list[str] = []
+    skipped = {id(s) for s in skip}
+
+    def flush() -> None:
+        text = " ".join("".join(current).split())
+        if text:
+            paragraphs.append(text)
+        current.clear()
+
+    def walk(element: Tag) -> None:
+        for child in element.contents:
+            if isinstance(child, Tag):
+                if child.name in _SKIPPED or id(child) in skipped:
+                    continue
+                if "data-cfemail" in child.attrs:
+                    current.append(decode_cfemail(str(child["data-cfemail"])) or child.get_text())
+                    continue
+                block = child.name in _BLOCK_TAGS
+                if block:
+                    flush()
+                walk(child)
+                if block:
+                    flush()
+            elif type(child) in (NavigableString, CData):
+                current.append(str(child))
+
+    walk(node)
+    flush()
+    return "\n\n".join(paragraphs)
+
+
+EDGES = [
+    "<div>a<br>b<br/><br>c</div>", "<div><p></p>x<p>y</p>z</div>", "<div>a<span>b<p>c</p>d</span>e</div>",
+    "<div>  a \n\t b <b> c</b>\u00a0d<script>no</script><style>no</style><!-- no --></div>",
+    "<div><ul><li>one<li>two</ul>after<hr>end</div>", "<div><p><p><p>deep</p></p></p></div>",
+    "<div>x<a class='__cf_email__' data-cfemail='543931393d2014313c31'>[email]</a>y</div>", "<div></div>",
+    "<div><span></span><img><br></div>", "<div><template>no</template><noscript>no</noscript>yes</div>",
+    "<div>a<p> lone \n string </p>b<span> c </span>d<p> </p><p><!-- c --></p><b>e</b></div>",
+]
+
+
+def test_edge_cases_read_as_the_recursive_definition() -> None:
+    for html in EDGES:
+        root = BeautifulSoup(html, "lxml").find("div")
+        assert isinstance(root, Tag)
+        assert block_text(root) == recursive_block_text(root), html
+    assert block_text(BeautifulSoup(EDGES[0], "lxml").div) == "a\n\nb\n\nc"  # type: ignore[arg-type]
+
+
+def test_every_element_of_every_page_reads_as_the_recursive_definition() -> None:
+    rnd = random.Random(18)
+    for name, body in all_pages():
+        elements = BeautifulSoup(decode_html(body, None)[0], "lxml").find_all(True)
+        for element in elements:
+            assert block_text(element) == recursive_block_text(element), (name, element.name)
+            skip = rnd.sample(elements, min(3, len(elements)))
+            assert block_text(element, skip) == recursive_block_text(element, skip), (name, element.name)
