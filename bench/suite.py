@@ -1,4 +1,4 @@
-"""Benchmark 12, the edit-test loop: `pytest -m "not slow" -n auto`, the README's fast subset.
+"""Benchmark 12, the edit-test loop: `pytest -m "not slow" -n auto --dist worksteal`, the README's fast subset.
 
 Issue 17's target is a fast subset under 60 s. Each round runs, in turn, the fast subset and
 its reference in the same conditions: the same command with `--collect-only`, i.e. starting
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Results, met
 
 TARGET_S = 60.0
-FAST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", "-n", "auto"]
+FAST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", "-n", "auto", "--dist", "worksteal"]
 
 
 def run(args: list[str]) -> tuple[float, float, str]:
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args().rounds
     cores = os.cpu_count() or 1
-    results = Results("suite", '12. Test suite: the fast subset (`pytest -m "not slow" -n auto`)')
+    results = Results("suite", '12. Test suite: the fast subset (`pytest -m "not slow" -n auto --dist worksteal`)')
     fast: list[tuple[float, float]] = []
     collect: list[tuple[float, float]] = []
     loads: list[float] = []
@@ -64,7 +64,7 @@ def main() -> None:
     fast_walls = [w for w, _ in fast]
     worst = max(fast_walls)
     rows = []
-    for name, runs, target in (("pytest -m 'not slow' -n auto", fast,
+    for name, runs, target in (("pytest -m 'not slow' -n auto --dist worksteal", fast,
                                 f"< {TARGET_S:.0f} s: " + met(worst < TARGET_S, f"worst {worst:.1f} s")),
                                ("reference: the same with --collect-only (workers start, collect)", collect, "-")):
         walls, cpus = [w for w, _ in runs], [c for _, c in runs]

@@ -8,6 +8,7 @@ from catalog.iso639_table import TABLE, generate, table
 from catalog.languages import language
 
 
+@pytest.mark.slow  # regenerates the whole table from python-iso639's data
 def test_committed_table_is_what_python_iso639_generates() -> None:
     pytest.importorskip("iso639")
     assert TABLE.read_text(encoding="utf-8").splitlines(keepends=True) == generate(), \

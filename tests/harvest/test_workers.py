@@ -60,6 +60,7 @@ def test_a_task_error_is_the_task_s_alone() -> None:
         assert good.result(timeout=60) == 8 and pool.replaced == 0
 
 
+@pytest.mark.slow  # waits for every slot's worker to die and the supervisor to give up (~1.5 s)
 def test_workers_that_cannot_start_fail_the_tasks_instead_of_restarting_for_ever() -> None:
     pool = SupervisedPool(2, multiprocessing.get_context("forkserver"), initializer=pool_tasks.broken_initializer)
     with pool:

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import requests
 from lxml import etree
-from waitress.server import create_server
 
 from catalog.oai.app import create_app
 from catalog.oai.provider import ProviderSettings
 from catalog.store import SQLiteStore
 from tests.oai.catalog_builder import build_catalog
 from tests.support.schemas import oai_response_schema
+from tests.support.wsgi_server import LoopbackServer
 
 REPO_ID = "digitalarchive.wilsoncenter.org"
 SECRET = "test-secret"
@@ -121,28 +121,8 @@ def start_server(store: SQLiteStore, deleted: list[int], *, page_size: int = 100
         **extra,
     )
     validator = Validator(create_app(store, settings, token_secret=SECRET))
-    server = create_server(validator, host="127.0.0.1", port=0, threads=4)
-    port = server.effective_port
-
-    stopping = threading.Event()
-
-    def run() -> None:
-        # waitress's own run() loops until its socket map is empty, which an open keep-alive connection
-        # never lets happen (closing the map from another thread left stop() waiting out its 5 s join):
-        # poll in short turns until asked to stop, then close everything on this thread.
-        while not stopping.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
-        server.task_dispatcher.shutdown()
-        server.asyncore.close_all(server._map)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        stopping.set()
-        thread.join(timeout=5)
-
-    return Server(f"http://127.0.0.1:{port}/oai", store, deleted, validator, settings), stop
+    served = LoopbackServer(validator)
+    return Server(f"http://127.0.0.1:{served.port}/oai", store, deleted, validator, settings), served.stop
 
 
 @pytest.fixture(scope="session")

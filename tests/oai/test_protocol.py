@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from lxml import etree
 
@@ -104,6 +105,7 @@ def test_token_request_echoes_only_the_token(small_page_server: Server) -> None:
     assert dict(req.attrib) == {"verb": "ListRecords", "resumptionToken": tok}
 
 
+@pytest.mark.slow  # waits 1.1 s: datestamps have a granularity of seconds
 def test_records_changed_during_a_harvest_are_neither_skipped_nor_duplicated(fresh_server: Server) -> None:
     """The first harvest is the catalog as of its first page; the next incremental harvest
     (from = the first responseDate) brings the changes."""
@@ -131,6 +133,7 @@ def test_records_changed_during_a_harvest_are_neither_skipped_nor_duplicated(fre
     assert changed <= nxt  # and the incremental harvest brings the three changes
 
 
+@pytest.mark.slow  # waits 1.1 s: datestamps have a granularity of seconds
 def test_a_list_whose_whole_tail_changed_mid_harvest_goes_on_instead_of_failing(fresh_server: Server) -> None:
     """If every record still to send changed after the first page, the frozen list is empty;
     the harvest then gets those records' new versions, not a badResumptionToken."""

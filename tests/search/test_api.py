@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -13,29 +12,21 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from waitress.server import create_server
 
 from catalog.search import SearchParams, run_search
 from catalog.store import CatalogStore, open_store
 from catalog.web.api import create_api_app
 from tests.search.catalog import DELETED, HOSTILE_TITLE, RECORDS
+from tests.support.wsgi_server import LoopbackServer
 
 
 class ApiServer:
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
-        self.server = create_server(create_api_app(store), host="127.0.0.1", port=0, threads=4)
-        self.port: int = self.server.effective_port
+        self.served = LoopbackServer(create_api_app(store))
+        self.port = self.served.port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
         self.client = httpx.Client(base_url=self.url, timeout=30)
-
-    def _run(self) -> None:
-        try:
-            self.server.run()
-        except (OSError, ValueError):  # the socket map closes under the loop at teardown
-            pass
 
     def get(self, path: str, **kw: object) -> httpx.Response:
         return self.client.get(path, **kw)  # type: ignore[arg-type]
@@ -51,8 +42,7 @@ class ApiServer:
 
     def close(self) -> None:
         self.client.close()
-        self.server.close()
-        self.thread.join(timeout=5)
+        self.served.stop()
 
 
 def start(store: CatalogStore) -> Iterator[ApiServer]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from catalog.index import INDEX_VERSION
 from catalog.search import SearchParams, run_search
 from catalog.store import CatalogStore, open_store
@@ -33,6 +35,7 @@ def test_a_released_sqlite_catalog_upgrades_and_searches_like_a_fresh_one(tmp_pa
         assert pages(fresh)[0][0] > 0 and pages(fresh)[2][0] > 0 and pages(fresh)[3][0] > 0
 
 
+@pytest.mark.slow  # a PostgreSQL catalog migrated step by step; the SQLite upgrade above stays in the fast subset
 def test_a_postgresql_catalog_without_m0005_search_upgrades(pg: Cluster) -> None:
     url = pg.create_database("up")
     with open_store(url) as store:
@@ -49,6 +52,7 @@ def test_a_postgresql_catalog_without_m0005_search_upgrades(pg: Cluster) -> None
         assert pages(store) == want
 
 
+@pytest.mark.slow  # ~1 s of tsvector building for one record
 def test_a_record_with_a_huge_vocabulary_is_stored_and_found_on_postgresql(pg: Cluster) -> None:
     import hashlib
 

@@ -5,7 +5,6 @@ waitress server."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from waitress.server import create_server
 
 from catalog.model import CatalogRecord, DocumentDate, Language, Provenance, TextVersion
 from catalog.oai.app import create_app
@@ -24,6 +22,7 @@ from catalog.web.api import create_api_app
 from catalog.web.app import create_web_app
 from harvester.sync import run_sync
 from tests.support.test_archive import DOCUMENT_IDS, TestArchive
+from tests.support.wsgi_server import LoopbackServer
 from tests.sync.conftest import make_settings
 
 HOSTILE_ID = 990001  # a title and fields holding markup, an ampersand and RTL marks
@@ -105,23 +104,12 @@ def serving(catalog: WebCatalog) -> Iterator[WebServer]:
     provider = ProviderSettings(repository_name="WCDA (web test)", repository_identifier="example.org",
                                 admin_email="cataloguer@example.org")
     app = create_web_app(store, oai_app=create_app(store, provider, token_secret="test"), api_app=create_api_app(store))
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    port = server.effective_port  # type: ignore[union-attr]
     keep_in_memory(store, background=False)  # searches from the snapshot in memory, as `harvester serve` answers them
-
-    def run() -> None:
-        try:
-            server.run()
-        except (OSError, ValueError):  # the socket map is closed under the loop at teardown
-            pass
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    served = LoopbackServer(app)
     try:
-        yield WebServer(f"http://127.0.0.1:{port}", store, catalog)
+        yield WebServer(f"http://127.0.0.1:{served.port}", store, catalog)
     finally:
-        server.close()
-        thread.join(timeout=5)
+        served.stop()
         store.close()
 
 
