@@ -17,7 +17,7 @@ def catalog_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
     if backend == "sqlite":
         return str(tmp_path / "catalog.db")
     c: Cluster = request.getfixturevalue("pg")
-    return c.create_database()
+    return c.create_catalog_database()
 
 
 @pytest.fixture(params=BACKENDS)

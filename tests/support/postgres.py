@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -43,6 +43,7 @@ class Cluster:
     socket_dir: Path
     as_user: list[str]
     bindir: Path
+    _catalog_template: str | None = field(default=None, repr=False)
 
     def url(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
         return f"postgresql://{user}@/{dbname}?host={self.socket_dir}&port={PORT}"
@@ -52,6 +53,25 @@ class Cluster:
         name = f"{prefix}_{secrets.token_hex(4)}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def create_catalog_database(self, prefix: str = "t") -> str:
+        """A new database holding an empty catalog (every migration applied); its URL.
+
+        A copy of one migrated once per cluster (CREATE DATABASE ... TEMPLATE): migrating each
+        test's database took ~0.05-0.25 s of the ~80 PostgreSQL tests of the fast subset. The copy
+        gets its own OAI token key, as a catalog migrated on its own would."""
+        from catalog.store import open_store
+
+        if self._catalog_template is None:
+            url = self.create_database("catalog_template")
+            open_store(url).close()  # a template must have no open connection
+            self._catalog_template = url.split("?")[0].rsplit("/", 1)[1]
+        name = f"{prefix}_{secrets.token_hex(4)}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._catalog_template}"')
+        with psycopg.connect(self.url(name), autocommit=True) as conn:
+            conn.execute("UPDATE store_meta SET value = %s WHERE key = 'token_key'", (secrets.token_hex(32),))
         return self.url(name)
 
     def run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
