@@ -11,6 +11,20 @@ from catalog.store import CatalogStore, open_store
 from tests.support.postgres import Cluster
 
 BACKENDS = ["sqlite", "postgresql"]
+# The fast subset runs PostgreSQL through the store contract (the API every backend keeps); the
+# PostgreSQL variants of the other store modules here (work queue, budget, renderings, …) wait
+# ~0.2-0.4 s each on a server and are slow: CI runs them, like every slow test.
+PG_IN_FAST_SUBSET = {"test_contract.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if (callspec is not None and callspec.params.get("backend") == "postgresql"
+                and item.path.parent == here and item.path.name not in PG_IN_FAST_SUBSET):
+            item.add_marker(pytest.mark.slow)
 
 
 def catalog_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
