@@ -59,7 +59,12 @@ def _env(site: TestArchive, tmp: Path, concurrency: int = 1) -> dict[str, str]:
                   "WCDA_QUEUE__LEASE_SECONDS": str(LEASE), "WCDA_STORAGE__WARC_DIR": str(tmp / "warc"),
                   # Ten kills may land on the same (oldest-first) item five times: that is the
                   # poison-item rule (tests/store/test_work_queue.py), not what this test is about.
-                  "WCDA_QUEUE__MAX_ATTEMPTS": str(KILLS + 2)}
+                  "WCDA_QUEUE__MAX_ATTEMPTS": str(KILLS + 2),
+                  # Nor is the quality alarm (tests/harvest/test_quality_alarm.py): a worker started
+                  # again judges its 20 pages against the catalog stored so far, and with clones of
+                  # a few documents in a repeating order a window of them can lack a field that the
+                  # first records mostly had (CI: "people_and_organizations" after 71 of 126 stored).
+                  "WCDA_SYNC__QUALITY_MIN_PAGES": "1000000"}
 
 
 def _cli(db: str, env: dict[str, str], tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -98,35 +103,41 @@ def test_killed_workers_leave_the_catalog_an_uninterrupted_run_makes(backend: st
         assert _cli(db, env, tmp_path, "enqueue", *map(str, ids)).returncode == 0
         started = len(site.seen)
         workers = [_worker(db, env, tmp_path) for _ in range(WORKERS)]
-        kills, rounds, worst_overdue = 0, 0, 0.0
-        deadline = time.monotonic() + 240
-        with open_store(db) as watch:
-            while time.monotonic() < deadline:
-                time.sleep(rng.uniform(0.2, 0.9) if kills < KILLS else 0.3)
-                now = utcnow()
-                for item in watch.work_items(state="leased"):
-                    assert item.lease_expires is not None
-                    worst_overdue = max(worst_overdue, (now - from_db_time(item.lease_expires)).total_seconds())
+        try:
+            kills, rounds, worst_overdue = 0, 0, 0.0
+            deadline = time.monotonic() + 240
+            with open_store(db) as watch:
+                while time.monotonic() < deadline:
+                    time.sleep(rng.uniform(0.2, 0.9) if kills < KILLS else 0.3)
+                    now = utcnow()
+                    for item in watch.work_items(state="leased"):
+                        assert item.lease_expires is not None
+                        worst_overdue = max(worst_overdue, (now - from_db_time(item.lease_expires)).total_seconds())
+                    counts = watch.work_counts()
+                    if kills < KILLS and counts["pending"] + counts["leased"]:  # a kill in the middle of the work
+                        victim = rng.choice(workers)
+                        if victim.poll() is None:
+                            victim.send_signal(signal.SIGKILL)
+                            kills += 1
+                    for n, w in enumerate(workers):
+                        if w.poll() is not None:
+                            _, err = w.communicate()
+                            assert w.returncode in (0, -signal.SIGKILL), (w.returncode, err[-2000:])
+                            workers[n] = _worker(db, env, tmp_path)
+                            rounds += 1
+                    counts = watch.work_counts()
+                    if kills >= KILLS and counts["pending"] + counts["leased"] == 0:
+                        break
+                for w in workers:
+                    w.communicate(timeout=60)
                 counts = watch.work_counts()
-                if kills < KILLS and counts["pending"] + counts["leased"]:  # a kill in the middle of the work
-                    victim = rng.choice(workers)
-                    if victim.poll() is None:
-                        victim.send_signal(signal.SIGKILL)
-                        kills += 1
-                for n, w in enumerate(workers):
-                    if w.poll() is not None:
-                        _, err = w.communicate()
-                        assert w.returncode in (0, -signal.SIGKILL), (w.returncode, err[-2000:])
-                        workers[n] = _worker(db, env, tmp_path)
-                        rounds += 1
-                counts = watch.work_counts()
-                if kills >= KILLS and counts["pending"] + counts["leased"] == 0:
-                    break
+                events = {rid: [e.outcome for e in watch.events(rid)] for rid in ids}
+                leftover = watch.workers()
+        finally:  # a failed check above must not leave workers running into the next test
             for w in workers:
-                w.communicate(timeout=60)
-            counts = watch.work_counts()
-            events = {rid: [e.outcome for e in watch.events(rid)] for rid in ids}
-            leftover = watch.workers()
+                if w.poll() is None:
+                    w.kill()
+                w.communicate()
         fetches = [s.path for s in site.seen[started:] if s.path.startswith("/document/")]
 
         # the reference: one worker, never interrupted, into a fresh catalog
