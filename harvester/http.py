@@ -448,6 +448,8 @@ class Fetcher:
     def document_url(self, record_id: int) -> str:
         if not isinstance(record_id, int) or isinstance(record_id, bool) or record_id <= 0:
             raise ValueError(f"not a Record ID: {record_id!r}")
+        if self.replay is not None and record_id in self.replay.page_urls:  # recorded under its slug only
+            return self.replay.page_urls[record_id]
         return f"{self.base_url}/document/{record_id}"
 
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:

@@ -782,12 +782,32 @@ def harvest(
 def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
     """Record IDs whose /document/<ID> request is in the WARC files (for reparse without a catalog)."""
     index = path if isinstance(path, WarcIndex) else WarcIndex(path)
-    found = set()
+    found = set(index.page_urls)
     for url in index.urls():
         match = _DOC_ID_URL.search(url)
         if match:
             found.add(int(match.group(1)))
     return sorted(found)
+
+
+def _pages_under_their_slug(index: WarcIndex, store: CatalogStore, base_url: str) -> None:
+    """Point the replay at the request each record came from when /document/<ID> is not recorded.
+
+    A sync asks /document/<slug> (one request, no redirect), so its recordings hold no
+    /document/<ID> request; the record's provenance names the page. The parse still checks
+    that the page is that record's (its Record ID), so a stale mapping fails, never overwrites.
+    """
+    for raw in store.iter_raw(brief=True):  # the stored JSON: no model to build, a damaged row is skipped
+        if f"{base_url}/document/{raw.record_id}" in index:
+            continue
+        try:
+            prov = json.loads(raw.json).get("provenance") or {}
+        except ValueError:
+            continue
+        # The request as it was made (a redirect then replays as it went), else the page it gave.
+        for url in (prov.get("request_url"), prov.get("final_url")):
+            if isinstance(url, str) and index.add_page(raw.record_id, url):
+                break
 
 
 def reparse_sources(settings: Settings, store: CatalogStore) -> list[Path]:
@@ -831,6 +851,7 @@ def reparse(*, settings: Settings, store: CatalogStore, source: str | Path | Non
     if not [f for f in index.files if f not in bad]:
         skipped = "; ".join(f"{path.name}: {why}" for path, why in index.skipped)
         raise FileNotFoundError(f"no readable WARC files in {where}" + (f" ({skipped})" if skipped else ""))
+    _pages_under_their_slug(index, store, settings.archive.base_url)
     recorded = set(ids_in_archive(index))
     if not recorded:
         raise FileNotFoundError(f"no document pages in the WARC files of {source or 'storage.warc_dir'}")

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator as _WarcioIterator
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -328,6 +329,9 @@ class WarcIndex:
         self.skipped: list[tuple[Path, str]] = []
         self.files = warc_files(path, self.skipped)
         self._where: dict[str, tuple[Path, int]] = {}
+        # Record ID -> the recorded URL of its page, for pages recorded under their slug only
+        # (a sync asks /document/<slug>): `Fetcher.document_url` asks a replay for that URL.
+        self.page_urls: dict[int, str] = {}
         for file in self.files:
             try:
                 with open(file, "rb") as fh:
@@ -342,7 +346,14 @@ class WarcIndex:
                         if record.rec_type == "response":
                             url = record.rec_headers.get_header("WARC-Target-URI")
                             if url:
-                                self._where[_normalize_url(url)] = (file, it.get_record_offset())
+                                key = _normalize_url(url)
+                                # The latest answer wins, except one that says nothing about the
+                                # page: a sync's 304 (the page recorded earlier is still the
+                                # page), a rate limit, a server error. Such a later answer would
+                                # leave reparse with no page where the recordings hold one.
+                                if key in self._where and _says_nothing_of_the_page(record):
+                                    continue
+                                self._where[key] = (file, it.get_record_offset())
                     if not warc_records:
                         self.skipped.append((file, "not a readable WARC file (no WARC records in it)"))
             except Exception as exc:  # warcio raises ArchiveLoadFailed, zlib/EOF/OSError/ValueError
@@ -359,6 +370,13 @@ class WarcIndex:
     def urls(self) -> list[str]:
         return list(self._where)
 
+    def add_page(self, record_id: int, url: str) -> bool:
+        """Replay `record_id`'s page from `url`, where it is recorded; False when it is not."""
+        if url not in self:
+            return False
+        self.page_urls[record_id] = _normalize_url(url)
+        return True
+
     def get(self, url: str) -> RecordedResponse:
         try:
             file, offset = self._where[_normalize_url(url)]
@@ -369,6 +387,11 @@ class WarcIndex:
             record = next(iter(ArchiveIterator(fh)))
             # The full path: a record replayed from a recording can be reparsed from it later.
             return _to_response(record, str(file.resolve()), self.max_body)
+
+
+def _says_nothing_of_the_page(record: ArcWarcRecord) -> bool:
+    status = record.http_headers.get_statuscode() if record.http_headers is not None else ""
+    return status.isdigit() and (int(status) in (304, 429) or int(status) >= 500)
 
 
 def _normalize_url(url: str) -> str:
