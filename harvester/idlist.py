@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 # ASCII digits only (str.isdigit() also accepts "١٢٣" and "²"), small enough for SQLite.
-_RECORD_ID = re.compile(r"[0-9]{1,15}")
+RECORD_ID = re.compile(r"[0-9]{1,15}")  # digits a Record ID can have
 # The legacy ID form and the current slug form of a document path; ".pdf" is the old scan URL.
 _DOCUMENT_PATH = re.compile(r"/document/([^/?#]+?)(?:\.pdf)?/?$")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -94,7 +94,7 @@ def record_id_of(entry: Entry, slug_to_id: Callable[[str], int | None] | None = 
         if match is None:
             raise IdListError(f"{entry.where}: not a document URL: {text!r} ({HINT})")
         text = match.group(1)
-    if _RECORD_ID.fullmatch(text):
+    if RECORD_ID.fullmatch(text):
         if int(text) <= 0:
             raise IdListError(f"{entry.where}: not a Record ID: {text!r} (Record IDs are positive whole numbers)")
         return int(text)

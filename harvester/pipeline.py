@@ -48,7 +48,6 @@ from catalog.errors import (
     ParseError,
     RecordValidationError,
     StoreError,
-    TransportError,
 )
 from catalog.model import CatalogRecord, Provenance
 from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
@@ -56,11 +55,12 @@ from catalog.store import CatalogStore, display_name
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
-from harvester.http import Fetcher, FetchResult
+from harvester.http import Fetcher, FetchResult, could_not_connect
+from harvester.idlist import RECORD_ID
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
 from harvester.politeness import catalog_limiter
-from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex, WarcWriter, warc_files, warcinfo_text
+from harvester.warc import LockedWriter, WarcIndex, WarcWriter, warc_files, warcinfo_text
 from harvester.workers import SupervisedPool
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ if TYPE_CHECKING:
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
 # ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
 # an SQLite INTEGER: Record IDs are six or seven digits today.
-_RECORD_ID = re.compile(r"[0-9]{1,15}")
 
 
 @dataclass
@@ -85,7 +84,6 @@ class Outcome:
 # A live run stops after this many IDs in a row could not even connect: the archive (or our
 # network) is down, and every further ID would only spend its retries to fail the same way.
 UNREACHABLE_AFTER = 3
-_CONNECT_FAILURE = re.compile(r"ConnectError|ConnectTimeout|timeout \(ConnectTimeout\)")
 
 
 @dataclass
@@ -155,7 +153,7 @@ def parse_ids(values: Iterable[str]) -> list[int]:
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
-        if not _RECORD_ID.fullmatch(text) or int(text) <= 0:
+        if not RECORD_ID.fullmatch(text) or int(text) <= 0:
             raise ValueError(f"not a Record ID: {text!r} (Record IDs are positive whole numbers)")
         value = int(text)
         if value not in ids:
@@ -198,7 +196,7 @@ def outcome_for(record_id: int, exc: BaseException) -> Outcome:
     if isinstance(exc, Gone):
         return Outcome(record_id, "gone", str(exc))
     if isinstance(exc, FetchError):
-        connect = isinstance(exc, TransportError) and bool(_CONNECT_FAILURE.search(str(exc)))
+        connect = could_not_connect(exc)
         return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after, connect_failed=connect)
     if isinstance(exc, NotADocument):  # a person page, a listing…: nothing stored
         return Outcome(record_id, "not_document", str(exc))
@@ -287,22 +285,6 @@ def _future_result(record_id: int, future: Future) -> object:
         return future.result()
     except Exception as exc:  # the worker process died on every attempt (WorkerDied), or could not pickle
         return outcome_for(record_id, exc)
-
-
-class _LockedWriter:
-    """Serializes WARC writes from worker threads."""
-
-    def __init__(self, writer: WarcWriter) -> None:
-        self.writer = writer
-        self._lock = threading.Lock()
-
-    def __call__(self, request: RecordedRequest, response: RecordedResponse) -> None:
-        with self._lock:
-            self.writer.write_exchange(request, response)
-
-    def sync(self) -> None:
-        with self._lock:  # no exchange is half-written while the file is synced (or closed on a failure)
-            self.writer.sync()
 
 
 # The fast paths (worker processes) store up to this many results in one catalog transaction,
@@ -500,7 +482,7 @@ def harvest(
     """
     summary = HarvestSummary()
     writer: WarcWriter | None = None
-    locked: _LockedWriter | None = None
+    locked: LockedWriter | None = None
     replayed = replay is not None
     index: WarcIndex | None = None
     custom_fetcher = fetcher is not None
@@ -513,7 +495,7 @@ def harvest(
                                              software=f"wcda-harvester/{__version__}",
                                              operator=settings.archive.contact, sync_each=False)
             summary.warc_file = str(writer.path)
-            on_exchange = locked = _LockedWriter(writer)
+            on_exchange = locked = LockedWriter(writer)
         # Live: the catalog's request budget, shared with every other worker of the catalog.
         fetcher = Fetcher(settings, replay=index, on_exchange=on_exchange, limiter=catalog_limiter(settings, store))
     if processes is None:
@@ -878,7 +860,7 @@ def record(ids: list[int], *, settings: Settings, out: str | Path, append: bool 
     path = target if append else target.with_name(f".part-{target.name}")
     with WarcWriter(path, software=f"wcda-harvester/{__version__}", operator=settings.archive.contact,
                     replace=not append) as writer:
-        fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer))
+        fetcher = Fetcher(settings, on_exchange=LockedWriter(writer))
         try:
             for rid in ids:
                 try:

@@ -72,12 +72,13 @@ from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
 from harvester.discover import Listing, document_url, listing_url, parse_listing
 from harvester.http import Fetcher, FetchResult
+from harvester.idlist import RECORD_ID
 from harvester.normalize import build_record
 from harvester.parse import parse_page
-from harvester.pipeline import _RECORD_ID, _LockedWriter, provenance_for, record_from_result
+from harvester.pipeline import provenance_for, record_from_result
 from harvester.politeness import catalog_limiter
 from harvester.robots import RobotsRules, RobotsUnavailable, apply_crawl_delay, fetch_robots
-from harvester.warc import WarcWriter
+from harvester.warc import LockedWriter, WarcWriter
 from harvester.work import REVALIDATE, reap_dead_workers, worker_identity
 
 Progress = Callable[[str], None]
@@ -291,7 +292,7 @@ def _worker_session(settings: Settings, store: CatalogStore, runs: Runs, worker:
     try:
         writer = WarcWriter.in_directory(settings.storage.warc_dir, prefix="sync",
                                          software=f"wcda-harvester/{__version__}", operator=settings.archive.contact)
-        fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer), limiter=catalog_limiter(settings, store))
+        fetcher = Fetcher(settings, on_exchange=LockedWriter(writer), limiter=catalog_limiter(settings, store))
         session = _Session(heart, fetcher, str(writer.path))
         yield session
     finally:
@@ -631,7 +632,7 @@ class _Run:
             if not shown:
                 raise ParseError(slug, "no Record ID shown on the page, so it cannot be catalogued")
             # ASCII digits only ("²", "١٢٣" pass str.isdigit()), and small enough for SQLite.
-            if not _RECORD_ID.fullmatch(shown) or int(shown) == 0:
+            if not RECORD_ID.fullmatch(shown) or int(shown) == 0:
                 raise ParseError(slug, f"the Record ID shown ({shown[:40]!r}) is not a plain number of up to "
                                        "15 digits, so the page cannot be catalogued")
             record_id = int(shown)

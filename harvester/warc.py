@@ -29,6 +29,7 @@ import hashlib
 import io
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -387,6 +388,22 @@ class WarcIndex:
             record = next(iter(ArchiveIterator(fh)))
             # The full path: a record replayed from a recording can be reparsed from it later.
             return _to_response(record, str(file.resolve()), self.max_body)
+
+
+class LockedWriter:
+    """A fetcher's exchange hook that writes to one WARC file from several fetch threads."""
+
+    def __init__(self, writer: WarcWriter) -> None:
+        self.writer = writer
+        self._lock = threading.Lock()
+
+    def __call__(self, request: RecordedRequest, response: RecordedResponse) -> None:
+        with self._lock:
+            self.writer.write_exchange(request, response)
+
+    def sync(self) -> None:
+        with self._lock:  # no exchange is half-written while the file is synced (or closed on a failure)
+            self.writer.sync()
 
 
 def _says_nothing_of_the_page(record: ArcWarcRecord) -> bool:

@@ -17,12 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from catalog.errors import Blocked, ConfigError, HarvesterError, TransportError
+from catalog.errors import Blocked, ConfigError, HarvesterError
 from catalog.model import CatalogRecord
 from harvester import __version__
 from harvester.config import Settings
-from harvester.http import Fetcher
-from harvester.warc import WarcWriter
+from harvester.http import Fetcher, could_not_connect
+from harvester.warc import LockedWriter, WarcWriter
 
 KNOWN_FILE = Path(__file__).with_name("known_values.json")
 # Known field -> the provenance.matched key of the alternative that found it.
@@ -121,9 +121,7 @@ def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | P
                progress: Callable[[int, str], None] | None = None) -> CheckReport:
     """Fetch each known document live, keep every exchange as WARC, compare. Never raises for one page."""
     from harvester.pipeline import (  # the harvest's own parse path and its idea of "unreachable"
-        _CONNECT_FAILURE,
         UNREACHABLE_AFTER,
-        _LockedWriter,
         record_from_result,
     )
 
@@ -137,7 +135,7 @@ def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | P
                                       operator=settings.archive.contact))
     report = CheckReport(warc_file=str(writer.path))
     try:
-        fetcher = Fetcher(settings, on_exchange=_LockedWriter(writer))
+        fetcher = Fetcher(settings, on_exchange=LockedWriter(writer))
     except BaseException:
         writer.close()
         raise
@@ -155,7 +153,7 @@ def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | P
                                 for name, value in doc["fields"].items()]
                 if progress:
                     progress(rid, str(exc))
-                streak = streak + 1 if isinstance(exc, TransportError) and _CONNECT_FAILURE.search(str(exc)) else 0
+                streak = streak + 1 if could_not_connect(exc) else 0
                 if streak >= UNREACHABLE_AFTER:  # no point asking the other documents
                     report.unreachable = f"{streak} documents in a row could not connect ({exc})"
                     break
