@@ -76,6 +76,9 @@ class OaiSettings(_Section):
     max_connections: int = Field(1000, ge=10, le=10_000)
     channel_timeout: float = Field(30.0, gt=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # After a write, `serve` answers searches from its last snapshot in memory while it is at most
+    # this old (catalog/search/memory.py), not from SQL (0.5-2 s a broad search at 100k records).
+    search_stale_seconds: float = Field(60.0, ge=0, description="seconds a search may lag behind the catalog")
     # `harvester feed`: Identify baseURL of the Static Repository, i.e. the gateway's URL
     # followed by the file's URL (None: the file's own URI, with a note).
     static_base_url: str | None = None

@@ -18,11 +18,17 @@ matches are kept with the ranks asked so far, so paging and facet clicks ask not
 results are exactly those of `CatalogStore.search` (tests/search compare them): the same
 totals, the same order with the same ties (Record ID), the same counts.
 
-A snapshot is used only while the catalog's change stamp (`search_stamp`, moved by a trigger
-on every committed index write) is the one it was read at: after any write a search answers
-from SQL (`CatalogStore.search`) until a new snapshot is built, in a background thread, at
-most one at a time and not more often than `min_interval` seconds apart (a harvest writing
-into the catalog that a server reads must not keep a core busy rebuilding).
+A snapshot is exact while the catalog's change stamp (`search_stamp`, moved by a trigger on
+every committed index write) is the one it was read at. After a write a new snapshot is built,
+in a background thread, at most one at a time and not more often than `min_interval` seconds
+apart (a harvest writing into the catalog that a server reads must not keep a core busy
+rebuilding). Meanwhile a search answers from SQL (`CatalogStore.search`: exact, but 0.5-2 s for
+a broad search at 100,000 records), or, with `max_stale` > 0, from the last snapshot while it is
+at most that many seconds old: its facets, filters and sort orders as they were then (records
+written since are left out, those deleted since still count), the text matches as they are
+now. A sync writes a record every second or so for hours; without `max_stale` every search
+of a server beside it would answer from SQL, since the next snapshot is out of date as soon as
+it is built. Search engines make the same trade (a refresh interval).
 """
 
 from __future__ import annotations
@@ -67,8 +73,9 @@ class Snapshot:
     def __init__(self, store: CatalogStore) -> None:
         started = time.perf_counter()
         # The stamp first: a write committed while the rows below are read moves it, so such a
-        # snapshot is never used (it may hold part of that write).
+        # snapshot is never taken for exact (it may hold part of that write).
         self.stamp = store.search_stamp()
+        self.read_at = time.monotonic()  # its age, for answering while out of date (SearchMemory.max_stale)
         rows = store.search_sort_rows()
         n = self.size = len(rows)
         self.ids: Array = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
@@ -324,11 +331,13 @@ def _ranks(values: list[str]) -> Array:
 
 class SearchMemory:
     """One store's snapshot and its refreshing. `current(store)` is the snapshot when it is up to
-    date with the catalog, else None (and a new one is on its way)."""
+    date with the catalog, or out of date but at most `max_stale` seconds old, else None (and a
+    new one is on its way)."""
 
-    def __init__(self, *, background: bool = True, min_interval: float = 5.0) -> None:
+    def __init__(self, *, background: bool = True, min_interval: float = 5.0, max_stale: float = 0.0) -> None:
         self.background = background
         self.min_interval = min_interval
+        self.max_stale = max_stale
         self.snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -341,7 +350,11 @@ class SearchMemory:
             return snapshot
         self.refresh(store)
         snapshot = self.snapshot
-        return snapshot if snapshot is not None and snapshot.stamp == stamp else None
+        if snapshot is None:
+            return None
+        if snapshot.stamp == stamp or time.monotonic() - snapshot.read_at <= self.max_stale:
+            return snapshot
+        return None
 
     def refresh(self, store: CatalogStore, *, wait: bool = False) -> None:
         """Build a new snapshot unless one is being built or the last was started less than
@@ -378,10 +391,13 @@ class SearchMemory:
                 self._thread = None
 
 
-def keep_in_memory(store: CatalogStore, *, background: bool = True, min_interval: float = 5.0) -> SearchMemory:
+def keep_in_memory(store: CatalogStore, *, background: bool = True, min_interval: float = 5.0,
+                   max_stale: float = 0.0) -> SearchMemory:
     """Answer `run_search` on `store` from a snapshot in memory from now on (a long-running server's
     choice: building one costs ~1-2 s of a core at 100,000 records). With `background` the first
-    snapshot is built in a thread and searches answer from SQL meanwhile."""
-    memory = attach_memory(store, lambda: SearchMemory(background=background, min_interval=min_interval))
+    snapshot is built in a thread and searches answer from SQL meanwhile; `max_stale`: see the
+    module's text."""
+    memory = attach_memory(store, lambda: SearchMemory(background=background, min_interval=min_interval,
+                                                       max_stale=max_stale))
     memory.refresh(store, wait=not background)
     return memory

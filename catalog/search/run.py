@@ -155,7 +155,8 @@ def memory_of(store: CatalogStore) -> SearchMemory | None:
 
 def _search(store: CatalogStore, query: SearchQuery) -> SearchResult:
     """From the store's snapshot in memory when a server keeps one and it is up to date
-    (catalog.search.memory), else from SQL: the same result either way."""
+    (catalog.search.memory), else from SQL: the same result either way. A server may also
+    answer from a snapshot at most `max_stale` seconds behind the catalog (its choice)."""
     memory = memory_of(store)
     snapshot = memory.current(store) if memory is not None else None
     if snapshot is None:

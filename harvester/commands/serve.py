@@ -119,8 +119,9 @@ def serve(obj: AppContext, host: str | None, port: int | None, threads: int) -> 
             _check_port(host, port)
             server = waitress.create_server(wsgi_app, **kw)
             # A server answers many searches: facet counts from a snapshot in memory, built in the
-            # background (searches answer from SQL until it is ready, and after a write until the next).
-            keep_in_memory(store)
+            # background (searches answer from SQL until it is ready; after a write from the last
+            # one while it is at most oai.search_stale_seconds old, else from SQL until the next).
+            keep_in_memory(store, max_stale=settings.oai.search_stale_seconds)
             click.echo(f"OAI-PMH repository at {shown} (listening on {host}:{port}, {threads} threads); "
                        "Ctrl-C stops.")
             click.echo(f"Web catalog at http://{f'[{host}]' if ':' in host else host}:{port}/")

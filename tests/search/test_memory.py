@@ -1,5 +1,5 @@
 """The search snapshot in memory (catalog.search.memory) answers exactly as the store's SQL does,
-on both backends, and is never used once the catalog has changed."""
+on both backends, and once the catalog has changed is used only as long as its server allows."""
 
 from __future__ import annotations
 
@@ -115,6 +115,29 @@ def test_no_stale_answer_after_a_write(catalog_copy: tuple[CatalogStore, Catalog
     again = run_search(server, SearchParams(q="memorandum", per_page=100))
     assert gone in {h.record_id for h in again.hits}
     assert again.total == server.search(SearchQuery(terms=parse_text("memorandum"))).total == before.total + 1
+
+
+def test_a_server_may_answer_from_a_snapshot_behind_the_catalog_for_a_while(
+        catalog_copy: tuple[CatalogStore, CatalogStore]) -> None:
+    server, writer = catalog_copy
+    # No rebuild meanwhile (an hour apart): what answers after the writes is the old snapshot, or SQL.
+    memory = keep_in_memory(server, background=True, min_interval=3600, max_stale=600)
+    memory.refresh(server, wait=True)
+    old = memory.snapshot
+    assert old is not None
+    broad = SearchParams(q="memorandum", per_page=100)
+    before = {h.record_id for h in run_search(server, broad).hits}
+    gone = min(before)
+    writer.tombstone(gone, now=T0)
+    writer.upsert(_new_record(4, "memorandum"), now=T0)  # type: ignore[arg-type]
+    assert old.stamp != server.search_stamp() and memory.current(server) is old  # behind, but young enough
+    stale = {h.record_id for h in run_search(server, broad).hits}
+    assert 990_004 not in stale and stale <= before  # the records as the snapshot holds them
+    old.read_at -= 601  # older than max_stale: exact again, from SQL
+    assert memory.current(server) is None
+    exact = {h.record_id for h in run_search(server, broad).hits}
+    assert 990_004 in exact and gone not in exact
+    assert exact == {r for r in server.search(SearchQuery(terms=parse_text("memorandum"), limit=1000)).record_ids}
 
 
 def test_the_stamp_moves_with_every_kind_of_index_write(catalogs: dict[str, CatalogStore]) -> None:
