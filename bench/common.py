@@ -135,7 +135,8 @@ def met(ok: bool, why: str = "") -> str:
 
 # Section numbers in RESULTS.md ("## 4. Export..."; backends also writes 6b-6d, oai_ratio is 5b).
 NUMBERS = {"commands": "0", "parse": "1", "harvest": "2", "sync": "3", "export": "4", "oai": "5", "oai_ratio": "5b",
-           "backends": "6", "cite": "7", "politeness": "8", "work": "9", "search": "10", "web": "11", "suite": "12"}
+           "backends": "6", "cite": "7", "politeness": "8", "work": "9", "search": "10", "web": "11", "suite": "12",
+           "stale": "13"}
 ORDER = list(NUMBERS)  # the order of the sections in RESULTS.md
 
 

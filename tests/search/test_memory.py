@@ -140,6 +140,21 @@ def test_a_server_may_answer_from_a_snapshot_behind_the_catalog_for_a_while(
     assert exact == {r for r in server.search(SearchQuery(terms=parse_text("memorandum"), limit=1000)).record_ids}
 
 
+def test_a_snapshot_behind_the_catalog_is_rebuilt_once_half_as_old_as_allowed(
+        catalog_copy: tuple[CatalogStore, CatalogStore]) -> None:
+    server, writer = catalog_copy
+    # Built on the spot (not in the background) whenever a rebuild is asked for.
+    memory = keep_in_memory(server, background=False, min_interval=0, max_stale=600)
+    old = memory.snapshot
+    assert old is not None
+    writer.upsert(_new_record(5, "zanzibar"), now=T0)  # type: ignore[arg-type]
+    assert memory.current(server) is old  # young: answers, and no rebuild is asked for
+    old.read_at -= 301  # half as old as allowed: rebuilt
+    fresh = memory.current(server)
+    assert fresh is not None and fresh is not old and fresh.stamp == server.search_stamp()
+    assert 990_005 in {h.record_id for h in run_search(server, SearchParams(q="zanzibar")).hits}
+
+
 def test_the_stamp_moves_with_every_kind_of_index_write(catalogs: dict[str, CatalogStore]) -> None:
     for name, store in catalogs.items():
         stamps = [store.search_stamp()]
