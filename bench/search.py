@@ -66,7 +66,7 @@ def timed(work: Callable[[], object], rounds: int, cpu: list[float] | None = Non
 def in_process(url: str, rounds: int, sql_rounds: int) -> tuple[list[list[Any]], float]:
     """Each query through run_search from the snapshot in memory (what `harvester serve` answers
     with), beside the bare FTS query and, for `sql_rounds`, run_search from SQL (what it answers with
-    after a write, until the next snapshot is built); and the snapshot's build time."""
+    before its first snapshot, and after a write once the snapshot is too old); and the snapshot's build time."""
     from catalog.search import SearchParams, parse_text, run_search
     from catalog.search.memory import keep_in_memory
     from catalog.search.run import memory_of
@@ -103,7 +103,7 @@ def in_process(url: str, rounds: int, sql_rounds: int) -> tuple[list[list[Any]],
                 ratio = f"{pct(cold, 0.95) / pct(bare, 0.95):.2f}x / {pct(full, 0.95) / pct(bare, 0.95):.2f}x"
             else:
                 bare_p95, listed_p95, words_p95, ratio = "-", "-", "-", "-"
-            memory.snapshot, kept = None, memory.snapshot  # the SQL path: no snapshot (as after a write)
+            memory.snapshot, kept = None, memory.snapshot  # the SQL path: no snapshot (as at start-up)
             memory.min_interval = float("inf")
             sql = timed(lambda p=params: run_search(store, p), sql_rounds)  # type: ignore[misc]
             memory.snapshot = kept
@@ -197,7 +197,8 @@ def main() -> None:
               ["catalog", "request", "p50 ms", "p95 ms", "target"], http_rows)
     res.note("run_search answers from the snapshot in memory (catalog.search.memory), as `harvester serve` "
              "does while the catalog is unchanged; 'from SQL' is the same search without it (what a server "
-             "answers with after a write until the next snapshot, and the CLI always). 'first': the first search "
+             "answers with before its first snapshot and after a write once it is over oai.search_stale_seconds "
+             "old, and the CLI always). 'first': the first search "
              "for these words since the snapshot was built (the text matches asked of the store); 'again': the "
              "same words again, as paging or a click on a facet sends them (the snapshot keeps the last 64 "
              "searches' text matches with the ranks asked so far). A first search asks the store for every "

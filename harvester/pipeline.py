@@ -67,8 +67,6 @@ if TYPE_CHECKING:
     from harvester.work import WorkFeed
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
-# ASCII digits only (str.isdigit() also accepts "١٢٣", "１２" and "²"), and small enough for
-# an SQLite INTEGER: Record IDs are six or seven digits today.
 
 
 @dataclass
@@ -762,7 +760,8 @@ def harvest(
 
 
 def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
-    """Record IDs whose /document/<ID> request is in the WARC files (for reparse without a catalog)."""
+    """Record IDs whose /document/<ID> request is in the WARC files, and those the index was
+    pointed at another recorded request for (`WarcIndex.add_page`): what a reparse can rebuild."""
     index = path if isinstance(path, WarcIndex) else WarcIndex(path)
     found = set(index.page_urls)
     for url in index.urls():
@@ -772,7 +771,7 @@ def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
     return sorted(found)
 
 
-def _pages_under_their_slug(index: WarcIndex, store: CatalogStore, base_url: str) -> None:
+def _point_at_recorded_requests(index: WarcIndex, store: CatalogStore, base_url: str) -> None:
     """Point the replay at the request each record came from when /document/<ID> is not recorded.
 
     A sync asks /document/<slug> (one request, no redirect), so its recordings hold no
@@ -833,7 +832,7 @@ def reparse(*, settings: Settings, store: CatalogStore, source: str | Path | Non
     if not [f for f in index.files if f not in bad]:
         skipped = "; ".join(f"{path.name}: {why}" for path, why in index.skipped)
         raise FileNotFoundError(f"no readable WARC files in {where}" + (f" ({skipped})" if skipped else ""))
-    _pages_under_their_slug(index, store, settings.archive.base_url)
+    _point_at_recorded_requests(index, store, settings.archive.base_url)
     recorded = set(ids_in_archive(index))
     if not recorded:
         raise FileNotFoundError(f"no document pages in the WARC files of {source or 'storage.warc_dir'}")
