@@ -120,12 +120,9 @@ def check_record(record_id: int, known: dict[str, Any], record: CatalogRecord) -
 def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | Path | None = None,
                progress: Callable[[int, str], None] | None = None) -> CheckReport:
     """Fetch each known document live, keep every exchange as WARC, compare. Never raises for one page."""
-    from harvester.pipeline import (  # the harvest's own parse path and its idea of "unreachable"
-        _CONNECT_FAILURE,
-        UNREACHABLE_AFTER,
-        _LockedWriter,
-        record_from_result,
-    )
+    # the harvest's own parse path and its idea of "unreachable"
+    from harvester.parse_worker import _CONNECT_FAILURE
+    from harvester.pipeline import UNREACHABLE_AFTER, _LockedWriter, record_from_result
 
     documents = [d for d in known_documents() if ids is None or d["record_id"] in ids]
     if not settings.archive.contact:  # before any file is made: a live check needs a contact address
