@@ -184,8 +184,10 @@ def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, rep
         # The fork server imports what a worker runs, once, and the workers share it with it. Only
         # that (harvester/parse_worker.py), not this module: the fork server and each worker would
         # hold the catalog store and the HTTP client too. A replay worker fetches, so its pool
-        # preloads the fetcher as well. Only the first pool of a process starts the server.
-        context.set_forkserver_preload(["harvester.parse_worker"] + (["harvester.http"] if index is not None else []))
+        # preloads the fetcher as well; harvester/fork_server.py comes last (it freezes what the
+        # others imported). Only the first pool of a process starts the server.
+        context.set_forkserver_preload(["harvester.parse_worker", *(["harvester.http"] if index is not None else []),
+                                        "harvester.fork_server"])
     return SupervisedPool(workers, context, initializer=init_worker, initargs=(settings, index, replayed))
 
 
