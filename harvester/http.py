@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import email.utils
 import random
-import re
 import threading
 import time
 import zlib
@@ -370,15 +369,6 @@ def _proxy_mounts(limits: httpx.Limits) -> dict[str, httpx.BaseTransport | None]
 
     return {pattern: None if url is None else _live_transport(limits, url)
             for pattern, url in get_environment_proxies().items()}
-
-
-# How a failed connection reads in a TransportError's message (httpx's exception names).
-_CONNECT_FAILURE = re.compile(r"ConnectError|ConnectTimeout|timeout \(ConnectTimeout\)")
-
-
-def could_not_connect(exc: BaseException) -> bool:
-    """True when `exc` says the archive could not be reached at all (no connection was made)."""
-    return isinstance(exc, TransportError) and bool(_CONNECT_FAILURE.search(str(exc)))
 
 
 class ReplayTransport(httpx.BaseTransport):

@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import re
-import signal
 import threading
 import time
 from collections import Counter, deque
@@ -40,25 +39,27 @@ from catalog.errors import (
     AskedToWait,
     Blocked,
     FetchError,
-    Gone,
-    HarvesterError,
     LeaseLost,
-    NotADocument,
-    NotFound,
-    ParseError,
-    RecordValidationError,
     StoreError,
 )
-from catalog.model import CatalogRecord, Provenance
+from catalog.model import CatalogRecord
 from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
 from catalog.store import CatalogStore, display_name
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
-from harvester.http import Fetcher, FetchResult, could_not_connect
+from harvester.http import Fetcher, FetchResult
 from harvester.idlist import RECORD_ID
-from harvester.normalize import build_record
-from harvester.parse import PARSER_VERSION, parse_page
+from harvester.parse_worker import (
+    Outcome,
+    PageParts,
+    init_worker,
+    outcome_for,
+    parse_in_worker,
+    record_from_result,
+    replay_in_worker,
+)
+from harvester.parse_worker import provenance_for as provenance_for  # where harvester.sync and bench/ import it
 from harvester.politeness import catalog_limiter
 from harvester.warc import LockedWriter, WarcIndex, WarcWriter, warc_files, warcinfo_text
 from harvester.workers import SupervisedPool
@@ -67,16 +68,6 @@ if TYPE_CHECKING:
     from harvester.work import WorkFeed
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
-
-
-@dataclass
-class Outcome:
-    record_id: int
-    status: str  # new, changed, unchanged, restored, not_found, gone, not_document, failed, blocked, not_attempted
-    detail: str = ""
-    problems: list[str] = field(default_factory=list)
-    retry_after: float | None = None
-    connect_failed: bool = False  # the archive could not be reached at all (no connection)
 
 
 # A live run stops after this many IDs in a row could not even connect: the archive (or our
@@ -159,51 +150,6 @@ def parse_ids(values: Iterable[str]) -> list[int]:
     return ids
 
 
-def provenance_for(result: FetchResult, *, replayed: bool) -> Provenance:
-    response = result.response
-    return Provenance(
-        request_url=result.request_url,
-        final_url=result.final_url,
-        http_status=response.status,
-        fetched_at=response.fetched_at,
-        etag=response.header("ETag"),
-        last_modified=response.header("Last-Modified"),
-        sha256=response.sha256,
-        redirects=result.redirects,
-        warc_file=response.warc_file,
-        warc_record_id=response.warc_record_id,
-        tool_version=__version__,
-        parser_version=PARSER_VERSION,
-        replayed=replayed,
-    )
-
-
-def record_from_result(result: FetchResult, record_id: int, *, replayed: bool) -> CatalogRecord:
-    """Parse and normalize one fetched page (ParseError / RecordValidationError on failure)."""
-    parsed = parse_page(result.response.body, record_id=record_id, final_url=result.final_url,
-                        content_type=result.response.header("Content-Type"))
-    return build_record(parsed, provenance_for(result, replayed=replayed), requested_id=record_id)
-
-
-def outcome_for(record_id: int, exc: BaseException) -> Outcome:
-    """The outcome an exception from fetching or parsing one ID stands for."""
-    if isinstance(exc, Blocked):
-        return Outcome(record_id, "blocked", str(exc))
-    if isinstance(exc, NotFound):
-        return Outcome(record_id, "not_found", str(exc))
-    if isinstance(exc, Gone):
-        return Outcome(record_id, "gone", str(exc))
-    if isinstance(exc, FetchError):
-        connect = could_not_connect(exc)
-        return Outcome(record_id, "failed", str(exc), retry_after=exc.retry_after, connect_failed=connect)
-    if isinstance(exc, NotADocument):  # a person page, a listing…: nothing stored
-        return Outcome(record_id, "not_document", str(exc))
-    if isinstance(exc, (ParseError, RecordValidationError, HarvesterError)):  # ours: reported, never a crash
-        return Outcome(record_id, "failed", str(exc))
-    # a bug (ours or a library's) fails this ID, not the whole run
-    return Outcome(record_id, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
-
-
 # -- worker processes ----------------------------------------------------------------------
 # Below this many IDs a run parses on the calling thread. Measured (bench machine, 2 cores,
 # replay of the synthetic archive): the first pool of a process costs ~0.9-1.2 s to start
@@ -222,7 +168,6 @@ POOL_MIN_RATE = 50.0
 # harvester once per process (~0.9-1.2 s, the first pool) and forks ready workers from it
 # afterwards (0.05 s for every later pool).
 POOL_START_METHOD = "forkserver"
-_WORKER: dict[str, object] = {}
 
 
 def _pool_workers() -> int:
@@ -234,48 +179,24 @@ def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, rep
     # and no worker outlives the harvest (a SIGKILLed harvest leaves no process behind).
     context = multiprocessing.get_context(POOL_START_METHOD)
     if POOL_START_METHOD == "forkserver":
-        context.set_forkserver_preload(["harvester.pipeline"])
-    return SupervisedPool(workers, context, initializer=_init_worker, initargs=(settings, index, replayed))
+        # The fork server imports what a worker runs, once, and the workers share it with it. Only
+        # that (harvester/parse_worker.py), not this module: the fork server and each worker would
+        # hold the catalog store and the HTTP client too. A replay worker fetches, so its pool
+        # preloads the fetcher as well; harvester/fork_server.py comes last (it freezes what the
+        # others imported). Only the first pool of a process starts the server.
+        context.set_forkserver_preload(["harvester.parse_worker", *(["harvester.http"] if index is not None else []),
+                                        "harvester.fork_server"])
+    return SupervisedPool(workers, context, initializer=init_worker, initargs=(settings, index, replayed))
 
 
-def _init_worker(settings: Settings, index: WarcIndex | None, replayed: bool) -> None:
-    # Ctrl-C reaches the whole process group: the parent winds the run down, the workers
-    # must not die mid-task (a broken pool would fail every ID still in it).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER["replayed"] = replayed
-    if index is not None:
-        _WORKER["fetcher"] = Fetcher(settings, replay=index)
-
-
-def _parse_in_worker(record_id: int, result: FetchResult) -> Outcome | CatalogRecord:
-    """In a worker process: parse and normalize one fetched page."""
-    try:
-        return record_from_result(result, record_id, replayed=bool(_WORKER["replayed"]))
-    except Exception as exc:
-        return outcome_for(record_id, exc)
-
-
-def _replay_in_worker(record_id: int) -> tuple[Outcome | CatalogRecord, int]:
-    """In a worker process: read one ID from the archive (WARC file + offset), parse, normalize.
-
-    Returns the result and the number of requests the replay made.
-    """
-    fetcher = _WORKER["fetcher"]
-    assert isinstance(fetcher, Fetcher)
-    before = fetcher.requests_made
-    try:
-        result: Outcome | CatalogRecord = record_from_result(fetcher.get(fetcher.document_url(record_id)),
-                                                             record_id, replayed=True)
-    except Exception as exc:
-        result = outcome_for(record_id, exc)
-    return result, fetcher.requests_made - before
-
-
-def _for_worker(result: FetchResult) -> FetchResult:
-    """The fetch result without the encoded body (already written to the WARC; the parse reads `body`)."""
-    if result.response.raw_body is None:
-        return result
-    return dataclasses.replace(result, response=dataclasses.replace(result.response, raw_body=None))
+def _for_worker(result: FetchResult) -> PageParts:
+    """What a parse worker reads of a fetch result: its parts, not the FetchResult (whose class
+    would import the HTTP client into the worker: harvester/parse_worker.py), and the response
+    without the encoded body (already written to the WARC; the parse reads `body`)."""
+    response = result.response
+    if response.raw_body is not None:
+        response = dataclasses.replace(response, raw_body=None)
+    return result.request_url, result.final_url, result.redirects, response
 
 
 def _future_result(record_id: int, future: Future) -> object:
@@ -381,7 +302,7 @@ class ReplayPoolExecutor:
         return 4 * self.workers - len(self.window)
 
     def submit(self, record_id: int) -> None:
-        self.window.append((record_id, self.pool.submit(_replay_in_worker, record_id)))
+        self.window.append((record_id, self.pool.submit(replay_in_worker, record_id)))
 
     def busy(self) -> bool:
         return bool(self.window)
@@ -433,7 +354,7 @@ class LivePoolExecutor:
     def collect(self) -> list[tuple[int, object]]:
         while self.waiting and len(self.parsing) < 2 * self.procs:
             rid, fetched = self.waiting.popleft()
-            self.parsing[self.parse_pool.submit(_parse_in_worker, rid, _for_worker(fetched))] = rid
+            self.parsing[self.parse_pool.submit(parse_in_worker, rid, _for_worker(fetched))] = rid
         done, _ = wait([*self.fetching, *self.parsing], return_when=FIRST_COMPLETED)
         finished: list[tuple[int, object]] = []
         for future in done:

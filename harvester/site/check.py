@@ -21,7 +21,7 @@ from catalog.errors import Blocked, ConfigError, HarvesterError
 from catalog.model import CatalogRecord
 from harvester import __version__
 from harvester.config import Settings
-from harvester.http import Fetcher, could_not_connect
+from harvester.http import Fetcher
 from harvester.warc import LockedWriter, WarcWriter
 
 KNOWN_FILE = Path(__file__).with_name("known_values.json")
@@ -120,10 +120,9 @@ def check_record(record_id: int, known: dict[str, Any], record: CatalogRecord) -
 def check_site(settings: Settings, *, ids: list[int] | None = None, out: str | Path | None = None,
                progress: Callable[[int, str], None] | None = None) -> CheckReport:
     """Fetch each known document live, keep every exchange as WARC, compare. Never raises for one page."""
-    from harvester.pipeline import (  # the harvest's own parse path and its idea of "unreachable"
-        UNREACHABLE_AFTER,
-        record_from_result,
-    )
+    # the harvest's own parse path and its idea of "unreachable"
+    from harvester.parse_worker import could_not_connect, record_from_result
+    from harvester.pipeline import UNREACHABLE_AFTER
 
     documents = [d for d in known_documents() if ids is None or d["record_id"] in ids]
     if not settings.archive.contact:  # before any file is made: a live check needs a contact address

@@ -3,6 +3,7 @@ task retried, every task is answered, and no worker outlives a killed main proce
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -110,6 +111,45 @@ def test_a_harvest_survives_a_killed_parse_worker(tmp_path: Path) -> None:
     assert [o.record_id for o in summary.outcomes] == expected
     assert {o.status for o in summary.outcomes} == {"new"}, [o for o in summary.outcomes if o.status != "new"]
     assert stored == len(expected)
+
+
+_LIVE_WORKER_SCRIPT = """
+import json, sys
+from pathlib import Path
+from harvester import pipeline
+from harvester.config import load_settings
+from harvester.http import FetchResult
+from harvester.warc import WarcIndex
+from tests.support import pool_tasks
+if __name__ == "__main__":
+    index = WarcIndex(Path("fixtures/warc/documents"))
+    url = next(u for u in index.urls() if "/document/" in u and index.get(u).status == 200)
+    settings = load_settings(path=sys.argv[1], overrides={}, environ={})
+    with pipeline._process_pool(1, settings, None, False) as pool:  # as a live harvest starts it
+        record = pool.submit(pipeline.parse_in_worker, 7, pipeline._for_worker(FetchResult(url, url, index.get(url)))
+                             ).result(timeout=120)
+        state = pool.submit(pool_tasks.worker_state).result(timeout=120)
+    print(json.dumps({"record": type(record).__name__, "id": getattr(record, "record_id", None), **state}))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the fork server start method")
+def test_a_live_harvest_s_parse_worker_holds_only_what_parsing_needs(tmp_path: Path) -> None:
+    # A fresh interpreter: the fork server's preload is the first pool's of a process.
+    config = tmp_path / "c.toml"
+    config.write_text("")
+    proc = subprocess.run([sys.executable, "-c", _LIVE_WORKER_SCRIPT, str(config)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["record"] == "CatalogRecord" and got["id"] > 0  # it parsed the page it was handed
+    # Not the HTTP client, the store or the pipeline, even after unpickling a fetched page
+    # (harvester/parse_worker.py): the fork server and the worker would each hold them.
+    held = {m for m in got["modules"] if m.split(".")[0] == "httpx" or m in {"catalog.store", "harvester.pipeline"}}
+    assert held == set()
+    # What it was forked with is frozen (harvester/fork_server.py, harvester/workers.py): the
+    # collector's scans leave the pages it shares with the fork server alone.
+    assert got["frozen"] > 10_000
 
 
 _ORPHAN_SCRIPT = """

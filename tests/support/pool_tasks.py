@@ -37,3 +37,11 @@ def sleep(seconds: float) -> int:
 
 def broken_initializer() -> None:
     raise RuntimeError("cannot start")
+
+
+def worker_state(_: int = 0) -> dict[str, object]:
+    """What a worker process has imported, and how many objects it holds frozen (gc.freeze)."""
+    import gc
+    import sys
+
+    return {"modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}
