@@ -1,13 +1,10 @@
-"""The selector index: one pass over a page's elements answers every selector of the table.
+"""The selector index: one walk over a page answers every selector of the table.
 
-The elements come in document order, as the tree builder made them (`IndexedSoup`), else from a
-walk of the tree (bs4's `next_element` chain, no recursion). The pass records every element's
-position and, per tag name, class, id and attribute the table names, the positions of the
-elements that have it; from those, a selector's matches (worked out when first asked), each
-element's last descendant (when asked) and, for each "zone" selector, the nearest
-ancestor-or-self that matches it (the exclusion zones, the title's `.content-block`, the
-enclosing `article`). Every `select`, `select_one` and scope check is then a lookup, not a fresh
-tree walk through soupsieve or find_parent.
+The walk (document order, no recursion: bs4's `next_element` chain) records for every element its position, the
+position of its last descendant, which table selectors it matches, and for each "zone"
+selector the nearest ancestor-or-self that matches it (the exclusion zones, the title's
+`.content-block`, the enclosing `article`). Every `select`, `select_one` and scope check
+is then a lookup, not a fresh tree walk through soupsieve or find_parent.
 
 Simple compounds (tag, .class, #id, [attr], comma lists of them) are matched here;
 attribute values are confirmed by soupsieve itself; any other selector is handed to
@@ -77,9 +74,9 @@ class _Compound:
 
     @property
     def check(self) -> tuple[int, str]:
-        """What is checked beyond an element being a candidate (by its tag name, else its first
+        """What the walk checks beyond an element being a candidate (by its tag name, else its first
         class): nothing, one attribute's presence (`a[href]`), one more class (`h1.title`), or all
-        of `_matches`. The common forms are checked without a call (`SelectorIndex._hits`)."""
+        of `_matches`. The common forms are checked in the walk without a call."""
         rest = not (self.id or self.equals or self.confirm is not None or self.tie is not None)
         if rest and self.tag is not None:
             if not self.classes and not self.present:
@@ -93,19 +90,20 @@ class _Compound:
         return _MATCHES, ""
 
 
+_Entry = tuple[str, int, str, _Compound]
+
+
 class CompiledTable:
     """A set of selectors compiled once (at import): indexable compounds and soupsieve fallbacks (these
     compiled by soupsieve on first use)."""
 
     def __init__(self, selectors: Iterable[str]) -> None:
-        # The compounds of each indexable selector, and what makes an element a candidate for one
-        # (its tag name, else its first class, else its id, else an attribute it has): the index
-        # records, per page, the positions of the elements with each of these keys.
-        self.compounds: dict[str, tuple[tuple[_Compound, int, str], ...]] = {}
-        self.tags: set[str] = set()
-        self.classes: set[str] = set()
-        self.ids: set[str] = set()
-        self.attrs: set[str] = set()
+        # (the whole selector, its check, the check's name, the compound) by what makes an element a
+        # candidate: a tuple unpacked in the walk costs less than attribute reads
+        self.by_tag: dict[str, list[_Entry]] = {}
+        self.by_class: dict[str, list[_Entry]] = {}
+        self.by_id: dict[str, list[_Entry]] = {}
+        self.by_attr: dict[str, list[_Entry]] = {}
         self.fallback: dict[str, _Soupsieve] = {}
         self.selectors: set[str] = set()
         for css in dict.fromkeys(selectors):
@@ -114,16 +112,16 @@ class CompiledTable:
             if compounds is None:
                 self.fallback[css] = _Soupsieve(css)
                 continue
-            self.compounds[css] = tuple((c, *c.check) for c in compounds)
             for c in compounds:
+                entry = (css, *c.check, c)
                 if c.tag is not None:
-                    self.tags.add(c.tag)
+                    self.by_tag.setdefault(c.tag, []).append(entry)
                 elif c.classes:
-                    self.classes.add(c.classes[0])
+                    self.by_class.setdefault(c.classes[0], []).append(entry)
                 elif c.id is not None:
-                    self.ids.add(c.id)
+                    self.by_id.setdefault(c.id, []).append(entry)
                 else:
-                    self.attrs.add(c.present[0])
+                    self.by_attr.setdefault(c.present[0], []).append(entry)
 
     @staticmethod
     def _compounds(css: str) -> list[_Compound] | None:
@@ -181,41 +179,6 @@ def _matches(c: _Compound, tag: Tag, classes: Any) -> bool:
     return c.confirm is None or c.confirm.match(tag)
 
 
-class IndexedSoup(BeautifulSoup):
-    """`BeautifulSoup` that keeps its elements in the order the tree builder creates them
-    (`elements`), for the selector index: building that list costs one append an element, while
-    walking the finished tree steps over every string too (~0.07 ms of a page's parse).
-
-    lxml's builder (like every builder but html5lib's) appends each new element as the last child
-    of the deepest open one, so creation order is document order, the order of `descendants` and
-    `find_all(True)`; html5lib moves elements after making them (foster parenting), so its trees,
-    and plain BeautifulSoup ones, are walked instead (`SelectorIndex`). The list is the tree as
-    parsed: index it before changing it (the parser never changes it)."""
-
-    elements: list[Tag]
-
-    def reset(self) -> None:
-        super().reset()  # before every parse: BeautifulSoup may retry with another encoding
-        self.elements = []
-
-    def handle_starttag(self, name: str, namespace: str | None, nsprefix: str | None, attrs: Any,
-                        sourceline: int | None = None, sourcepos: int | None = None,
-                        namespaces: Any = None) -> Tag | None:
-        tag = super().handle_starttag(name, namespace, nsprefix, attrs, sourceline, sourcepos, namespaces)
-        if tag is not None:  # None: refused by a parse_only filter, not in the tree
-            self.elements.append(tag)
-        return tag
-
-
-# Builders that create each element in document order (see IndexedSoup).
-_IN_ORDER_BUILDERS = frozenset({"lxml"})
-
-
-def _classes(tag: Tag) -> Any:
-    value = tag.attrs.get("class")
-    return (value.split() if isinstance(value, str) else value) if value else ()
-
-
 class SelectorIndex:
     """Positions, zones and selector matches of every element of one page."""
 
@@ -226,52 +189,61 @@ class SelectorIndex:
         self.zones = list(zones)
         self.zone_at = {z: k for k, z in enumerate(self.zones)}  # list.index per lookup cost more
         self.lookup_attrs = tuple(lookup_attrs)
-        order: list[Tag]
-        if isinstance(soup, IndexedSoup) and soup.builder.NAME in _IN_ORDER_BUILDERS:
-            order = soup.elements
-        else:
-            # bs4's `next_element` chain (document order, what `Tag.descendants` follows too):
-            # one flat loop, no recursion.
-            order = []
-            node = soup.contents[0] if soup.contents else None
-            while node is not None:
-                if isinstance(node, Tag):
-                    order.append(node)
+        order: list[Tag] = []
+        hits: dict[str, list[int]] = {}
+        i = -1
+        by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
+        attr_names = tuple(by_attr)
+        # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
+        # follows too): one flat loop. It records only positions and selector hits; an element's
+        # end (its last descendant) is found when asked (`span`, from the tree: few elements are
+        # ever roots), and the zones are filled in from their hits after the walk. Tracking every
+        # element's parent, zones and end here was half the walk's time (~0.07 of ~0.15 ms a page).
+        #
+        # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
+        # on the first lookup, one pass over `order` for all of them: collecting them for every
+        # element in this walk was a quarter of its time, and most pages look up none.
+        node = soup.contents[0] if soup.contents else None
+        while node is not None:
+            if not isinstance(node, Tag):
                 node = node.next_element
-        # One pass records only the positions of the elements that can match some selector of the
-        # table, under what makes them a candidate (a tag name, a class, an id, an attribute of
-        # the table); a selector's matches are worked out from those lists when first asked
-        # (`_hits`), mostly a list as it stands (`.pill`, `h1`) or a short filter of one (`h1.title`).
-        # Checking every selector's candidates at every element, here, was twice this pass.
-        tags: dict[str, list[int]] = {name: [] for name in table.tags}
-        classes: dict[str, list[int]] = {name: [] for name in table.classes}
-        ids: dict[str, list[int]] = {name: [] for name in table.ids}
-        present: list[tuple[str, list[int]]] = [(name, []) for name in table.attrs]
-        for i, tag in enumerate(order):
-            got = tags.get(tag.name)
-            if got is not None:
-                got.append(i)
-            attrs = tag.attrs
+                continue
+            child = node
+            node = node.next_element
+            i += 1
+            order.append(child)
+            attrs = child.attrs
+            candidates = by_tag.get(child.name, ())
             if attrs:
-                value = attrs.get("class")
-                if value:
-                    for name in value.split() if isinstance(value, str) else value:
-                        got = classes.get(name)
-                        if got is not None and (not got or got[-1] != i):  # class="pill pill": once
-                            got.append(i)
-                if ids:
-                    value = attrs.get("id")
-                    if isinstance(value, str):
-                        got = ids.get(value)
-                        if got is not None:
-                            got.append(i)
-                for name, got in present:
+                cls_value = attrs.get("class")
+                classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
+                for cls in classes:
+                    more = by_class.get(cls)
+                    if more:
+                        candidates = [*candidates, *more]
+                if by_id:
+                    ident = attrs.get("id")
+                    if isinstance(ident, str) and ident in by_id:
+                        candidates = [*candidates, *by_id[ident]]
+                for name in attr_names:
                     if name in attrs:
+                        candidates = [*candidates, *by_attr[name]]
+            else:
+                classes = ()
+            for css, check, name, c in candidates:
+                got = hits.get(css)
+                if got is not None and got[-1] == i:  # another part of the same comma list matched
+                    continue
+                if (check == _TRIVIAL or (check == _HAS_ATTR and name in attrs)
+                        or (check == _HAS_CLASS and name in classes)
+                        or (check == _MATCHES and _matches(c, child, classes))):
+                    if got is None:
+                        hits[css] = [i]
+                    else:
                         got.append(i)
         self.order = order
-        self._tags, self._classes, self._ids, self._attrs = tags, classes, ids, dict(present)
-        self.hits: dict[str, list[int]] = {}  # selector -> positions of its matches, once asked
-        self.pos = dict(zip(map(id, order), range(len(order)), strict=True))  # in C
+        self.hits = hits
+        self.pos = dict(zip(map(id, order), range(len(order)), strict=True))  # in C, not a step of the walk
         self._end: dict[int, int] = {}
         # Per zone, per position: the position of the nearest ancestor-or-self in that zone, or -1.
         # Zone elements come in document order, so a nested one (a descendant) overwrites its
@@ -279,38 +251,12 @@ class SelectorIndex:
         self.zone_of: list[list[int]] = []
         for css in self.zones:
             nearest = [-1] * len(order)
-            for z in self._hits(css):
+            for z in hits.get(css, ()):
                 last = self.end(z)
                 nearest[z:last + 1] = [z] * (last + 1 - z)
             self.zone_of.append(nearest)
         self._by_attr: dict[str, dict[str, list[int]]] | None = None
         self._scans = 0
-
-    def _hits(self, css: str) -> list[int]:
-        """Positions of every element of the page that `css` (an indexable selector) matches, in
-        document order; [] for a selector outside the table."""
-        got = self.hits.get(css)
-        if got is not None:
-            return got
-        compounds = self.table.compounds.get(css)
-        if compounds is None:
-            return []
-        order = self.order
-        found: list[list[int]] = []
-        for c, check, name in compounds:
-            base = (self._tags[c.tag] if c.tag is not None else self._classes[c.classes[0]] if c.classes
-                    else self._ids[c.id] if c.id is not None else self._attrs[c.present[0]])
-            if check == _TRIVIAL:
-                found.append(base)
-            elif check == _HAS_ATTR:
-                found.append([i for i in base if name in order[i].attrs])
-            elif check == _HAS_CLASS:
-                found.append([i for i in base if name in _classes(order[i])])
-            else:
-                found.append([i for i in base if _matches(c, order[i], _classes(order[i]))])
-        # a comma list: each element once, in document order (`h2.block-title` is two parts' match)
-        got = self.hits[css] = found[0] if len(found) == 1 else sorted(set().union(*found))
-        return got
 
     # -- positions -----------------------------------------------------------------------
     def position(self, node: Tag) -> int:
@@ -368,7 +314,7 @@ class SelectorIndex:
     def first_in(self, i: int, css: str) -> int:
         """The position of the first element inside the element at `i` that matches `css`, or -1:
         `select_one` by positions."""
-        positions = self._hits(css)
+        positions = self.hits.get(css)
         if not positions or css in self.table.fallback:
             found = self.positions(self.order[i], css)
             return found[0] if found else -1
@@ -383,7 +329,7 @@ class SelectorIndex:
         if compiled is not None:
             pos = self.pos
             return [pos[id(tag)] for tag in compiled.select(root)]
-        positions = self._hits(css)
+        positions = self.hits.get(css)
         if not positions:
             if css not in self.table.selectors:  # a typo must not read as "nothing matched"
                 raise KeyError(f"selector not in the compiled table: {css!r}")
@@ -398,7 +344,7 @@ class SelectorIndex:
 
     def select_one(self, root: Tag, css: str) -> Tag | None:
         """`root.select_one(css)`: the first of `select`, without building the rest."""
-        positions = self._hits(css)
+        positions = self.hits.get(css)
         if not positions or css in self.table.fallback:
             found = self.select(root, css)
             return found[0] if found else None
@@ -410,7 +356,7 @@ class SelectorIndex:
         compiled = self.table.fallback.get(css)
         if compiled is not None:
             return compiled.match(node)
-        positions = self._hits(css)
+        positions = self.hits.get(css)
         if not positions:
             return False
         i = self.pos[id(node)]

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from bs4 import BeautifulSoup
+
 from catalog.errors import NotADocument, ParseError
 from harvester.site import fields
 from harvester.site import selectors as table
 from harvester.site.bounds import check_bounds
 from harvester.site.decode import clean, decode_html, is_challenge_html, text_of
 from harvester.site.fields import ParsedPage, TabText
-from harvester.site.index import IndexedSoup
 from harvester.site.scope import DocumentScope, heading_key
 
 # Bump when a change to the parser can change records: `reparse` after a bump
@@ -85,8 +86,7 @@ def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: s
     text, problems = decode_html(body, content_type)
     if is_challenge_html(text):
         raise ParseError(record_id, "bot-protection challenge page, not a document")
-    # BeautifulSoup(text, "lxml"), keeping its elements in order as it builds them (for the index)
-    doc = DocumentScope(IndexedSoup(text, "lxml"))
+    doc = DocumentScope(BeautifulSoup(text, "lxml"))
     reason = not_a_document(doc, final_url)
     if reason is not None:
         raise NotADocument(record_id, f"not a document page: {_path(final_url)} ({reason})")

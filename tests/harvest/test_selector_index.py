@@ -3,9 +3,7 @@
 For every selector of the table, over every fixture page (recorded documents and
 scenarios, hand-written variants, look-alikes): the whole-page selection is checked
 exhaustively, and selections under random sub-roots, the zones (nearest ancestor-or-self)
-and single-element matches are checked by hypothesis. The pages are built as the parser builds
-them (`IndexedSoup`, whose elements come in the order the tree builder made them); the index of a
-plain BeautifulSoup tree (a walk of the tree) is checked to be the same.
+and single-element matches are checked by hypothesis.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harvester.site.decode import decode_html
-from harvester.site.index import CompiledTable, IndexedSoup, SelectorIndex
+from harvester.site.index import CompiledTable, SelectorIndex
 from harvester.site.scope import COMPILED, ZONES
 from harvester.site.selectors import table_selectors
 from tests.support.pages import all_pages
@@ -31,7 +29,7 @@ _SOUPS: dict[str, tuple[BeautifulSoup, SelectorIndex, list[Tag]]] = {}
 
 def soup_of(name: str, body: bytes) -> tuple[BeautifulSoup, SelectorIndex, list[Tag]]:
     if name not in _SOUPS:
-        soup = IndexedSoup(decode_html(body, None)[0], "lxml")
+        soup = BeautifulSoup(decode_html(body, None)[0], "lxml")
         _SOUPS[name] = (soup, SelectorIndex(soup, COMPILED, ZONES), list(soup.find_all(True)))
     return _SOUPS[name]
 
@@ -45,8 +43,7 @@ def test_there_is_something_to_check() -> None:
 def test_every_selector_over_every_page() -> None:
     for name, body in PAGES:
         soup, index, elements = soup_of(name, body)
-        assert index.order is soup.elements, name  # as built, not walked
-        assert index.order == elements, name  # every element, in document order
+        assert index.order == elements, name  # the walk sees every element, in document order
         for css in SELECTORS:
             got = index.select(soup, css)
             want = soup.select(css)
@@ -72,20 +69,6 @@ def test_zone_is_the_nearest_matching_ancestor_or_self(page: int, at: int, zone:
     want = next((t for t in [node, *node.parents] if isinstance(t, Tag) and t is not soup
                  and soupsieve.match(zone, t)), None)
     assert index.zone(node, zone) is want, (name, zone)
-
-
-def test_a_plain_tree_is_walked_to_the_same_index() -> None:
-    """A plain BeautifulSoup tree (no creation order kept) is walked: the same elements, matches and
-    zones as from the order lxml's builder made them in."""
-    for name, body in PAGES:
-        soup, index, _ = soup_of(name, body)
-        text = decode_html(body, None)[0]
-        plain = BeautifulSoup(text, "lxml")
-        walked = SelectorIndex(plain, COMPILED, ZONES)
-        assert [t.name for t in walked.order] == [t.name for t in index.order], name
-        for css in SELECTORS:
-            assert walked.positions(plain, css) == index.positions(soup, css), (name, css)
-        assert walked.zone_of == index.zone_of, name
 
 
 def test_an_unknown_selector_is_an_error_not_an_empty_result() -> None:
