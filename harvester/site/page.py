@@ -24,7 +24,7 @@ from harvester.site.bounds import check_bounds
 from harvester.site.decode import clean, decode_html, is_challenge_html, text_of
 from harvester.site.fields import ParsedPage, TabText
 from harvester.site.index import ElementsBuilder
-from harvester.site.scope import DocumentScope, heading_key
+from harvester.site.scope import DocumentScope
 
 # Bump when a change to the parser can change records: `reparse` after a bump
 # rebuilds every record, and provenance says which parser made each one.
@@ -75,7 +75,7 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
     blocks, _ = doc.find_all(table.FIELDS["info_block"])
     for block in blocks:
         label, _ = doc.find(table.FIELDS["info_label"], item=block)
-        if label is not None and heading_key(text_of(label)) in table.INFO_LABELS:
+        if label is not None and doc.key_of(label) in table.INFO_LABELS:
             return None
     return "none of a document's own markers: text tabs, scan, credit line or Document Information"
 
