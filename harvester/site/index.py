@@ -123,6 +123,7 @@ class CompiledTable:
                     self.by_id.setdefault(c.id, []).append(entry)
                 else:
                     self.by_attr.setdefault(c.present[0], []).append(entry)
+        self.class_names = frozenset(self.by_class)
 
     @staticmethod
     def _compounds(css: str) -> list[_Compound] | None:
@@ -231,6 +232,7 @@ class SelectorIndex:
         i = -1
         by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
         attr_names = tuple(by_attr)
+        class_names = table.class_names
         # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
         # follows too): one flat loop. It records only positions and selector hits; an element's
         # end (its last descendant) is found when asked (`span`, from the tree: few elements are
@@ -255,12 +257,13 @@ class SelectorIndex:
             if attrs:
                 cls_value = attrs.get("class")
                 classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
-                for cls in classes:
-                    more = by_class.get(cls)
-                    if more:
-                        candidates = [*candidates, *more]
-                if by_id:
-                    ident = attrs.get("id")
+                if classes and not class_names.isdisjoint(classes):  # most classes are none of the table's
+                    for cls in classes:
+                        more = by_class.get(cls)
+                        if more:
+                            candidates = [*candidates, *more]
+                if by_id and "id" in attrs:
+                    ident = attrs["id"]
                     if isinstance(ident, str) and ident in by_id:
                         candidates = [*candidates, *by_id[ident]]
                 for name in attr_names:
