@@ -347,6 +347,10 @@ class SelectorIndex:
     def first_named_in(self, i: int, name: str) -> int:
         """The position of the first element named `name` inside the element at `i`, or -1."""
         order = self.order
+        # The element after `i` is its first descendant if it is its child (a pill's `.name` and the
+        # span in it, most calls): answered without finding where `i` ends.
+        if i + 1 < len(order) and order[i + 1].name == name and order[i + 1].parent is order[i]:
+            return i + 1
         for at in range(i + 1, self.end(i) + 1):
             if order[at].name == name:
                 return at
@@ -357,10 +361,15 @@ class SelectorIndex:
         `select_one` by positions."""
         positions = self.hits.get(css)
         if not positions or css in self.table.fallback:
-            found = self.positions(self.order[i], css)
-            return found[0] if found else -1
+            inside = self.positions(self.order[i], css)
+            return inside[0] if inside else -1
         at = bisect_right(positions, i)
-        return positions[at] if at < len(positions) and positions[at] <= self.end(i) else -1
+        if at == len(positions):
+            return -1
+        found = positions[at]
+        if found == i + 1 and self.order[found].parent is self.order[i]:  # its first child (see first_named_in)
+            return found
+        return found if found <= self.end(i) else -1
 
     # -- selecting -----------------------------------------------------------------------
     def positions(self, root: Tag, css: str) -> list[int]:

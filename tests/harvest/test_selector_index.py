@@ -92,6 +92,22 @@ def test_the_builders_elements_are_the_walks() -> None:
     assert copied is not None and built.order == soup.find_all(True)
 
 
+def test_first_inside_agrees_with_select_one_and_find() -> None:
+    """`first_in` (`select_one` by positions) and `first_named_in` (`find(name)`), over every element
+    of every page: the first child answers without the element's end, the rest by its end."""
+    from harvester.site.selectors import FIELDS, PILL, PILL_NAME, PILL_NAME_INNER
+
+    for name, body in PAGES:
+        soup, index, elements = soup_of(name, body)
+        for i, element in enumerate(elements):
+            for css in (PILL, PILL_NAME, FIELDS["section_heading"][0].css, FIELDS["info_label"][1].css):
+                want = element.select_one(css)
+                assert index.first_in(i, css) == (index.position(want) if want is not None else -1), (name, css)
+            for tag in (PILL_NAME_INNER, "a", "p"):
+                found = element.find(tag)
+                assert index.first_named_in(i, tag) == (index.position(found) if found is not None else -1), name
+
+
 def test_an_unknown_selector_is_an_error_not_an_empty_result() -> None:
     soup, index, _ = soup_of(*PAGES[0])
     try:
