@@ -59,12 +59,17 @@ def text_of(tag: Tag) -> str:
     """`tag.get_text()`, without bs4's generator over the descendants for an element that holds one
     plain string (a heading, a label, a pill's name: most of the parser's calls, ~40 a page)."""
     contents = tag.contents
-    if len(contents) == 1 and type(contents[0]) is NavigableString:
-        # The strings get_text reads: the tag's own kinds (a <script> reads Script strings, not
-        # these), else NavigableString and CData.
+    if len(contents) == 1 and isinstance(contents[0], NavigableString):
+        # What get_text reads of its one string: the string if it is of the tag's own kinds (a
+        # <script> reads Script strings: the Drupal settings), else of NavigableString and CData;
+        # nothing otherwise (a lone comment). get_text's generator over the descendants cost ~0.04
+        # ms for the settings script, read right after the tree is built.
+        string = contents[0]
         kinds = tag.interesting_string_types
-        if kinds is None or kinds is NavigableString or (not isinstance(kinds, type) and NavigableString in kinds):
-            return str(contents[0])
+        if kinds is None:
+            kinds = Tag.MAIN_CONTENT_STRING_TYPES
+        kind = type(string)
+        return str(string) if (kind is kinds if isinstance(kinds, type) else kind in kinds) else ""
     return tag.get_text()
 
 

@@ -8,7 +8,15 @@ import random
 
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
-from harvester.site.decode import _BLOCK_TAGS, _SKIPPED, block_text, collapse_long, decode_cfemail, decode_html
+from harvester.site.decode import (
+    _BLOCK_TAGS,
+    _SKIPPED,
+    block_text,
+    collapse_long,
+    decode_cfemail,
+    decode_html,
+    text_of,
+)
 from tests.support.pages import all_pages
 
 
@@ -98,3 +106,20 @@ def test_collapse_long_is_clean() -> None:
         fast += text.replace("\n", " ").isprintable()
     assert fast >= 200  # the texts of plain spaces and newlines took the fast path
     assert collapse_long(" " * 100_000) == "" and collapse_long("a" + " " * 100_000 + "b") == "a b"
+
+
+def test_text_of_is_get_text() -> None:
+    """`text_of` (an element's one string read without bs4's generator) is `get_text`, over every
+    element of every page and over strings of other kinds (script, style, comment, CDATA)."""
+    odd = ("<div><script>var a = 1;</script><style>p {}</style><!-- c --><template>t</template>"
+           "<textarea>x</textarea><p><!-- only a comment --></p><svg><title>s</title></svg><br></div>")
+    soup = BeautifulSoup(odd, "lxml")
+    cdata = soup.new_tag("b")
+    cdata.append(CData("raw"))
+    elements = [*soup.find_all(True), cdata]
+    for _name, body in all_pages():
+        elements += BeautifulSoup(decode_html(body, None)[0], "lxml").find_all(True)
+    kinds = {type(e.contents[0]).__name__ for e in elements if len(e.contents) == 1}
+    assert {"NavigableString", "Script", "Stylesheet", "Comment", "CData"} <= kinds, kinds
+    for element in elements:
+        assert text_of(element) == element.get_text(), element.name
