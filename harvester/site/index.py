@@ -1,7 +1,9 @@
-"""The selector index: one walk over a page answers every selector of the table.
+"""The selector index: one pass over a page's elements answers every selector of the table.
 
-The walk (document order, no recursion: bs4's `next_element` chain) records for every element its position, the
-position of its last descendant, which table selectors it matches, and for each "zone"
+The elements come in document order, as the page's tree builder made them (`ElementsBuilder`),
+else from a walk of the tree (bs4's `next_element` chain, no recursion). The pass records for
+every element its position, the position of its last descendant (when asked), which table
+selectors it matches, and for each "zone"
 selector the nearest ancestor-or-self that matches it (the exclusion zones, the title's
 `.content-block`, the enclosing `article`). Every `select`, `select_one` and scope check
 is then a lookup, not a fresh tree walk through soupsieve or find_parent.
@@ -233,11 +235,12 @@ class SelectorIndex:
         by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
         attr_names = tuple(by_attr)
         class_names = table.class_names
-        # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
-        # follows too): one flat loop. It records only positions and selector hits; an element's
-        # end (its last descendant) is found when asked (`span`, from the tree: few elements are
-        # ever roots), and the zones are filled in from their hits after the walk. Tracking every
-        # element's parent, zones and end here was half the walk's time (~0.07 of ~0.15 ms a page).
+        # The elements, in document order: the builder's list, else a walk of bs4's `next_element`
+        # chain (what `Tag.descendants` follows too). One flat loop over them records only
+        # positions and selector hits; an element's end (its last descendant) is found when asked
+        # (`span`, from the tree: few elements are ever roots), and the zones are filled in from
+        # their hits after the loop. Tracking every element's parent, zones and end here was half
+        # the walk's time (~0.07 of ~0.15 ms a page).
         #
         # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
         # on the first lookup, one pass over `order` for all of them: collecting them for every
