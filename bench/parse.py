@@ -148,9 +148,11 @@ def main() -> None:
 
     # The bs4 floor (issue 18: parse_page <= 1.2x building the tree it reads), page by page in
     # turn with parse_page so both see the same machine. The reference is what parse_page must do
-    # anyway: decode the bytes as it does (decode_html) and build the whole page's tree with the
-    # same call (BeautifulSoup(text, "lxml")). parse_page adds the empty-page and size checks
-    # (check_bounds), the challenge check, the selector index and every field.
+    # anyway: decode the bytes as it does (decode_html) and build the whole page's tree with
+    # BeautifulSoup(text, "lxml"). parse_page builds the same tree with bs4's lxml builder
+    # subclassed only to keep the elements as it makes them (harvester.site.index.ElementsBuilder:
+    # it adds an append an element and takes none of bs4's work away), and adds the empty-page and
+    # size checks (check_bounds), the challenge check, the selector index and every field.
     # Each timed call starts from a collected heap (gc.collect(), untimed): a bs4 tree is cyclic,
     # so it is freed only by a collection, and without this each side paid for collections the
     # other's garbage set off, by where the allocation counts happened to cross the threshold:
@@ -292,8 +294,10 @@ def main() -> None:
     load_end = os.getloadavg()
     res.note("parse_page beside the tree: each side's CPU time (process_time) summed over every fixture page, "
              f"{args.rounds} rounds; the reference decodes the page as parse_page does and builds the whole page's "
-             "tree with the same call; parse_page adds the size and challenge checks, the selector index and the "
-             "fields. Each timed call starts from a collected heap (gc.collect(), untimed): each side pays for the "
+             "tree with BeautifulSoup(text, 'lxml'); parse_page builds the same tree with that builder keeping its "
+             "elements in a list as it makes them (ElementsBuilder: an append an element, none of bs4's work left "
+             "out), and adds the size and challenge checks, the selector index and the fields. Each timed call "
+             "starts from a collected heap (gc.collect(), untimed): each side pays for the "
              "collections its own allocations set off, and freeing a tree is left out of both (see bench/parse.py).")
     res.note(f"Load average (1 min) {load_start[0]:.1f} when the first pairing began, {load_end[0]:.1f} at the end "
              f"of the section, on {CORES} cores shared with other work: absolute times are inflated, the pairings' "

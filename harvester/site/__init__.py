@@ -3,8 +3,8 @@
 One module per concept, all markup knowledge in `selectors` (the one table):
 
 - `decode`:    bytes -> text (charset), challenge detection, element text, Cloudflare e-mails;
-- `index`:     one walk over a page that answers every selector of the table (checked against
-               soupsieve by a property test);
+- `index`:     one pass over a page's elements (kept by its tree builder) that answers every
+               selector of the table (checked against soupsieve by a property test);
 - `scope`:     the document's own region and the exclusion zones (teasers, cards, furniture);
 - `fields`:    one small extractor per field, each trying the table's ordered alternatives;
 - `page`:      `parse_page`: the document page -> `ParsedPage` (or "not a document page");

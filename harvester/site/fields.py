@@ -12,7 +12,7 @@ from bs4 import Tag
 from harvester.site import selectors as table
 from harvester.site.bounds import MAX_VALUES, bounded, within_bounds
 from harvester.site.decode import block_text, clean, text_of
-from harvester.site.scope import DocumentScope, heading_key
+from harvester.site.scope import DocumentScope
 from harvester.site.selectors import Alt
 
 
@@ -160,7 +160,7 @@ def sections(doc: DocumentScope, parsed: ParsedPage) -> None:
         for heading in index.select(doc.region, alt.css):
             if heading.name == "h1" or not doc.in_scope(heading):
                 continue
-            key = heading_key(text_of(heading))
+            key = doc.key_of(heading)
             field_name = table.SECTION_HEADINGS.get(key) or next(
                 (f for prefix, f in table.SECTION_PREFIXES.items() if key.startswith(prefix)), None)
             if field_name is None:
@@ -202,7 +202,7 @@ def information(doc: DocumentScope, parsed: ParsedPage) -> None:
             parsed.problems.append("a Document Information block has no label")
             continue
         label = clean(text_of(label_el))
-        field_name = table.INFO_LABELS.get(heading_key(label))
+        field_name = table.INFO_LABELS.get(doc.key_of(label_el))  # heading_key(label): it cleans too
         if field_name is None:
             parsed.problems.append(f"unknown Document Information label {label!r}")
             continue

@@ -1,7 +1,9 @@
-"""The selector index: one walk over a page answers every selector of the table.
+"""The selector index: one pass over a page's elements answers every selector of the table.
 
-The walk (document order, no recursion: bs4's `next_element` chain) records for every element its position, the
-position of its last descendant, which table selectors it matches, and for each "zone"
+The elements come in document order, as the page's tree builder made them (`ElementsBuilder`),
+else from a walk of the tree (bs4's `next_element` chain, no recursion). The pass records for
+every element its position, the position of its last descendant (when asked), which table
+selectors it matches, and for each "zone"
 selector the nearest ancestor-or-self that matches it (the exclusion zones, the title's
 `.content-block`, the enclosing `article`). Every `select`, `select_one` and scope check
 is then a lookup, not a fresh tree walk through soupsieve or find_parent.
@@ -22,6 +24,7 @@ from typing import Any
 
 import soupsieve
 from bs4 import BeautifulSoup, PageElement, Tag
+from bs4.builder._lxml import LXMLTreeBuilder  # where bs4 defines it (bs4.builder re-exports it untyped)
 
 _COMPOUND = re.compile(r"([a-z][a-z0-9]*)?((?:[.#][A-Za-z_][A-Za-z0-9_-]*)*)((?:\[[^\]]+\])*)")
 _ATTR_NAME = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_-]*)\s*([~|^$*]?=)?")
@@ -122,6 +125,7 @@ class CompiledTable:
                     self.by_id.setdefault(c.id, []).append(entry)
                 else:
                     self.by_attr.setdefault(c.present[0], []).append(entry)
+        self.class_names = frozenset(self.by_class)
 
     @staticmethod
     def _compounds(css: str) -> list[_Compound] | None:
@@ -179,8 +183,45 @@ def _matches(c: _Compound, tag: Tag, classes: Any) -> bool:
     return c.confirm is None or c.confirm.match(tag)
 
 
+class ElementsBuilder(LXMLTreeBuilder):
+    """bs4's lxml tree builder, keeping the elements in the order it makes them: document order (it
+    appends each new element as the last child of the deepest open one), what the selector index
+    would otherwise walk the finished tree for, stepping over every string too (~0.03 ms a page).
+
+    `BeautifulSoup(text, builder=ElementsBuilder())` builds the same tree as
+    `BeautifulSoup(text, "lxml")`. The elements are recorded in `set_up_substitutions`, which every
+    element's constructor already calls with the builder: no call is added per element (overriding
+    `handle_starttag` added one, and cost more than the walk)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.elements: list[Tag] = []
+        super().__init__(*args, **kwargs)
+
+    def reset(self) -> None:
+        # Before every parse (BeautifulSoup retries with another encoding): also drops the
+        # BeautifulSoup object itself, which is made (and set up) before the parse starts.
+        super().reset()
+        self.elements = []
+
+    def set_up_substitutions(self, tag: Tag) -> bool:
+        self.elements.append(tag)
+        # bs4 substitutes only in <meta> (the charset it re-encodes on output): calling it for every
+        # element, an added frame each, cost as much as the walk this list saves.
+        return tag.name == "meta" and super().set_up_substitutions(tag)
+
+    def take_elements(self) -> list[Tag]:
+        """The elements made so far, once: a tag copied later (made with this builder) goes to a
+        new list, never into the index's."""
+        elements, self.elements = self.elements, []
+        return elements
+
+
 class SelectorIndex:
-    """Positions, zones and selector matches of every element of one page."""
+    """Positions, zones and selector matches of every element of one page.
+
+    The elements are those the page's `ElementsBuilder` made, if it was built with one and not
+    indexed yet (index a tree before changing it: the parser never changes it), else a walk of the
+    tree finds them."""
 
     def __init__(self, soup: BeautifulSoup, table: CompiledTable, zones: Iterable[str] = (),
                  lookup_attrs: Iterable[str] = ()) -> None:
@@ -189,40 +230,43 @@ class SelectorIndex:
         self.zones = list(zones)
         self.zone_at = {z: k for k, z in enumerate(self.zones)}  # list.index per lookup cost more
         self.lookup_attrs = tuple(lookup_attrs)
-        order: list[Tag] = []
         hits: dict[str, list[int]] = {}
         i = -1
         by_tag, by_class, by_id, by_attr = table.by_tag, table.by_class, table.by_id, table.by_attr
         attr_names = tuple(by_attr)
-        # The walk follows bs4's `next_element` chain (document order, what `Tag.descendants`
-        # follows too): one flat loop. It records only positions and selector hits; an element's
-        # end (its last descendant) is found when asked (`span`, from the tree: few elements are
-        # ever roots), and the zones are filled in from their hits after the walk. Tracking every
-        # element's parent, zones and end here was half the walk's time (~0.07 of ~0.15 ms a page).
+        class_names = table.class_names
+        # The elements, in document order: the builder's list, else a walk of bs4's `next_element`
+        # chain (what `Tag.descendants` follows too). One flat loop over them records only
+        # positions and selector hits; an element's end (its last descendant) is found when asked
+        # (`span`, from the tree: few elements are ever roots), and the zones are filled in from
+        # their hits after the loop. Tracking every element's parent, zones and end here was half
+        # the walk's time (~0.07 of ~0.15 ms a page).
         #
         # `lookup_attrs`, the attributes `find_by_attr` is asked about (tab labels), are collected
         # on the first lookup, one pass over `order` for all of them: collecting them for every
         # element in this walk was a quarter of its time, and most pages look up none.
-        node = soup.contents[0] if soup.contents else None
-        while node is not None:
-            if not isinstance(node, Tag):
+        builder = soup.builder
+        elements = builder.take_elements() if isinstance(builder, ElementsBuilder) else []
+        if not elements:
+            node = soup.contents[0] if soup.contents else None
+            while node is not None:
+                if isinstance(node, Tag):
+                    elements.append(node)
                 node = node.next_element
-                continue
-            child = node
-            node = node.next_element
+        for child in elements:
             i += 1
-            order.append(child)
             attrs = child.attrs
             candidates = by_tag.get(child.name, ())
             if attrs:
                 cls_value = attrs.get("class")
                 classes = (cls_value.split() if isinstance(cls_value, str) else cls_value) if cls_value else ()
-                for cls in classes:
-                    more = by_class.get(cls)
-                    if more:
-                        candidates = [*candidates, *more]
-                if by_id:
-                    ident = attrs.get("id")
+                if classes and not class_names.isdisjoint(classes):  # most classes are none of the table's
+                    for cls in classes:
+                        more = by_class.get(cls)
+                        if more:
+                            candidates = [*candidates, *more]
+                if by_id and "id" in attrs:
+                    ident = attrs["id"]
                     if isinstance(ident, str) and ident in by_id:
                         candidates = [*candidates, *by_id[ident]]
                 for name in attr_names:
@@ -241,7 +285,7 @@ class SelectorIndex:
                         hits[css] = [i]
                     else:
                         got.append(i)
-        self.order = order
+        self.order = order = elements
         self.hits = hits
         self.pos = dict(zip(map(id, order), range(len(order)), strict=True))  # in C, not a step of the walk
         self._end: dict[int, int] = {}
@@ -306,6 +350,10 @@ class SelectorIndex:
     def first_named_in(self, i: int, name: str) -> int:
         """The position of the first element named `name` inside the element at `i`, or -1."""
         order = self.order
+        # The element after `i` is its first descendant if it is its child (a pill's `.name` and the
+        # span in it, most calls): answered without finding where `i` ends.
+        if i + 1 < len(order) and order[i + 1].name == name and order[i + 1].parent is order[i]:
+            return i + 1
         for at in range(i + 1, self.end(i) + 1):
             if order[at].name == name:
                 return at
@@ -316,10 +364,15 @@ class SelectorIndex:
         `select_one` by positions."""
         positions = self.hits.get(css)
         if not positions or css in self.table.fallback:
-            found = self.positions(self.order[i], css)
-            return found[0] if found else -1
+            inside = self.positions(self.order[i], css)
+            return inside[0] if inside else -1
         at = bisect_right(positions, i)
-        return positions[at] if at < len(positions) and positions[at] <= self.end(i) else -1
+        if at == len(positions):
+            return -1
+        found = positions[at]
+        if found == i + 1 and self.order[found].parent is self.order[i]:  # its first child (see first_named_in)
+            return found
+        return found if found <= self.end(i) else -1
 
     # -- selecting -----------------------------------------------------------------------
     def positions(self, root: Tag, css: str) -> list[int]:

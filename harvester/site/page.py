@@ -23,7 +23,8 @@ from harvester.site import selectors as table
 from harvester.site.bounds import check_bounds
 from harvester.site.decode import clean, decode_html, is_challenge_html, text_of
 from harvester.site.fields import ParsedPage, TabText
-from harvester.site.scope import DocumentScope, heading_key
+from harvester.site.index import ElementsBuilder
+from harvester.site.scope import DocumentScope
 
 # Bump when a change to the parser can change records: `reparse` after a bump
 # rebuilds every record, and provenance says which parser made each one.
@@ -74,7 +75,7 @@ def not_a_document(doc: DocumentScope, final_url: str) -> str | None:
     blocks, _ = doc.find_all(table.FIELDS["info_block"])
     for block in blocks:
         label, _ = doc.find(table.FIELDS["info_label"], item=block)
-        if label is not None and heading_key(text_of(label)) in table.INFO_LABELS:
+        if label is not None and doc.key_of(label) in table.INFO_LABELS:
             return None
     return "none of a document's own markers: text tabs, scan, credit line or Document Information"
 
@@ -86,7 +87,8 @@ def _parse(body: bytes, *, record_id: int | str, final_url: str, content_type: s
     text, problems = decode_html(body, content_type)
     if is_challenge_html(text):
         raise ParseError(record_id, "bot-protection challenge page, not a document")
-    doc = DocumentScope(BeautifulSoup(text, "lxml"))
+    # BeautifulSoup(text, "lxml"), its builder keeping the elements in order for the selector index
+    doc = DocumentScope(BeautifulSoup(text, builder=ElementsBuilder()))
     reason = not_a_document(doc, final_url)
     if reason is not None:
         raise NotADocument(record_id, f"not a document page: {_path(final_url)} ({reason})")

@@ -44,6 +44,7 @@ class DocumentScope:
         self.settings_read = False
         self.settings_path: str | None = None  # Drupal's currentPath, once read
         self.settings_broken = False
+        self._keys: dict[int, str] = {}  # id(element) -> its heading_key, once read
         # in_scope's positions: the title's block and, when the region is an article, the region
         self._block_at: int | None = None
         self._article_at: int | None = None
@@ -53,6 +54,15 @@ class DocumentScope:
             self._block_at = pos[id(self.block)]
         if self.region.name == "article" and self.region is not soup:
             self._article_at = pos[id(self.region)]
+
+    def key_of(self, node: Tag) -> str:
+        """`heading_key(text_of(node))`, read once a page: a heading is read for the exclusion
+        zones, then again for the pill sections; a label for the document's markers, then again
+        for Document Information."""
+        key = self._keys.get(id(node))
+        if key is None:
+            key = self._keys[id(node)] = heading_key(text_of(node))
+        return key
 
     # -- exclusion ---------------------------------------------------------------------------
     def excluded(self, node: Tag) -> bool:
@@ -71,7 +81,7 @@ class DocumentScope:
         index = self.index
         ranges = []
         for heading in index.select(self.soup, table.EXCLUDE_HEADINGS_CSS):
-            if heading_key(text_of(heading)) not in table.EXCLUDE_HEADINGS:
+            if self.key_of(heading) not in table.EXCLUDE_HEADINGS:
                 continue
             parent = heading.parent
             if not isinstance(parent, Tag) or parent is self.soup:

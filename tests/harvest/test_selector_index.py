@@ -3,11 +3,14 @@
 For every selector of the table, over every fixture page (recorded documents and
 scenarios, hand-written variants, look-alikes): the whole-page selection is checked
 exhaustively, and selections under random sub-roots, the zones (nearest ancestor-or-self)
-and single-element matches are checked by hypothesis.
+and single-element matches are checked by hypothesis. The pages are built as the parser builds
+them (`ElementsBuilder`, which keeps the elements in the order it makes them); the index of a
+plain BeautifulSoup tree (found by a walk of the tree) is checked to be the same.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 
 import soupsieve
@@ -16,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harvester.site.decode import decode_html
-from harvester.site.index import CompiledTable, SelectorIndex
+from harvester.site.index import CompiledTable, ElementsBuilder, SelectorIndex
 from harvester.site.scope import COMPILED, ZONES
 from harvester.site.selectors import table_selectors
 from tests.support.pages import all_pages
@@ -29,7 +32,7 @@ _SOUPS: dict[str, tuple[BeautifulSoup, SelectorIndex, list[Tag]]] = {}
 
 def soup_of(name: str, body: bytes) -> tuple[BeautifulSoup, SelectorIndex, list[Tag]]:
     if name not in _SOUPS:
-        soup = BeautifulSoup(decode_html(body, None)[0], "lxml")
+        soup = BeautifulSoup(decode_html(body, None)[0], builder=ElementsBuilder())
         _SOUPS[name] = (soup, SelectorIndex(soup, COMPILED, ZONES), list(soup.find_all(True)))
     return _SOUPS[name]
 
@@ -43,7 +46,7 @@ def test_there_is_something_to_check() -> None:
 def test_every_selector_over_every_page() -> None:
     for name, body in PAGES:
         soup, index, elements = soup_of(name, body)
-        assert index.order == elements, name  # the walk sees every element, in document order
+        assert index.order == elements, name  # every element, in document order
         for css in SELECTORS:
             got = index.select(soup, css)
             want = soup.select(css)
@@ -69,6 +72,40 @@ def test_zone_is_the_nearest_matching_ancestor_or_self(page: int, at: int, zone:
     want = next((t for t in [node, *node.parents] if isinstance(t, Tag) and t is not soup
                  and soupsieve.match(zone, t)), None)
     assert index.zone(node, zone) is want, (name, zone)
+
+
+def test_the_builders_elements_are_the_walks() -> None:
+    """The elements `ElementsBuilder` keeps as it makes them are those a walk of a plain
+    BeautifulSoup(text, "lxml") tree finds, with the same matches and zones; a second index of the
+    same tree (the builder's list already taken) walks it."""
+    for name, body in PAGES:
+        text = decode_html(body, None)[0]
+        soup = BeautifulSoup(text, builder=ElementsBuilder())
+        built = SelectorIndex(soup, COMPILED, ZONES)
+        assert soup.builder.elements == []  # taken by the index
+        plain = BeautifulSoup(text, "lxml")
+        assert plain.decode() == soup.decode(), name  # the same tree
+        for walked in (SelectorIndex(plain, COMPILED, ZONES), SelectorIndex(soup, COMPILED, ZONES)):
+            assert [t.name for t in walked.order] == [t.name for t in built.order], name
+            assert walked.hits == built.hits and walked.zone_of == built.zone_of, name
+    copied = copy.copy(soup.find("div"))  # made with the page's builder, after the index took its list
+    assert copied is not None and built.order == soup.find_all(True)
+
+
+def test_first_inside_agrees_with_select_one_and_find() -> None:
+    """`first_in` (`select_one` by positions) and `first_named_in` (`find(name)`), over every element
+    of every page: the first child answers without the element's end, the rest by its end."""
+    from harvester.site.selectors import FIELDS, PILL, PILL_NAME, PILL_NAME_INNER
+
+    for name, body in PAGES:
+        soup, index, elements = soup_of(name, body)
+        for i, element in enumerate(elements):
+            for css in (PILL, PILL_NAME, FIELDS["section_heading"][0].css, FIELDS["info_label"][1].css):
+                want = element.select_one(css)
+                assert index.first_in(i, css) == (index.position(want) if want is not None else -1), (name, css)
+            for tag in (PILL_NAME_INNER, "a", "p"):
+                found = element.find(tag)
+                assert index.first_named_in(i, tag) == (index.position(found) if found is not None else -1), name
 
 
 def test_an_unknown_selector_is_an_error_not_an_empty_result() -> None:
