@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 
+import pytest
 import soupsieve
 from bs4 import BeautifulSoup, Tag
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +29,9 @@ SELECTORS = table_selectors()
 PAGES = all_pages()
 EXAMPLES = int(os.environ.get("WCDA_HYPOTHESIS_EXAMPLES", "200"))
 _SOUPS: dict[str, tuple[BeautifulSoup, SelectorIndex, list[Tag]]] = {}
+# The checks over every page run with the slow tests (~5 s of CPU); the edit loop's fast subset
+# checks every fourth page (documents, scenarios, variants and look-alikes all come up).
+EVERY = [pytest.param(1, marks=pytest.mark.slow, id="all"), pytest.param(4, id="sample")]
 
 
 def soup_of(name: str, body: bytes) -> tuple[BeautifulSoup, SelectorIndex, list[Tag]]:
@@ -43,8 +47,9 @@ def test_there_is_something_to_check() -> None:
     assert len(COMPILED.fallback) <= 2, sorted(COMPILED.fallback)
 
 
-def test_every_selector_over_every_page() -> None:
-    for name, body in PAGES:
+@pytest.mark.parametrize("every", EVERY)
+def test_every_selector_over_every_page(every: int) -> None:
+    for name, body in PAGES[::every]:
         soup, index, elements = soup_of(name, body)
         assert index.order == elements, name  # every element, in document order
         for css in SELECTORS:
@@ -74,11 +79,12 @@ def test_zone_is_the_nearest_matching_ancestor_or_self(page: int, at: int, zone:
     assert index.zone(node, zone) is want, (name, zone)
 
 
-def test_the_builders_elements_are_the_walks() -> None:
+@pytest.mark.parametrize("every", EVERY)
+def test_the_builders_elements_are_the_walks(every: int) -> None:
     """The elements `ElementsBuilder` keeps as it makes them are those a walk of a plain
     BeautifulSoup(text, "lxml") tree finds, with the same matches and zones; a second index of the
     same tree (the builder's list already taken) walks it."""
-    for name, body in PAGES:
+    for name, body in PAGES[::every]:
         text = decode_html(body, None)[0]
         soup = BeautifulSoup(text, builder=ElementsBuilder())
         built = SelectorIndex(soup, COMPILED, ZONES)
@@ -92,12 +98,13 @@ def test_the_builders_elements_are_the_walks() -> None:
     assert copied is not None and built.order == soup.find_all(True)
 
 
-def test_first_inside_agrees_with_select_one_and_find() -> None:
+@pytest.mark.parametrize("every", EVERY)
+def test_first_inside_agrees_with_select_one_and_find(every: int) -> None:
     """`first_in` (`select_one` by positions) and `first_named_in` (`find(name)`), over every element
     of every page: the first child answers without the element's end, the rest by its end."""
     from harvester.site.selectors import FIELDS, PILL, PILL_NAME, PILL_NAME_INNER
 
-    for name, body in PAGES:
+    for name, body in PAGES[::every]:
         soup, index, elements = soup_of(name, body)
         for i, element in enumerate(elements):
             for css in (PILL, PILL_NAME, FIELDS["section_heading"][0].css, FIELDS["info_label"][1].css):
@@ -129,12 +136,13 @@ def test_attribute_values_and_odd_selectors_agree_too() -> None:
             assert [id(t) for t in index.select(soup, css)] == [id(t) for t in soup.select(css)], (name, css)
 
 
-def test_attribute_lookups_agree_with_find() -> None:
+@pytest.mark.parametrize("every", EVERY)
+def test_attribute_lookups_agree_with_find(every: int) -> None:
     """`find_by_attr` (the tab labels' lookups: a scan of the root for the first few of a page, then
     the page's values collected once) is bs4's `find(attrs=…)`, on both paths."""
     from harvester.site.scope import LOOKUP_ATTRS
 
-    for name, body in PAGES:
+    for name, body in PAGES[::every]:
         soup, index, elements = soup_of(name, body)
         for attr in (*LOOKUP_ATTRS, "aria-labelledby"):
             values = {v for t in elements if isinstance(v := t.attrs.get(attr), str)}
