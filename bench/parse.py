@@ -131,7 +131,8 @@ def main() -> None:
     from harvester.http import FetchResult
     from harvester.normalize import build_record
     from harvester.parse import parse_page
-    from harvester.pipeline import ids_in_archive, provenance_for, reparse
+    from harvester.parse_worker import provenance_for
+    from harvester.pipeline import ids_in_archive, reparse
 
     res = Results("parse", "1. Parse: reparse pages per second per core")
     pages = fixture_pages()

@@ -59,7 +59,6 @@ from harvester.parse_worker import (
     record_from_result,
     replay_in_worker,
 )
-from harvester.parse_worker import provenance_for as provenance_for  # where harvester.sync and bench/ import it
 from harvester.politeness import catalog_limiter
 from harvester.warc import LockedWriter, WarcIndex, WarcWriter, warc_files, warcinfo_text
 from harvester.workers import SupervisedPool
@@ -692,45 +691,57 @@ def ids_in_archive(path: str | Path | WarcIndex) -> list[int]:
     return sorted(found)
 
 
-def _point_at_recorded_requests(index: WarcIndex, store: CatalogStore, base_url: str) -> None:
-    """Point the replay at the request each record came from when /document/<ID> is not recorded.
+@dataclass
+class _Recorded:
+    """What reparse needs of the catalog's provenance, read in one pass over the stored records."""
 
-    A sync asks /document/<slug> (one request, no redirect), so its recordings hold no
-    /document/<ID> request; the record's provenance names the page. The parse still checks
-    that the page is that record's (its Record ID), so a stale mapping fails, never overwrites.
-    """
-    for raw in store.iter_raw(brief=True):  # the stored JSON: no model to build, a damaged row is skipped
-        if f"{base_url}/document/{raw.record_id}" in index:
-            continue
-        try:
-            prov = json.loads(raw.json).get("provenance") or {}
-        except ValueError:
-            continue
-        # The request as it was made (a redirect then replays as it went), else the page it gave.
-        for url in (prov.get("request_url"), prov.get("final_url")):
-            if isinstance(url, str) and index.add_page(raw.record_id, url):
-                break
+    replayed_from: list[str] = field(default_factory=list)  # recordings records were replayed from
+    requests: list[tuple[int, str | None, str | None]] = field(default_factory=list)  # (ID, request, page)
 
 
-def reparse_sources(settings: Settings, store: CatalogStore) -> list[Path]:
-    """Where `reparse` reads by default: storage.warc_dir (live harvests), and every recording
-    that records were replayed from (their provenance names the file), wherever it is."""
-    sources: list[Path] = []
-    warc_dir = Path(settings.storage.warc_dir)
-    if warc_dir.exists():
-        sources.append(warc_dir)
+def _recorded(store: CatalogStore) -> _Recorded:
+    found = _Recorded()
     seen: set[str] = set()
     for raw in store.iter_raw(brief=True):  # the stored JSON: no model to build, a damaged row is skipped
         try:
             prov = json.loads(raw.json).get("provenance") or {}
         except ValueError:
             continue
-        name = prov.get("warc_file")
-        if not prov.get("replayed") or not isinstance(name, str) or name in seen or not Path(name).is_absolute():
+        request, page, name = prov.get("request_url"), prov.get("final_url"), prov.get("warc_file")
+        found.requests.append((raw.record_id, request if isinstance(request, str) else None,
+                               page if isinstance(page, str) else None))
+        if prov.get("replayed") and isinstance(name, str) and name not in seen:
+            seen.add(name)
+            found.replayed_from.append(name)
+    return found
+
+
+def _point_at_recorded_requests(index: WarcIndex, recorded: _Recorded, base_url: str) -> None:
+    """Point the replay at the request each record came from when /document/<ID> is not recorded.
+
+    A sync asks /document/<slug> (one request, no redirect), so its recordings hold no
+    /document/<ID> request; the record's provenance names the page. The parse still checks
+    that the page is that record's (its Record ID), so a stale mapping fails, never overwrites.
+    """
+    for record_id, request, page in recorded.requests:
+        if f"{base_url}/document/{record_id}" in index:
             continue
-        seen.add(name)
+        # The request as it was made (a redirect then replays as it went), else the page it gave.
+        for url in (request, page):
+            if url is not None and index.add_page(record_id, url):
+                break
+
+
+def reparse_sources(settings: Settings, recorded: _Recorded) -> list[Path]:
+    """Where `reparse` reads by default: storage.warc_dir (live harvests), and every recording
+    that records were replayed from (their provenance names the file), wherever it is."""
+    sources: list[Path] = []
+    warc_dir = Path(settings.storage.warc_dir)
+    if warc_dir.exists():
+        sources.append(warc_dir)
+    for name in recorded.replayed_from:
         path = Path(name)
-        if path.is_file() and not path.is_relative_to(warc_dir.resolve()):
+        if path.is_absolute() and path.is_file() and not path.is_relative_to(warc_dir.resolve()):
             sources.append(path)
     return sources
 
@@ -743,7 +754,8 @@ def reparse(*, settings: Settings, store: CatalogStore, source: str | Path | Non
     Only IDs whose page is in the recordings are rebuilt; the others are left as they are and
     counted in `skipped`. A failure is reported, never written into a record's history.
     """
-    sources: list[Path] = [Path(source)] if source else reparse_sources(settings, store)
+    recorded = _recorded(store)
+    sources: list[Path] = [Path(source)] if source else reparse_sources(settings, recorded)
     where = source or f"{settings.storage.warc_dir} (storage.warc_dir) or the recordings records came from"
     if not warc_files(sources):
         raise FileNotFoundError(f"no WARC files in {where}; name a recording with --replay")
@@ -753,14 +765,14 @@ def reparse(*, settings: Settings, store: CatalogStore, source: str | Path | Non
     if not [f for f in index.files if f not in bad]:
         skipped = "; ".join(f"{path.name}: {why}" for path, why in index.skipped)
         raise FileNotFoundError(f"no readable WARC files in {where}" + (f" ({skipped})" if skipped else ""))
-    _point_at_recorded_requests(index, store, settings.archive.base_url)
-    recorded = set(ids_in_archive(index))
-    if not recorded:
+    _point_at_recorded_requests(index, recorded, settings.archive.base_url)
+    replayable = set(ids_in_archive(index))
+    if not replayable:
         raise FileNotFoundError(f"no document pages in the WARC files of {source or 'storage.warc_dir'}")
-    ids = sorted(recorded)
+    ids = sorted(replayable)
     summary = harvest(ids, settings=settings, store=store, replay=index, progress=progress, processes=processes,
                       cancel=cancel, log_failures=False)
-    summary.skipped = len(set(store.record_ids()) - recorded)
+    summary.skipped = len(set(store.record_ids()) - replayable)
     return summary
 
 

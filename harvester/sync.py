@@ -75,7 +75,7 @@ from harvester.http import Fetcher, FetchResult
 from harvester.idlist import RECORD_ID
 from harvester.normalize import build_record
 from harvester.parse import parse_page
-from harvester.pipeline import provenance_for, record_from_result
+from harvester.parse_worker import provenance_for, record_from_result
 from harvester.politeness import catalog_limiter
 from harvester.robots import RobotsRules, RobotsUnavailable, apply_crawl_delay, fetch_robots
 from harvester.warc import LockedWriter, WarcWriter

@@ -55,6 +55,11 @@ def collapse_long(text: str) -> str:
     return flat.strip(" ")
 
 
+def _collapse(text: str) -> str:
+    """`clean(text)` for block_text's paragraphs: split into words when short, `collapse_long` else."""
+    return " ".join(text.split()) if len(text) < _LONG else collapse_long(text)
+
+
 def text_of(tag: Tag) -> str:
     """`tag.get_text()`, without bs4's generator over the descendants for an element that holds one
     plain string (a heading, a label, a pill's name: most of the parser's calls, ~40 a page)."""
@@ -194,8 +199,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                     continue
                 block = name in _BLOCK_TAGS
                 if block and current:
-                    text = "".join(current)
-                    text = " ".join(text.split()) if len(text) < _LONG else collapse_long(text)  # clean()
+                    text = _collapse("".join(current))
                     if text:
                         paragraphs.append(text)
                     current.clear()
@@ -204,8 +208,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                     # One plain string (most paragraphs): read without entering the element. A block
                     # has just been closed above, so the string is a paragraph of its own.
                     if block:
-                        text = contents[0]
-                        text = " ".join(text.split()) if len(text) < _LONG else collapse_long(text)
+                        text = _collapse(contents[0])
                         if text:
                             paragraphs.append(text)
                     else:
@@ -221,8 +224,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                 current.append(child)  # type: ignore[arg-type]  # a NavigableString is a str
         else:
             if in_block and current:
-                text = "".join(current)
-                text = " ".join(text.split()) if len(text) < _LONG else collapse_long(text)
+                text = _collapse("".join(current))
                 if text:
                     paragraphs.append(text)
                 current.clear()
@@ -230,8 +232,7 @@ def block_text(node: Tag, skip: Collection[Tag] = ()) -> str:
                 break
             children, in_block = stack.pop()
     if current:
-        text = "".join(current)
-        text = " ".join(text.split()) if len(text) < _LONG else collapse_long(text)
+        text = _collapse("".join(current))
         if text:
             paragraphs.append(text)
     return "\n\n".join(paragraphs)
