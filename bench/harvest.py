@@ -331,8 +331,9 @@ def main() -> None:
              f"({min(1.0, 1000 / floor_ms / ideal):.0%} of ideal); measured here: {big / floor['wall']:.0f}.")
     small = min(sizes)
     growth = figures[big][0]["peak_rss_mb"] - figures[small][0]["peak_rss_mb"]
-    res.note(f"Memory from {small:,} to {big:,} documents: {growth:+.0f} MB "
-             f"({growth * 1024 / (big - small):.1f} KB per extra document; flat means ~0).")
+    if big > small:  # one size (--sizes 2000): nothing to compare
+        res.note(f"Memory from {small:,} to {big:,} documents: {growth:+.0f} MB "
+                 f"({growth * 1024 / (big - small):.1f} KB per extra document; flat means ~0).")
     load_end = os.getloadavg()
     res.note(f"Machine load average (1, 5, 15 min) at the start {', '.join(f'{v:.1f}' for v in load_start)}, at the "
              f"end {', '.join(f'{v:.1f}' for v in load_end)}, on {cores} cores: other work shares them, so the "

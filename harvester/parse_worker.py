@@ -3,8 +3,10 @@ reads the page from the WARC files first), and the outcome an error of one item 
 
 Apart from harvester.pipeline, and light, for memory: the fork server imports this module once
 and forks every parse worker from it (`harvester.pipeline._process_pool`), so what it imports
-is held in memory beside the main process's own copy. Parsing needs the parser and the record
-model, not what the rest of the pipeline imports: the HTTP client (httpx and tenacity, ~10 MB
+is held in memory beside the main process's own copy. A worker needs the parser, the record
+model and the serializers of the renderings stored with each record (catalog/prepared.py: it
+prepares every record for the store, so the harvest's one writing thread only runs SQL), not
+what the rest of the pipeline imports: the HTTP client (httpx and tenacity, ~10 MB
 of a process), the catalog store, the quality checks. So a live worker is handed a page's
 parts (`page_parts`) instead of the `FetchResult`, whose class would import the HTTP client
 into the worker to unpickle it, and a replay worker imports the fetcher when it starts.
@@ -29,11 +31,13 @@ from catalog.errors import (
     TransportError,
 )
 from catalog.model import CatalogRecord, Provenance
+from catalog.prepared import PreparedRecord, prepare
 from harvester import __version__
 from harvester.normalize import build_record
 from harvester.parse import PARSER_VERSION, parse_page
 
 if TYPE_CHECKING:
+    from catalog.export.options import FormatOptions
     from harvester.config import Settings
     from harvester.http import FetchResult
     from harvester.warc import RecordedResponse, WarcIndex
@@ -124,27 +128,35 @@ def outcome_for(record_id: int, exc: BaseException) -> Outcome:
 _WORKER: dict[str, object] = {}
 
 
-def init_worker(settings: Settings, index: WarcIndex | None, replayed: bool) -> None:
+def init_worker(settings: Settings, index: WarcIndex | None, replayed: bool,
+                render_options: FormatOptions | None = None) -> None:
     # Ctrl-C reaches the whole process group: the parent winds the run down, the workers
     # must not die mid-task (a broken pool would fail every ID still in it).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["replayed"] = replayed
+    _WORKER["render_options"] = render_options
     if index is not None:
         from harvester.http import Fetcher  # a replay worker reads its pages itself
 
         _WORKER["fetcher"] = Fetcher(settings, replay=index)
 
 
-def parse_in_worker(record_id: int, parts: PageParts) -> Outcome | CatalogRecord:
-    """Parse and normalize one fetched page."""
+def _prepared(record: CatalogRecord) -> PreparedRecord:
+    # What the store writes beside the record, made here rather than on the harvest's one
+    # writing thread (catalog/prepared.py).
+    return prepare(record, _WORKER["render_options"])  # type: ignore[arg-type]
+
+
+def parse_in_worker(record_id: int, parts: PageParts) -> Outcome | PreparedRecord:
+    """Parse and normalize one fetched page; prepare the record for the store."""
     try:
-        return record_from_page(record_id, parts, replayed=bool(_WORKER["replayed"]))
+        return _prepared(record_from_page(record_id, parts, replayed=bool(_WORKER["replayed"])))
     except Exception as exc:
         return outcome_for(record_id, exc)
 
 
-def replay_in_worker(record_id: int) -> tuple[Outcome | CatalogRecord, int]:
-    """Read one ID from the archive (WARC file + offset), parse, normalize.
+def replay_in_worker(record_id: int) -> tuple[Outcome | PreparedRecord, int]:
+    """Read one ID from the archive (WARC file + offset), parse, normalize, prepare for the store.
 
     Returns the result and the number of requests the replay made.
     """
@@ -154,8 +166,8 @@ def replay_in_worker(record_id: int) -> tuple[Outcome | CatalogRecord, int]:
     assert isinstance(fetcher, Fetcher)
     before = fetcher.requests_made
     try:
-        result: Outcome | CatalogRecord = record_from_result(fetcher.get(fetcher.document_url(record_id)),
-                                                             record_id, replayed=True)
+        result: Outcome | PreparedRecord = _prepared(record_from_result(
+            fetcher.get(fetcher.document_url(record_id)), record_id, replayed=True))
     except Exception as exc:
         result = outcome_for(record_id, exc)
     return result, fetcher.requests_made - before

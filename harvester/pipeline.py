@@ -43,6 +43,7 @@ from catalog.errors import (
     StoreError,
 )
 from catalog.model import CatalogRecord
+from catalog.prepared import PreparedRecord
 from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
 from catalog.store import CatalogStore, display_name
 from harvester import __version__
@@ -64,6 +65,7 @@ from harvester.warc import LockedWriter, WarcIndex, WarcWriter, warc_files, warc
 from harvester.workers import SupervisedPool
 
 if TYPE_CHECKING:
+    from catalog.export.options import FormatOptions
     from harvester.work import WorkFeed
 
 _DOC_ID_URL = re.compile(r"/document/(\d+)/?$")
@@ -169,11 +171,21 @@ POOL_MIN_RATE = 50.0
 POOL_START_METHOD = "forkserver"
 
 
+# A parsed page on its way to the store: parsed on the writing thread (a CatalogRecord), or
+# parsed and prepared for the store in a parse worker (catalog/prepared.py).
+PARSED = (CatalogRecord, PreparedRecord)
+
+
+def _record(result: CatalogRecord | PreparedRecord) -> CatalogRecord:
+    return result.record if isinstance(result, PreparedRecord) else result
+
+
 def _pool_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool) -> SupervisedPool:
+def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool,
+                  render_options: FormatOptions | None) -> SupervisedPool:
     # Supervised (harvester/workers.py): a killed worker is replaced and its page retried,
     # and no worker outlives the harvest (a SIGKILLed harvest leaves no process behind).
     context = multiprocessing.get_context(POOL_START_METHOD)
@@ -185,7 +197,8 @@ def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, rep
         # others imported). Only the first pool of a process starts the server.
         context.set_forkserver_preload(["harvester.parse_worker", *(["harvester.http"] if index is not None else []),
                                         "harvester.fork_server"])
-    return SupervisedPool(workers, context, initializer=init_worker, initargs=(settings, index, replayed))
+    return SupervisedPool(workers, context, initializer=init_worker,
+                          initargs=(settings, index, replayed, render_options))
 
 
 def _for_worker(result: FetchResult) -> PageParts:
@@ -284,14 +297,17 @@ class ReplayPoolExecutor:
     files itself (the index says which file and offset), parses and normalizes; results come
     back in input order."""
 
-    def __init__(self, workers: int, settings: Settings, index: WarcIndex, replayed: bool) -> None:
+    def __init__(self, workers: int, settings: Settings, index: WarcIndex, replayed: bool,
+                 render_options: FormatOptions | None) -> None:
         self.workers, self.settings, self.index, self.replayed = workers, settings, index, replayed
+        self.render_options = render_options
         self.requests = 0
         self.batch = COMMIT_BATCH
         self.window: deque[tuple[int, Future]] = deque()
 
     def __enter__(self) -> ReplayPoolExecutor:
-        self.pool = _process_pool(self.workers, self.settings, self.index, self.replayed).__enter__()
+        self.pool = _process_pool(self.workers, self.settings, self.index, self.replayed,
+                                  self.render_options).__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -322,8 +338,9 @@ class LivePoolExecutor:
     process being parsed."""
 
     def __init__(self, workers: int, procs: int, settings: Settings, replayed: bool,
-                 fetch: Callable[[int], Outcome | FetchResult]) -> None:
+                 fetch: Callable[[int], Outcome | FetchResult], render_options: FormatOptions | None) -> None:
         self.workers, self.procs, self.settings, self.replayed, self.fetch = workers, procs, settings, replayed, fetch
+        self.render_options = render_options
         self.requests = 0
         self.batch = COMMIT_BATCH
         self.fetching: dict[Future, int] = {}
@@ -332,7 +349,8 @@ class LivePoolExecutor:
 
     def __enter__(self) -> LivePoolExecutor:
         self.fetch_pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fetch")
-        self.parse_pool = _process_pool(self.procs, self.settings, None, self.replayed).__enter__()
+        self.parse_pool = _process_pool(self.procs, self.settings, None, self.replayed,
+                                        self.render_options).__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -468,7 +486,7 @@ def harvest(
 
     def checked(rid: int, result: object) -> tuple[object, bool]:
         """The result to store, and False when nothing may be written any more (the catalog is lost)."""
-        if isinstance(result, CatalogRecord) and (summary.fatal or summary.alarms):
+        if isinstance(result, PARSED) and (summary.fatal or summary.alarms):
             # Fetched, but nothing more is written: after a full disk, or after the quality alarm
             # went off (so no record gets thinner).
             result = Outcome(rid, "not_attempted", stop_reason[0])
@@ -483,9 +501,9 @@ def harvest(
 
     def write(rid: int, result: object, settled: list[bool]) -> Outcome:
         """One item's writes (inside the caller's unit of work): record, history event, item done."""
-        if isinstance(result, CatalogRecord):
+        if isinstance(result, PARSED):
             status = store.upsert(result)
-            written = Outcome(rid, status, problems=list(result.problems))
+            written = Outcome(rid, status, problems=list(_record(result).problems))
         else:
             assert isinstance(result, Outcome)
             written = result
@@ -501,9 +519,10 @@ def harvest(
 
     def judge(result: object, outcome: Outcome) -> None:
         """After an item's writes: the quality alarm, a block, an unreachable archive."""
-        if isinstance(result, CatalogRecord):
+        if isinstance(result, PARSED):
+            record = _record(result)
             summary.parsed += 1
-            summary.fields.update(present_fields(result) + fallback_marks(result))
+            summary.fields.update(present_fields(record) + fallback_marks(record))
             found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
                            normal_share=quality.quality_normal_share,
                            alarm_share=quality.quality_alarm_share)
@@ -533,14 +552,14 @@ def harvest(
     def kept(items: list[tuple[int, object]]) -> list[tuple[int, object]]:
         """Before records are stored: their raw responses made durable, one fsync for the lot.
         If the WARC cannot be synced, no record of these is stored and the run stops."""
-        if locked is None or not any(isinstance(r, CatalogRecord) for _, r in items):
+        if locked is None or not any(isinstance(r, PARSED) for _, r in items):
             return items
         try:
             locked.sync()
         except ArchiveWriteError as exc:
             summary.fatal = summary.fatal or str(exc)
             halt("the run stopped: the raw archive could not be written")
-            return [(rid, Outcome(rid, "failed", str(exc)) if isinstance(r, CatalogRecord) else r)
+            return [(rid, Outcome(rid, "failed", str(exc)) if isinstance(r, PARSED) else r)
                     for rid, r in items]
         return items
 
@@ -618,12 +637,13 @@ def harvest(
     source: Iterator[int] = iter(ids) if feed is None else feed.ids(stop.is_set, lambda: fetcher.requests_made)
     executor: Executor
     if processes and index is not None:
-        executor = ReplayPoolExecutor(_pool_workers(), settings, index, replayed)
+        executor = ReplayPoolExecutor(_pool_workers(), settings, index, replayed, store.render_options)
     elif processes:
         # One core fewer than a replay: here this process is busy too (fetching, WARC,
         # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
         # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
-        executor = LivePoolExecutor(settings.http.concurrency, max(1, _pool_workers() - 1), settings, replayed, work)
+        executor = LivePoolExecutor(settings.http.concurrency, max(1, _pool_workers() - 1), settings, replayed, work,
+                                    store.render_options)
     else:
         # A replay answers from disk, so there is no latency for threads to overlap, and the
         # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).

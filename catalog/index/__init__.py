@@ -18,7 +18,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
@@ -69,6 +69,13 @@ class SearchText:
 
     def fields(self) -> tuple[str, str, str, str, str, str, str]:
         return (self.title, self.summary, self.names, self.places, self.subjects, self.source, self.texts)
+
+    @cached_property
+    def words(self) -> tuple[list[str], ...]:
+        """Each field's searchable words (`tokens`), what both backends index. Computed once and
+        kept (a pickled SearchText carries them: catalog/prepared.py computes them in a harvest's
+        parse workers, off the thread that writes the catalog)."""
+        return tuple(tokens(field) for field in self.fields())
 
 
 @dataclass(frozen=True)

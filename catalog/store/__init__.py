@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from catalog.errors import StoreError
+from catalog.prepared import record_texts
 from catalog.store.api import (
     CatalogStore,
     Event,
@@ -26,7 +27,6 @@ from catalog.store.api import (
     TextTerm,
     UpsertOutcome,
     from_db_time,
-    record_texts,
     to_db_time,
     utcnow,
 )

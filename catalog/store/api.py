@@ -28,6 +28,7 @@ from catalog.errors import StoreError
 
 if TYPE_CHECKING:  # the record model (pydantic) is imported where a record is built: `show` and `list` never do
     from catalog.model import CatalogRecord, StoredRecord
+    from catalog.prepared import PreparedRecord
 
 UpsertOutcome = Literal["new", "changed", "unchanged", "restored"]
 T = TypeVar("T")
@@ -55,21 +56,6 @@ def from_db_time(value: str) -> datetime:
     if _DB_TIME.fullmatch(value):
         return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def record_texts(record: CatalogRecord) -> tuple[str, str]:
-    """The two stored forms of `record`: (brief, body).
-
-    `body` is the whole record exactly as the jsonl export prints it
-    (`json.dumps(model_dump(mode="json"), ensure_ascii=False)`), so that export copies
-    it instead of rebuilding the model; `brief` is the record with every `texts[].text`
-    emptied, small enough that formats which never print the text read it instead.
-    """
-    data = record.model_dump(mode="json")
-    body = json.dumps(data, ensure_ascii=False)
-    if data["texts"]:
-        data["texts"] = [{**text, "text": ""} for text in data["texts"]]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")), body
 
 
 # -- value types ----------------------------------------------------------------------
@@ -386,7 +372,7 @@ class CatalogStore(Protocol):
     def applied_migrations(self) -> list[str]: ...
 
     # records
-    def upsert(self, record: CatalogRecord, *, now: datetime | None = None) -> UpsertOutcome: ...
+    def upsert(self, record: CatalogRecord | PreparedRecord, *, now: datetime | None = None) -> UpsertOutcome: ...
     def get(self, record_id: int) -> StoredRecord | None: ...
     def iter_records(self, *, ids: Iterable[int] | None = None, changed_since: datetime | None = None,
                      include_deleted: bool = True, batch_size: int | None = None) -> Iterator[StoredRecord]: ...

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from catalog.errors import LeaseLost, StoreError, StoreUnavailable
+from catalog.prepared import PreparedRecord, prepared_for
 from catalog.store.api import (
     RUN_FIELDS,
     Event,
@@ -36,7 +37,6 @@ from catalog.store.api import (
     UpsertOutcome,
     WorkerRow,
     WorkItem,
-    record_texts,
     run_info,
     to_db_time,
     utcnow,
@@ -166,16 +166,16 @@ class SqlStore:
                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     # -- records ----------------------------------------------------------------------
-    def upsert(self, record: CatalogRecord, *, now: datetime | None = None) -> UpsertOutcome:
+    def upsert(self, record: CatalogRecord | PreparedRecord, *, now: datetime | None = None) -> UpsertOutcome:
         """Insert or update by Record ID, with its derived indexes, in one transaction.
-        Only a real content change moves `last_changed`."""
-        from catalog import index  # with the record model: not needed by commands that only read
-
+        Only a real content change moves `last_changed`. `record` may come prepared
+        (catalog/prepared.py: a harvest prepares it in its parse workers)."""
+        item = prepared_for(record, self.render_options)
         now_s = to_db_time(now or utcnow())
-        digest = record.content_hash()
-        brief, body = record_texts(record)
-        prov = record.provenance
-        rid = record.record_id
+        digest, brief, body = item.content_hash, item.brief, item.body
+        prov = item.record.provenance
+        rid = item.record.record_id
+        record = item.record
         try:
             with self.unit_of_work():
                 row = self._one("SELECT content_hash, deleted_at FROM record WHERE record_id = ?", (rid,))
@@ -206,8 +206,8 @@ class SqlStore:
                          prov.last_modified, now_s, now_s, rid),
                     )
                     outcome = "restored" if row[1] is not None else "changed"
-                self._write_indexes(rid, index.derive(record), now_s)
-                self._write_renderings(rid, record)
+                self._write_indexes(rid, item.derived, now_s)
+                self._write_renderings(rid, item.renderings)
         except StoreError:
             raise
         except Exception as exc:
@@ -235,13 +235,11 @@ class SqlStore:
                    (record_id, sort.date_start, sort.date_end, sort.title, last_changed, deleted_at))
         self._text_write(record_id, derived)
 
-    def _write_renderings(self, record_id: int, record: CatalogRecord) -> None:
-        """Replace the record's stored renderings (inside the caller's transaction)."""
-        from catalog.export.rendered import renderings  # the serializers: loaded only to write
-
+    def _write_renderings(self, record_id: int, rendered: Iterable[tuple[str, str, str]]) -> None:
+        """Replace the record's stored renderings, (format, key, text) each (inside the caller's transaction)."""
         self._exec("DELETE FROM record_rendered WHERE record_id = ?", (record_id,))
         self._many("INSERT INTO record_rendered (record_id, format, key, text) VALUES (?, ?, ?, ?)",
-                   [(record_id, fmt, key, text) for fmt, key, text in renderings(record, self.render_options)])
+                   [(record_id, fmt, key, text) for fmt, key, text in rendered])
 
     def fill_renderings(self, *, options: Any = None, progress: Any = None, batch: int = 200) -> int:
         """Store the current renderings of every live record that lacks one (a catalog from

@@ -125,11 +125,12 @@ if __name__ == "__main__":
     index = WarcIndex(Path("fixtures/warc/documents"))
     url = next(u for u in index.urls() if "/document/" in u and index.get(u).status == 200)
     settings = load_settings(path=sys.argv[1], overrides={}, environ={})
-    with pipeline._process_pool(1, settings, None, False) as pool:  # as a live harvest starts it
+    with pipeline._process_pool(1, settings, None, False, None) as pool:  # as a live harvest starts it
         record = pool.submit(pipeline.parse_in_worker, 7, pipeline._for_worker(FetchResult(url, url, index.get(url)))
                              ).result(timeout=120)
         state = pool.submit(pool_tasks.worker_state).result(timeout=120)
-    print(json.dumps({"record": type(record).__name__, "id": getattr(record, "record_id", None), **state}))
+    print(json.dumps({"record": type(record).__name__, "id": getattr(getattr(record, "record", None), "record_id", None),
+                      **state}))
 """
 
 
@@ -142,7 +143,8 @@ def test_a_live_harvest_s_parse_worker_holds_only_what_parsing_needs(tmp_path: P
                           text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert got["record"] == "CatalogRecord" and got["id"] > 0  # it parsed the page it was handed
+    # It parsed the page it was handed, and prepared the record for the store (catalog/prepared.py).
+    assert got["record"] == "PreparedRecord" and got["id"] > 0
     # Not the HTTP client, the store or the pipeline, even after unpickling a fetched page
     # (harvester/parse_worker.py): the fork server and the worker would each hold them.
     held = {m for m in got["modules"] if m.split(".")[0] == "httpx" or m in {"catalog.store", "harvester.pipeline"}}

@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from catalog.errors import StoreError, StoreUnavailable
-from catalog.index import Derived, tokens
+from catalog.index import Derived
 from catalog.store.api import TextTerm, to_db_time, utcnow
 from catalog.store.postgres.budget import PostgresBudget
 from catalog.store.postgres.migrations import MIGRATIONS, Migration
@@ -60,8 +60,9 @@ _MAX_POSITIONS = 256  # positions kept per word
 _MAX_DOCUMENT = 900_000  # bytes of tsvector text; PostgreSQL refuses a tsvector over 1 MB
 
 
-def tsvector_text(fields: Sequence[str]) -> str:
-    """The tsvector literal of the record's fields: 'word':1A,5A 'other':2B …
+def tsvector_text(fields: Sequence[Sequence[str]]) -> str:
+    """The tsvector literal of the record's fields, each given as its words
+    (`SearchText.words`): 'word':1A,5A 'other':2B …
 
     Positions run on through the fields with a gap of one between fields, so a phrase never
     joins the end of one field to the start of the next (FTS5 keeps columns apart too). A
@@ -70,8 +71,8 @@ def tsvector_text(fields: Sequence[str]) -> str:
     found: dict[str, list[str]] = {}
     position = 0
     size = 0
-    for weight, field in zip(_FIELD_WEIGHTS, fields, strict=True):
-        for word in tokens(field):
+    for weight, words in zip(_FIELD_WEIGHTS, fields, strict=True):
+        for word in words:
             position += 1
             places = found.get(word)
             if places is None:
@@ -238,7 +239,7 @@ class PostgresStore(PostgresBudget, SqlStore):
     def _text_write(self, record_id: int, derived: Derived) -> None:
         self._exec("INSERT INTO record_text (record_id, document) VALUES (?, ?::tsvector)"
                    " ON CONFLICT (record_id) DO UPDATE SET document = excluded.document",
-                   (record_id, tsvector_text(derived.text.fields())))
+                   (record_id, tsvector_text(derived.text.words)))
 
     def _text_clear(self) -> None:
         self._exec("DELETE FROM record_text")

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from catalog.errors import StoreError
-from catalog.index import tokens  # stdlib only: cheap for read commands
 from catalog.store.api import ListRow, TextTerm, to_db_time, utcnow
 from catalog.store.sql import Params, SqlStore
 from catalog.store.sqlite.budget import SQLiteBudget
@@ -202,7 +201,7 @@ class SQLiteStore(SQLiteBudget, SqlStore):
         # tokenizer splits on the spaces only, so FTS5 indexes exactly these words (m0009).
         self._exec("INSERT INTO record_text (rowid, title, summary, names, places, subjects, source, texts)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   (record_id, *(" ".join(tokens(field)) for field in derived.text.fields())))
+                   (record_id, *(" ".join(words) for words in derived.text.words)))
 
     def _text_clear(self) -> None:
         self._exec("DELETE FROM record_text")
