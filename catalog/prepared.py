@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from catalog.export.options import FormatOptions
@@ -33,10 +33,13 @@ def record_texts(record: CatalogRecord) -> tuple[str, str]:
     it instead of rebuilding the model; `brief` is the record with every `texts[].text`
     emptied, small enough that formats which never print the text read it instead.
     """
-    data = record.model_dump(mode="json")
+    return _texts(record.model_dump(mode="json"))
+
+
+def _texts(data: dict[str, Any]) -> tuple[str, str]:
     body = json.dumps(data, ensure_ascii=False)
     if data["texts"]:
-        data["texts"] = [{**text, "text": ""} for text in data["texts"]]
+        data = {**data, "texts": [{**text, "text": ""} for text in data["texts"]]}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")), body
 
 
@@ -51,6 +54,9 @@ class PreparedRecord:
     derived: Derived
     renderings: tuple[tuple[str, str, str], ...]  # (format, key, text), as catalog.export.rendered makes them
     options: FormatOptions  # the format options the renderings were made with
+    # Not written, but read beside the write from the same dump of the record: the fields it
+    # has a value for (catalog.quality.present_fields), which a harvest counts for its quality alarm.
+    present: tuple[str, ...]
 
 
 def prepare(record: CatalogRecord, options: FormatOptions | None = None) -> PreparedRecord:
@@ -58,13 +64,15 @@ def prepare(record: CatalogRecord, options: FormatOptions | None = None) -> Prep
     from catalog import index
     from catalog.export.options import DEFAULT_OPTIONS
     from catalog.export.rendered import renderings
+    from catalog.quality import present_fields
 
     options = options or DEFAULT_OPTIONS
     derived = index.derive(record)
     derived.text.words  # noqa: B018 -- computed here, so that it travels with the record
-    brief, body = record_texts(record)
+    data = record.model_dump(mode="json")
+    brief, body = _texts(data)
     return PreparedRecord(record, record.content_hash(), brief, body, derived,
-                          tuple(renderings(record, options)), options)
+                          tuple(renderings(record, options)), options, tuple(present_fields(record, data)))
 
 
 def prepared_for(item: CatalogRecord | PreparedRecord, options: FormatOptions | None) -> PreparedRecord:

@@ -12,10 +12,12 @@ resumed run judges against the same baseline).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog.model import CatalogRecord
-from catalog.store.api import CatalogStore
+
+if TYPE_CHECKING:  # not imported at run time: a parse worker imports this module (catalog/prepared.py)
+    from catalog.store.api import CatalogStore
 
 # field -> (JSON path in record.body, kind). "list" fields count when non-empty.
 FIELDS: dict[str, tuple[str, str]] = {
@@ -45,9 +47,11 @@ FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
-def present_fields(record: CatalogRecord) -> list[str]:
-    """The fields this record has a value for."""
-    data: dict[str, Any] = record.model_dump(mode="json")
+def present_fields(record: CatalogRecord, data: dict[str, Any] | None = None) -> list[str]:
+    """The fields this record has a value for. `data`: the record's `model_dump(mode="json")`
+    when the caller has it already (catalog/prepared.py)."""
+    if data is None:
+        data = record.model_dump(mode="json")
     found = []
     for name, (path, _) in FIELDS.items():
         value: Any = data

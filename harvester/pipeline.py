@@ -521,8 +521,9 @@ def harvest(
         """After an item's writes: the quality alarm, a block, an unreachable archive."""
         if isinstance(result, PARSED):
             record = _record(result)
+            present = list(result.present) if isinstance(result, PreparedRecord) else present_fields(record)
             summary.parsed += 1
-            summary.fields.update(present_fields(record) + fallback_marks(record))
+            summary.fields.update(present + fallback_marks(record))
             found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
                            normal_share=quality.quality_normal_share,
                            alarm_share=quality.quality_alarm_share)

@@ -129,8 +129,8 @@ if __name__ == "__main__":
         record = pool.submit(pipeline.parse_in_worker, 7, pipeline._for_worker(FetchResult(url, url, index.get(url)))
                              ).result(timeout=120)
         state = pool.submit(pool_tasks.worker_state).result(timeout=120)
-    print(json.dumps({"record": type(record).__name__, "id": getattr(getattr(record, "record", None), "record_id", None),
-                      **state}))
+    parsed = getattr(record, "record", None)
+    print(json.dumps({"record": type(record).__name__, "id": getattr(parsed, "record_id", None), **state}))
 """
 
 
