@@ -16,6 +16,8 @@ the server and the worker 61 MB PSS without this module, 58 with it.
 import contextlib
 import gc
 
+import harvester.normalize
+import harvester.parse  # noqa: F401 -- the parser every worker runs (harvester/parse_worker.py imports it lazily)
 from catalog.iso639_table import table
 from catalog.prepared import warm
 

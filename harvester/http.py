@@ -54,7 +54,7 @@ from catalog.errors import (
 )
 from harvester import TOOL_NAME, __version__
 from harvester.config import Settings
-from harvester.parse import is_challenge_html
+from harvester.site.challenge import is_challenge_html
 from harvester.site.selectors import PROTECTION_HEADERS, PROTECTION_MARKERS, PROTECTION_SERVERS
 from harvester.warc import RecordedRequest, RecordedResponse, WarcIndex
 

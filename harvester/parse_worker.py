@@ -33,8 +33,6 @@ from catalog.errors import (
 from catalog.model import CatalogRecord, Provenance
 from catalog.prepared import PreparedRecord, prepare
 from harvester import __version__
-from harvester.normalize import build_record
-from harvester.parse import PARSER_VERSION, parse_page
 
 if TYPE_CHECKING:
     from catalog.export.options import FormatOptions
@@ -75,6 +73,8 @@ def provenance_for(result: FetchResult, *, replayed: bool) -> Provenance:
 
 def _provenance(request_url: str, final_url: str, redirects: list[str], response: RecordedResponse, *,
                 replayed: bool) -> Provenance:
+    from harvester.site.page import PARSER_VERSION  # the parser: see `record_from_page`
+
     return Provenance(
         request_url=request_url,
         final_url=final_url,
@@ -99,6 +99,13 @@ def record_from_result(result: FetchResult, record_id: int, *, replayed: bool) -
 
 def record_from_page(record_id: int, parts: PageParts, *, replayed: bool) -> CatalogRecord:
     """`record_from_result` from a page's parts (`page_parts`)."""
+    # The parser (BeautifulSoup, lxml, soupsieve, the date libraries: ~10 MB) is imported where
+    # a page is parsed, not with this module: the harvest's main process imports this module
+    # for the outcomes but parses nothing (its workers do; harvester/fork_server.py loads the
+    # parser for them).
+    from harvester.normalize import build_record
+    from harvester.parse import parse_page
+
     _, final_url, _, response = parts
     parsed = parse_page(response.body, record_id=record_id, final_url=final_url,
                         content_type=response.header("Content-Type"))

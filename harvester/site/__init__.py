@@ -2,7 +2,8 @@
 
 One module per concept, all markup knowledge in `selectors` (the one table):
 
-- `decode`:    bytes -> text (charset), challenge detection, element text, Cloudflare e-mails;
+- `challenge`: is this answer a bot-protection challenge (read by the fetcher too: no bs4 there);
+- `decode`:    bytes -> text (charset), element text, Cloudflare e-mails;
 - `index`:     one pass over a page's elements (kept by its tree builder) that answers every
                selector of the table (checked against soupsieve by a property test);
 - `scope`:     the document's own region and the exclusion zones (teasers, cards, furniture);

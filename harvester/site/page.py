@@ -21,7 +21,8 @@ from catalog.errors import NotADocument, ParseError
 from harvester.site import fields
 from harvester.site import selectors as table
 from harvester.site.bounds import check_bounds
-from harvester.site.decode import clean, decode_html, is_challenge_html, text_of
+from harvester.site.challenge import is_challenge_html
+from harvester.site.decode import clean, decode_html, text_of
 from harvester.site.fields import ParsedPage, TabText
 from harvester.site.index import ElementsBuilder
 from harvester.site.scope import DocumentScope

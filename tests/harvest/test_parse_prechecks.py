@@ -13,7 +13,7 @@ import pytest
 
 from catalog.errors import ParseError
 from harvester.site.bounds import MAX_DEPTH, MAX_ELEMENTS, check_bounds
-from harvester.site.decode import _title_text, is_challenge_html
+from harvester.site.challenge import _title_text, is_challenge_html
 from harvester.site.selectors import CHALLENGE_MARKERS, CHALLENGE_TITLES
 
 TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S)

@@ -153,3 +153,16 @@ def test_oai_bindings_agree_with_the_serializers() -> None:
         "oai_dc": (oai_dc.OAI_DC_NS, oai_dc.OAI_DC_SCHEMA), "oai_qdc": (qdc.QDC_NS, qdc.QDC_SCHEMA),
         "mods": (mods.MODS_NS, mods.MODS_SCHEMA), "marcxml": (marcxml.MARC_NS, marcxml.MARC_SCHEMA)}
     assert OAI_FORMATS["oai_dc"].record_xml is oai_dc.oai_dc_xml
+
+
+def test_the_harvest_s_main_process_loads_neither_the_parser_nor_the_serializers() -> None:
+    # It fetches, writes the WARC and stores what its parse workers prepared (catalog/prepared.py):
+    # BeautifulSoup, lxml and the serializers (~25 MB with citeproc) live in the workers' fork server.
+    probe = ("import json, sys; import harvester.work, harvester.pipeline, harvester.http; "
+             "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    loaded = set(json.loads(proc.stdout))
+    assert "harvester.pipeline" in loaded
+    assert sorted(m for m in ["bs4", "lxml", "soupsieve", "harvester.site.page", "catalog.export.rendered",
+                              "citeproc", *SERIALIZERS] if m in loaded) == []
