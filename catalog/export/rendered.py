@@ -7,6 +7,9 @@ in the same unit of work, the record's text in every format whose writer says `s
 building the record model and formatting it again (a full ListRecords harvest and
 marcxml's citeproc-rendered 524 field are the cases that need it).
 
+A harvest renders them in its parse workers (catalog/prepared.py) and hands the store the
+texts; everything else lets the store render them as it writes. The rows are the same.
+
 Each rendering is stored under a *key*: the format, its serializer version
 (`Format.version`), `RENDER_EPOCH`, a fingerprint of the data files the output depends
 on (ISO 639 table, the house citation style) and of the format options (rights URI,

@@ -124,13 +124,17 @@ SERIALIZERS = ["catalog.export.common", "catalog.export.oai_dc", "catalog.export
                "catalog.export.bibtex", "catalog.export.csv_flat", "catalog.export.jsonl", "catalog.languages"]
 
 
-def test_format_registry_imports_no_serializer() -> None:
-    # The registry describes every format; a serializer module is imported when its format is used.
-    probe = ("import json, sys; import catalog.export.registry, catalog.export.rendered, catalog.export.parallel; "
-             "print(json.dumps(sorted(sys.modules)))")
+def _loaded_by(modules: str) -> set[str]:
+    """The modules a fresh interpreter holds after `import <modules>`."""
+    probe = f"import json, sys; import {modules}; print(json.dumps(sorted(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
-    loaded = set(json.loads(proc.stdout))
+    return set(json.loads(proc.stdout))
+
+
+def test_format_registry_imports_no_serializer() -> None:
+    # The registry describes every format; a serializer module is imported when its format is used.
+    loaded = _loaded_by("catalog.export.registry, catalog.export.rendered, catalog.export.parallel")
     assert "catalog.export.registry" in loaded
     assert sorted(m for m in [*SERIALIZERS, *READ_HEAVY] if m in loaded) == []
 
@@ -158,11 +162,7 @@ def test_oai_bindings_agree_with_the_serializers() -> None:
 def test_the_harvest_s_main_process_loads_neither_the_parser_nor_the_serializers() -> None:
     # It fetches, writes the WARC and stores what its parse workers prepared (catalog/prepared.py):
     # BeautifulSoup, lxml and the serializers (~25 MB with citeproc) live in the workers' fork server.
-    probe = ("import json, sys; import harvester.work, harvester.pipeline, harvester.http; "
-             "print(json.dumps(sorted(sys.modules)))")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
-    loaded = set(json.loads(proc.stdout))
+    loaded = _loaded_by("harvester.work, harvester.pipeline, harvester.http")
     assert "harvester.pipeline" in loaded
     assert sorted(m for m in ["bs4", "lxml", "soupsieve", "harvester.site.page", "catalog.export.rendered",
                               "citeproc", *SERIALIZERS] if m in loaded) == []
