@@ -6,9 +6,10 @@ so a harvest lost everything in flight. And its workers hang on after the main p
 killed, holding the terminal's stdout open (`| tee` and cron then wait for ever).
 
 `SupervisedPool` keeps the same `submit(fn, *args) -> Future` interface, with:
-- one pipe per worker and one task per worker at a time, so the pool always knows which
-  task a dead worker held: the worker is replaced and the task given to the new one once;
-  a task whose worker dies a second time fails alone (`WorkerDied`);
+- one pipe per worker and at most `IN_FLIGHT` tasks a worker, done in the order sent, so the
+  pool always knows which task a dead worker held (its oldest unanswered one): the worker is
+  replaced and that task given to a new one once, the tasks queued behind it as if never
+  sent; a task whose worker dies a second time fails alone (`WorkerDied`);
 - workers that die with the main process: each runs a watchdog thread blocked on a pipe
   whose only write end the main process holds, so the kernel's end of file on it (the
   main process is gone, however it died) makes the worker exit at once, even mid-parse.
@@ -24,6 +25,7 @@ import ctypes
 import ctypes.util
 import gc
 import os
+import queue
 import signal
 import sys
 import threading
@@ -38,6 +40,12 @@ from catalog.errors import WorkerDied
 
 # How many times a task is started in all: once, plus once more in a fresh worker.
 ATTEMPTS = 2
+# Tasks sent to a worker before it answers the first. With one, a worker that finished waited
+# idle for its next page until this process's supervising thread got the GIL back from the
+# fetch and store threads (up to the 5 ms switch interval, then the pickling): measured with
+# bench/harvest.py, the one parse worker of a 2-core harvest was busy ~67 % of the run. With
+# two, the next page is already in its pipe.
+IN_FLIGHT = 2
 _PR_SET_PDEATHSIG = 1
 
 
@@ -80,13 +88,15 @@ def _worker_main(conn: connection.Connection, alive: connection.Connection,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     if initializer is not None:
         initializer(*initargs)
+    # Tasks are read as they come, by a thread of their own: with tasks queued behind the one
+    # being run, the main process may be sending the next (a large page fills the pipe) while
+    # this worker sends a large result back; if neither read, both would wait for ever.
+    tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    threading.Thread(target=_receive, args=(conn, tasks), name="tasks", daemon=True).start()
     while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return  # the main process is gone
+        task = tasks.get()
         if task is None:
-            return
+            return  # shut down, or the main process is gone
         fn, args = task
         try:
             reply: tuple[bool, Any] = (True, fn(*args))
@@ -98,6 +108,18 @@ def _worker_main(conn: connection.Connection, alive: connection.Connection,
             return
         except Exception as exc:  # a result or an exception that does not pickle
             conn.send((False, RuntimeError(f"result could not be sent back: {type(exc).__name__}: {exc}")))
+
+
+def _receive(conn: connection.Connection, tasks: queue.SimpleQueue[Any]) -> None:
+    """In a worker: hand each task received to the worker's main thread; None at the end."""
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            task = None  # the main process is gone
+        tasks.put(task)
+        if task is None:
+            return
 
 
 class _Task:
@@ -115,7 +137,7 @@ class _Worker:
             target=_worker_main, args=(child, alive, initializer, initargs), daemon=True, name="parse-worker")
         self.process.start()
         child.close()  # only the worker holds its end now: its EOF means we are gone, and ours means it is
-        self.task: _Task | None = None
+        self.tasks: deque[_Task] = deque()  # sent and not answered yet, oldest (the one it runs) first
         self.answered = 0  # tasks this worker finished
 
 
@@ -182,29 +204,42 @@ class SupervisedPool:
 
     def _dispatch(self) -> None:
         with self._lock:
-            for worker in self._workers:
-                if worker.task is None and self._pending:
-                    task = self._pending.popleft()
-                    if task.attempts == 0 and not task.future.set_running_or_notify_cancel():
-                        continue  # cancelled before it started
-                    task.attempts += 1
-                    worker.task = task
-                    try:
-                        worker.conn.send((task.fn, task.args))
-                    except (OSError, EOFError):
-                        pass  # the worker is dead: its sentinel says so on the next round
-                    except Exception as exc:  # the task does not pickle: its own failure
-                        worker.task = None
-                        task.future.set_exception(exc)
+            # Round by round, so that every idle worker gets a task before any gets a second.
+            for _ in range(IN_FLIGHT):
+                for worker in self._workers:
+                    if len(worker.tasks) < IN_FLIGHT and self._pending:
+                        self._send(worker, self._pending.popleft())
+
+    def _send(self, worker: _Worker, task: _Task) -> None:
+        if not task.future.running() and not task.future.set_running_or_notify_cancel():
+            return  # cancelled before it started
+        task.attempts += 1
+        worker.tasks.append(task)
+        try:
+            worker.conn.send((task.fn, task.args))
+        except (OSError, EOFError):
+            pass  # the worker is dead: its sentinel says so on the next round
+        except Exception as exc:  # the task does not pickle: its own failure
+            worker.tasks.pop()
+            task.future.set_exception(exc)
 
     def _replace(self, index: int) -> None:
-        """The worker at `index` died: start another and give it the dead one's task (once)."""
+        """The worker at `index` died: start another and give it the dead one's task (once), and
+        the tasks queued behind that one as if never sent."""
         dead = self._workers[index]
         dead.process.join(timeout=1)
         code = dead.process.exitcode
         dead.conn.close()
         self.replaced += 1
-        task = dead.task
+        task = dead.tasks.popleft() if dead.tasks else None
+        # A worker runs its tasks in the order sent and every answer before its death was read,
+        # so the ones behind the oldest never started: back to the queue, no attempt counted.
+        waiting = list(dead.tasks)
+        dead.tasks.clear()
+        with self._lock:
+            for t in reversed(waiting):
+                t.attempts -= 1
+                self._pending.appendleft(t)
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         # A worker that cannot even start (its initializer fails) would be replaced for ever:
         # after a few in a row that never answered, the pool fails what it holds instead.
@@ -226,10 +261,10 @@ class SupervisedPool:
     def _fail_all(self, task: _Task | None) -> None:
         with self._lock:
             held = [task] if task is not None else []
-            held += [w.task for w in self._workers if w.task is not None] + list(self._pending)
+            held += [t for w in self._workers for t in w.tasks] + list(self._pending)
             self._pending.clear()
             for w in self._workers:
-                w.task = None
+                w.tasks.clear()
         for t in held:
             if not t.future.done():
                 t.future.set_exception(WorkerDied(self._broken or "the pool broke"))
@@ -240,31 +275,21 @@ class SupervisedPool:
                 self._dispatch()
                 with self._lock:
                     closing = self._closing
-                busy = [w for w in self._workers if w.task is not None]
+                busy = [w for w in self._workers if w.tasks]
                 if closing and not busy and not self._pending:
                     return
                 waits: list[Any] = [self._wake_r]
                 for w in self._workers if not self._broken else ():  # broken: only wait to be shut down
                     waits.append(w.process.sentinel)
-                    if w.task is not None:
+                    if w.tasks:
                         waits.append(w.conn)
                 ready = connection.wait(waits)
                 if self._wake_r in ready:
                     while self._wake_r.poll():
                         self._wake_r.recv_bytes()
                 for i, w in enumerate(list(self._workers)):
-                    if w.task is not None and w.conn in ready:
-                        try:
-                            ok, value = w.conn.recv()
-                        except (EOFError, OSError):
-                            self._replace(i)  # died while answering
-                            continue
-                        task, w.task = w.task, None
-                        w.answered += 1
-                        if ok:
-                            task.future.set_result(value)
-                        else:
-                            task.future.set_exception(value)
+                    if w.tasks and w.conn in ready:
+                        self._read_answers(i, w)
                     elif w.process.sentinel in ready and not w.process.is_alive():
                         self._replace(i)
         except BaseException as exc:  # e.g. no new process could be started: fail tasks, never hang them
@@ -272,6 +297,23 @@ class SupervisedPool:
             raise
         finally:
             self._stop_workers()
+
+    def _read_answers(self, index: int, w: _Worker) -> None:
+        """Every answer `w` has sent (they arrive in the order of its tasks); replace it if it died."""
+        while w.tasks:
+            try:
+                ok, value = w.conn.recv()
+            except (EOFError, OSError):
+                self._replace(index)  # died while answering, or before answering the rest
+                return
+            task = w.tasks.popleft()
+            w.answered += 1
+            if ok:
+                task.future.set_result(value)
+            else:
+                task.future.set_exception(value)
+            if not w.conn.poll():
+                return
 
     def _stop_workers(self) -> None:
         for w in self._workers:
@@ -285,8 +327,9 @@ class SupervisedPool:
                 w.process.kill()
                 w.process.join()
             w.conn.close()
-            if w.task is not None and not w.task.future.done():
-                w.task.future.set_exception(WorkerDied("the pool was shut down"))
+            for task in w.tasks:
+                if not task.future.done():
+                    task.future.set_exception(WorkerDied("the pool was shut down"))
         for task in self._pending:
             if not task.future.done():
                 task.future.set_exception(WorkerDied("the pool was shut down"))

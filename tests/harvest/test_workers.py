@@ -3,6 +3,7 @@ task retried, every task is answered, and no worker outlives a killed main proce
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import multiprocessing
 import os
@@ -51,6 +52,35 @@ def test_a_task_that_kills_every_worker_fails_alone() -> None:
             doomed.result(timeout=60)
         assert [f.result(timeout=60) for f in others] == [0, 2, 4, 6, 8, 10]
         assert pool.replaced == 2
+
+
+def test_tasks_queued_behind_a_killing_task_are_not_charged_for_its_deaths(tmp_path: Path) -> None:
+    # One worker, so the task after the doomed one waits in its pipe when it dies (IN_FLIGHT): it
+    # never started, so those deaths must not use up its own retry, which it needs when it is
+    # killed itself (once) later.
+    marker = tmp_path / "killed"
+    with _pool(1) as pool:
+        doomed = pool.submit(pool_tasks.always_killed, 1)
+        behind = pool.submit(pool_tasks.killed_once, str(marker), 5)
+        others = [pool.submit(pool_tasks.double, i) for i in range(4)]
+        with pytest.raises(WorkerDied, match="2 attempts"):
+            doomed.result(timeout=60)
+        assert behind.result(timeout=60) == 10 and marker.exists()
+        assert [f.result(timeout=60) for f in others] == [0, 2, 4, 6] and pool.replaced == 3
+
+
+def test_large_tasks_and_results_in_flight_both_ways_do_not_stall() -> None:
+    # Several tasks a worker, each larger than a pipe's buffer, answered with as much: the pool
+    # sends the next while the worker sends its answer; neither may wait for the other.
+    big = [bytes([i]) * (3 << 20) for i in range(4)]
+    pool = _pool(1)
+    futures = [pool.submit(pool_tasks.echo, data) for data in big]
+    # Not `with pool`: a stalled pool's shutdown would wait for ever; this fails instead (its
+    # daemon thread and workers end with the test run).
+    done, _ = concurrent.futures.wait(futures, timeout=60)
+    assert len(done) == len(big), "the pool and its worker wait for each other"
+    assert [f.result() for f in futures] == big
+    pool.shutdown()
 
 
 def test_a_task_error_is_the_task_s_alone() -> None:

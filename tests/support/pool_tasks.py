@@ -21,6 +21,10 @@ def killed_once(marker: str, value: int) -> int:
     return 2 * value
 
 
+def echo(data: bytes) -> bytes:
+    return data
+
+
 def always_killed(value: int) -> int:
     os.kill(os.getpid(), signal.SIGKILL)
     return value
