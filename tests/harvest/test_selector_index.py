@@ -91,11 +91,32 @@ def test_the_builders_elements_are_the_walks(every: int) -> None:
         assert soup.builder.elements == []  # taken by the index
         plain = BeautifulSoup(text, "lxml")
         assert plain.decode() == soup.decode(), name  # the same tree
+        # ... with the same attributes, of the same classes (the builder's own `start` makes them)
+        assert [(type(t.attrs), t.attrs, [type(v) for v in t.attrs.values()]) for t in plain.find_all(True)] == \
+            [(type(t.attrs), t.attrs, [type(v) for v in t.attrs.values()]) for t in soup.find_all(True)], name
         for walked in (SelectorIndex(plain, COMPILED, ZONES), SelectorIndex(soup, COMPILED, ZONES)):
             assert [t.name for t in walked.order] == [t.name for t in built.order], name
             assert walked.hits == built.hits and walked.zone_of == built.zone_of, name
     copied = copy.copy(soup.find("div"))  # made with the page's builder, after the index took its list
     assert copied is not None and built.order == soup.find_all(True)
+
+
+ODD_MARKUP = """<!DOCTYPE html><html xmlns="http://www.w3.org/1999/xhtml" xmlns:og="http://ogp.me/ns#"
+xml:lang="en"><head><meta charset="utf-8"><meta property="og:title" content="T"><link REL="alternate  stylesheet"
+href="/a"></head><body class=" a  b\tc " id=x><SVG viewBox="0 0 1 1" xmlns:xlink="http://www.w3.org/1999/xlink">
+<use xlink:href="#i"/></svg><table><tr><td headers="h1 h2" class="">1</td><th HEADERS=" h3 ">2</th></tr></table>
+<input disabled checked=checked value=""><a rel="nofollow noopener" rev="x" accesskey="a b">l</a>
+<iframe sandbox="allow-scripts  allow-forms"></iframe><p dropzone="copy move" data-x="1 2">t</p></body></html>"""
+
+
+def test_the_builder_makes_bs4_s_tree_of_odd_markup() -> None:
+    """Namespace declarations, prefixed and upper-case names, empty, boolean and multi-valued
+    attributes: the builder's own `start`, `end` and attribute splitting give what bs4's give."""
+    plain, ours = BeautifulSoup(ODD_MARKUP, "lxml"), BeautifulSoup(ODD_MARKUP, builder=ElementsBuilder())
+    assert ours.decode() == plain.decode()
+    assert [(t.name, t.prefix, t.namespace, type(t.attrs), t.attrs) for t in ours.find_all(True)] == \
+        [(t.name, t.prefix, t.namespace, type(t.attrs), t.attrs) for t in plain.find_all(True)]
+    assert ours.body is not None and ours.body["class"] == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize("every", EVERY)
