@@ -50,7 +50,6 @@ from harvester import __version__
 from harvester.commands import EXIT_WAIT
 from harvester.config import Settings
 from harvester.http import Fetcher, FetchResult
-from harvester.idlist import RECORD_ID
 from harvester.parse_worker import (
     Outcome,
     PageParts,
@@ -134,21 +133,6 @@ class HarvestSummary:
     def fallback_lines(self) -> list[str]:
         """Fields found by a fallback alternative of the selector table, and on how many pages."""
         return fallback_lines(dict(self.fields), self.parsed)
-
-
-def parse_ids(values: Iterable[str]) -> list[int]:
-    """Record IDs from the command line or a file: positive integers only, order kept, no repeats."""
-    ids: list[int] = []
-    for raw in values:
-        text = raw.strip()
-        if not text or text.startswith("#"):
-            continue
-        if not RECORD_ID.fullmatch(text) or int(text) <= 0:
-            raise ValueError(f"not a Record ID: {text!r} (Record IDs are positive whole numbers)")
-        value = int(text)
-        if value not in ids:
-            ids.append(value)
-    return ids
 
 
 # -- worker processes ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from harvester import pipeline
 from harvester.cli import cli
 from harvester.config import Settings, load_settings
 from harvester.http import Fetcher
+from harvester.idlist import IdListError, entries_from_args, resolve
 from harvester.parse import parse_page
 from harvester.warc import WarcWriter, warc_files
 from tests.support.archive_server import Answer, ArchiveServer
@@ -130,12 +131,13 @@ def test_links_in_a_page_are_never_fetched(site, tmp_path: Path) -> None:
     "1;DROP TABLE record", "1%2F..", "%31", "1\x00", "True", "nan", "inf", "${ID}",
 ])
 def test_ids_that_are_not_record_ids_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="not a Record ID"):
-        pipeline.parse_ids([text])
+    # What the commands read their ID arguments with (harvester/idlist.py).
+    with pytest.raises(IdListError, match="not a Record ID"):
+        resolve(entries_from_args([text]))
 
 
 def test_plain_ids_are_accepted() -> None:
-    assert pipeline.parse_ids(["175798", " 300240 ", "# a comment", "", "175798", "007"]) == [175798, 300240, 7]
+    assert resolve(entries_from_args(["175798", " 300240 ", "# a comment", "", "175798", "007"])) == [175798, 300240, 7]
 
 
 @pytest.mark.parametrize("value", [True, False, 0, -1, "1", 1.0, "../1", None])
