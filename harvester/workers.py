@@ -97,17 +97,29 @@ def _worker_main(conn: connection.Connection, alive: connection.Connection,
         task = tasks.get()
         if task is None:
             return  # shut down, or the main process is gone
-        fn, args = task
-        try:
-            reply: tuple[bool, Any] = (True, fn(*args))
-        except BaseException as exc:  # the task's error, handed to its future
-            reply = (False, exc)
+        reply: tuple[bool, Any]
+        if isinstance(task, _Unreadable):
+            reply = (False, RuntimeError(f"the task could not be read in the worker: "
+                                         f"{type(task.exc).__name__}: {task.exc}"))
+        else:
+            fn, args = task
+            try:
+                reply = (True, fn(*args))
+            except BaseException as exc:  # the task's error, handed to its future
+                reply = (False, exc)
         try:
             conn.send(reply)
         except (EOFError, OSError, BrokenPipeError):
             return
         except Exception as exc:  # a result or an exception that does not pickle
             conn.send((False, RuntimeError(f"result could not be sent back: {type(exc).__name__}: {exc}")))
+
+
+class _Unreadable:
+    """A task that arrived but could not be unpickled here: answered with its error, in turn."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
 
 
 def _receive(conn: connection.Connection, tasks: queue.SimpleQueue[Any]) -> None:
@@ -117,6 +129,8 @@ def _receive(conn: connection.Connection, tasks: queue.SimpleQueue[Any]) -> None
             task = conn.recv()
         except (EOFError, OSError):
             task = None  # the main process is gone
+        except Exception as exc:  # read whole, so the next task is still read right
+            task = _Unreadable(exc)
         tasks.put(task)
         if task is None:
             return

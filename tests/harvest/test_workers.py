@@ -83,6 +83,15 @@ def test_large_tasks_and_results_in_flight_both_ways_do_not_stall() -> None:
     pool.shutdown()
 
 
+def test_a_task_the_worker_cannot_read_fails_alone() -> None:
+    with _pool(1) as pool:
+        bad = pool.submit(pool_tasks.double, pool_tasks.LoadsNowhere())
+        good = [pool.submit(pool_tasks.double, i) for i in range(3)]
+        with pytest.raises(RuntimeError, match="could not be read in the worker: ValueError"):
+            bad.result(timeout=60)
+        assert [f.result(timeout=60) for f in good] == [0, 2, 4] and pool.replaced == 0
+
+
 def test_a_task_error_is_the_task_s_alone() -> None:
     with _pool(1) as pool:
         bad, good = pool.submit(pool_tasks.fails, 3), pool.submit(pool_tasks.double, 4)

@@ -49,3 +49,14 @@ def worker_state(_: int = 0) -> dict[str, object]:
     import sys
 
     return {"modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}
+
+
+def _refuse_to_load() -> object:
+    raise ValueError("this argument cannot be loaded here")
+
+
+class LoadsNowhere:
+    """Pickles, but raises when unpickled (in a worker): a task that cannot be read there."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return _refuse_to_load, ()
