@@ -148,16 +148,22 @@ def init_worker(settings: Settings, index: WarcIndex | None, replayed: bool,
         _WORKER["fetcher"] = Fetcher(settings, replay=index)
 
 
-def _prepared(record: CatalogRecord) -> PreparedRecord:
-    # What the store writes beside the record, made here rather than on the harvest's one
-    # writing thread (catalog/prepared.py).
-    return prepare(record, _WORKER["render_options"])  # type: ignore[arg-type]
+def prepared_from_page(record_id: int, parts: PageParts, *, replayed: bool,
+                       options: FormatOptions | None) -> PreparedRecord:
+    """`record_from_page`, prepared for the store (catalog/prepared.py): what a harvest hands its
+    writing thread, so that thread only runs SQL. Raises as `record_from_page` does."""
+    return prepare(record_from_page(record_id, parts, replayed=replayed), options)
+
+
+def _prepared_here(record_id: int, parts: PageParts) -> PreparedRecord:
+    return prepared_from_page(record_id, parts, replayed=bool(_WORKER["replayed"]),
+                              options=_WORKER["render_options"])  # type: ignore[arg-type]
 
 
 def parse_in_worker(record_id: int, parts: PageParts) -> Outcome | PreparedRecord:
     """Parse and normalize one fetched page; prepare the record for the store."""
     try:
-        return _prepared(record_from_page(record_id, parts, replayed=bool(_WORKER["replayed"])))
+        return _prepared_here(record_id, parts)
     except Exception as exc:
         return outcome_for(record_id, exc)
 
@@ -173,8 +179,8 @@ def replay_in_worker(record_id: int) -> tuple[Outcome | PreparedRecord, int]:
     assert isinstance(fetcher, Fetcher)
     before = fetcher.requests_made
     try:
-        result: Outcome | PreparedRecord = _prepared(record_from_result(
-            fetcher.get(fetcher.document_url(record_id)), record_id, replayed=True))
+        result: Outcome | PreparedRecord = _prepared_here(record_id, page_parts(
+            fetcher.get(fetcher.document_url(record_id))))
     except Exception as exc:
         result = outcome_for(record_id, exc)
     return result, fetcher.requests_made - before

@@ -42,9 +42,8 @@ from catalog.errors import (
     LeaseLost,
     StoreError,
 )
-from catalog.model import CatalogRecord
 from catalog.prepared import PreparedRecord
-from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks, present_fields
+from catalog.quality import alarms, catalog_coverage, fallback_lines, fallback_marks
 from catalog.store import CatalogStore, display_name
 from harvester import __version__
 from harvester.commands import EXIT_WAIT
@@ -55,8 +54,9 @@ from harvester.parse_worker import (
     PageParts,
     init_worker,
     outcome_for,
+    page_parts,
     parse_in_worker,
-    record_from_result,
+    prepared_from_page,
     replay_in_worker,
 )
 from harvester.politeness import catalog_limiter
@@ -155,15 +155,6 @@ POOL_MIN_RATE = 50.0
 POOL_START_METHOD = "forkserver"
 
 
-# A parsed page on its way to the store: parsed on the writing thread (a CatalogRecord), or
-# parsed and prepared for the store in a parse worker (catalog/prepared.py).
-PARSED = (CatalogRecord, PreparedRecord)
-
-
-def _record(result: CatalogRecord | PreparedRecord) -> CatalogRecord:
-    return result.record if isinstance(result, PreparedRecord) else result
-
-
 def _pool_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -220,7 +211,7 @@ class Executor(Protocol):
 
     `room()` says how many more IDs may start now (a bounded window: memory stays flat),
     `collect()` waits for at least one step and yields the items that are finished
-    (a parsed CatalogRecord or an Outcome), `requests` counts requests made outside this
+    (a parsed record prepared for the store, or an Outcome), `requests` counts requests made outside this
     process (replay workers)."""
 
     requests: int
@@ -438,7 +429,7 @@ def harvest(
         stop.set()
 
     def guarded(record_id: int,
-                step: Callable[[], FetchResult | CatalogRecord]) -> Outcome | FetchResult | CatalogRecord:
+                step: Callable[[], FetchResult | PreparedRecord]) -> Outcome | FetchResult | PreparedRecord:
         try:
             return step()
         except Exception as exc:
@@ -470,7 +461,7 @@ def harvest(
 
     def checked(rid: int, result: object) -> tuple[object, bool]:
         """The result to store, and False when nothing may be written any more (the catalog is lost)."""
-        if isinstance(result, PARSED) and (summary.fatal or summary.alarms):
+        if isinstance(result, PreparedRecord) and (summary.fatal or summary.alarms):
             # Fetched, but nothing more is written: after a full disk, or after the quality alarm
             # went off (so no record gets thinner).
             result = Outcome(rid, "not_attempted", stop_reason[0])
@@ -485,9 +476,9 @@ def harvest(
 
     def write(rid: int, result: object, settled: list[bool]) -> Outcome:
         """One item's writes (inside the caller's unit of work): record, history event, item done."""
-        if isinstance(result, PARSED):
+        if isinstance(result, PreparedRecord):
             status = store.upsert(result)
-            written = Outcome(rid, status, problems=list(_record(result).problems))
+            written = Outcome(rid, status, problems=list(result.record.problems))
         else:
             assert isinstance(result, Outcome)
             written = result
@@ -503,11 +494,9 @@ def harvest(
 
     def judge(result: object, outcome: Outcome) -> None:
         """After an item's writes: the quality alarm, a block, an unreachable archive."""
-        if isinstance(result, PARSED):
-            record = _record(result)
-            present = list(result.present) if isinstance(result, PreparedRecord) else present_fields(record)
+        if isinstance(result, PreparedRecord):
             summary.parsed += 1
-            summary.fields.update(present + fallback_marks(record))
+            summary.fields.update([*result.present, *fallback_marks(result.record)])
             found = alarms(baseline, summary.fields, summary.parsed, min_pages=quality.quality_min_pages,
                            normal_share=quality.quality_normal_share,
                            alarm_share=quality.quality_alarm_share)
@@ -537,14 +526,14 @@ def harvest(
     def kept(items: list[tuple[int, object]]) -> list[tuple[int, object]]:
         """Before records are stored: their raw responses made durable, one fsync for the lot.
         If the WARC cannot be synced, no record of these is stored and the run stops."""
-        if locked is None or not any(isinstance(r, PARSED) for _, r in items):
+        if locked is None or not any(isinstance(r, PreparedRecord) for _, r in items):
             return items
         try:
             locked.sync()
         except ArchiveWriteError as exc:
             summary.fatal = summary.fatal or str(exc)
             halt("the run stopped: the raw archive could not be written")
-            return [(rid, Outcome(rid, "failed", str(exc)) if isinstance(r, PARSED) else r)
+            return [(rid, Outcome(rid, "failed", str(exc)) if isinstance(r, PreparedRecord) else r)
                     for rid, r in items]
         return items
 
@@ -633,8 +622,9 @@ def harvest(
         # A replay answers from disk, so there is no latency for threads to overlap, and the
         # parse holds the GIL: more threads only add contention (~10-20 % more CPU a page).
         executor = ThreadExecutor(1 if replayed else settings.http.concurrency, work,
-                                  lambda rid, fetched: guarded(rid, partial(record_from_result, fetched, rid,
-                                                                            replayed=replayed)))
+                                  lambda rid, fetched: guarded(rid, partial(
+                                      prepared_from_page, rid, page_parts(fetched), replayed=replayed,
+                                      options=store.render_options)))
     try:
         # The one loop: keep the executor's window full, store the results as they come (a few
         # at a time on the fast paths: COMMIT_BATCH). After a stop (Ctrl-C, a block, an alarm…)

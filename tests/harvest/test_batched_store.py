@@ -78,7 +78,7 @@ def test_a_pooled_harvest_commits_records_together_and_only_after_their_pages_ar
     units = [0]
 
     def upsert(self: SQLiteStore, record: Any, **kw: Any) -> Any:
-        parsed = getattr(record, "record", record)  # prepared for the store in a parse worker
+        parsed = record.record  # prepared for the store in a parse worker
         if ends[parsed.provenance.request_url] > durable[0]:
             stored_before_sync.append(parsed.record_id)
         return real_upsert(self, record, **kw)

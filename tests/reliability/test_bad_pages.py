@@ -5,7 +5,7 @@ Each strategy starts from the recorded fixture pages and breaks them in one way:
 dropped, duplicated, reordered or moved (on the element tree); markup injected or tags cut
 (on the text); odd Unicode; huge attributes, deep nesting and long words; empty and binary
 bodies; wrong or odd Content-Type charsets. A page goes through parsing *and*
-normalization (`pipeline.record_from_result`), as in a harvest.
+normalization (`parse_worker.record_from_result`), as in a harvest.
 
 Examples per strategy: `WCDA_HYPOTHESIS_EXAMPLES` (default 200; the heavy "huge" strategy
 runs a quarter of that).
@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from catalog.errors import ParseError, RecordValidationError
 from catalog.model import CatalogRecord
 from catalog.store import SQLiteStore
-from harvester import pipeline
 from harvester.http import FetchResult
+from harvester.parse_worker import record_from_result
 from harvester.warc import RecordedResponse
 from tests.support.faulty_server import PRODUCTION, fixture_pages
 
@@ -98,7 +98,7 @@ def result_for(body: bytes, content_type: str | None = "text/html; charset=UTF-8
 def check(body: bytes, content_type: str | None = "text/html; charset=UTF-8") -> CatalogRecord | None:
     """The property: a valid record with its problems, or a ParseError/RecordValidationError naming the ID."""
     try:
-        record = pipeline.record_from_result(result_for(body, content_type), RID, replayed=True)
+        record = record_from_result(result_for(body, content_type), RID, replayed=True)
     except (ParseError, RecordValidationError) as exc:
         assert exc.record_id == RID and str(RID) in str(exc)
         # A deliberate refusal, not the parser's last-resort wrapper around a crash.
