@@ -15,6 +15,7 @@ prepares it itself; the outcome is the same either way.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -76,14 +77,17 @@ def prepare(record: CatalogRecord, options: FormatOptions | None = None) -> Prep
 
 
 def prepared_for(item: CatalogRecord | PreparedRecord, options: FormatOptions | None) -> PreparedRecord:
-    """`item` prepared with `options`: as it is when it was prepared with them, else afresh."""
+    """`item` prepared with `options`: as it is when it was prepared with them, else with its
+    renderings made again (only they depend on the options)."""
     from catalog.export.options import DEFAULT_OPTIONS
+    from catalog.export.rendered import renderings
 
-    if isinstance(item, PreparedRecord):
-        if item.options == (options or DEFAULT_OPTIONS):
-            return item
-        item = item.record
-    return prepare(item, options)
+    if not isinstance(item, PreparedRecord):
+        return prepare(item, options)
+    options = options or DEFAULT_OPTIONS
+    if item.options == options:
+        return item
+    return dataclasses.replace(item, renderings=tuple(renderings(item.record, options)), options=options)
 
 
 def warm() -> None:
