@@ -1,13 +1,14 @@
 """Bytes to text, and the text of elements: the parser's low-level helpers.
 
-Deliberately free of any markup knowledge (that is in `selectors`): charsets, the
-bot-protection check on raw text, paragraphs of an element, Cloudflare's e-mail
+Deliberately free of any markup knowledge (that is in `selectors`): charsets (the
+bot-protection check is challenge.py's), paragraphs of an element, Cloudflare's e-mail
 obfuscation.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Collection, Iterator
 
 from bs4 import CData, NavigableString, PageElement, Tag
@@ -75,12 +76,25 @@ def text_of(tag: Tag) -> str:
     return tag.get_text()
 
 
+# An XML declaration opening the page (XHTML served as XML): matched before the HTML parser sees it.
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml\b[^>]*>")
+
+
 def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
     """Decode the body, trusting the declared charset only if the bytes agree with it.
 
     With no charset in the header, the page's own `<meta charset>` decides (UnicodeDammit
-    reads it), then UTF-8, then windows-1252.
+    reads it), then UTF-8, then windows-1252. An XML declaration opening the page is left out
+    of the text: its charset has been read by then, and to the HTML parser it is only a
+    processing instruction, which no selector reads; left in, bs4 warns that the page "looks
+    like XML" whenever its `<html>` comes after its first 500 characters (a long comment first),
+    and warnings are errors in the tests (found by tests/reliability/test_bad_pages.py).
     """
+    text, problems = _decode(body, content_type)
+    return _XML_DECLARATION.sub("", text, count=1), problems
+
+
+def _decode(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
     declared = None
     if content_type and "charset=" in content_type.lower():
         declared = content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"') or None
