@@ -28,7 +28,7 @@ try:
     cli.main(sys.argv[1:], prog_name="harvester", standalone_mode=False)
 except SystemExit:
     pass
-print(json.dumps(sorted(sys.modules)))
+print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))
 """
 
 
@@ -125,8 +125,10 @@ SERIALIZERS = ["catalog.export.common", "catalog.export.oai_dc", "catalog.export
 
 
 def _loaded_by(modules: str) -> set[str]:
-    """The modules a fresh interpreter holds after `import <modules>`."""
-    probe = f"import json, sys; import {modules}; print(json.dumps(sorted(sys.modules)))"
+    """The modules a fresh interpreter holds after `import <modules>` (an entry of None is a module
+    kept from being imported: harvester/__init__.py)."""
+    probe = (f"import json, sys; import {modules};"
+             " print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     return set(json.loads(proc.stdout))
@@ -166,3 +168,15 @@ def test_the_harvest_s_main_process_loads_neither_the_parser_nor_the_serializers
     assert "harvester.pipeline" in loaded
     assert sorted(m for m in ["bs4", "lxml", "soupsieve", "harvester.site.page", "catalog.export.rendered",
                               "citeproc", *SERIALIZERS] if m in loaded) == []
+
+
+
+def test_the_http_client_leaves_out_httpxs_own_command_line_client() -> None:
+    # harvester/__init__.py: importing the HTTP client must not import rich and pygments (they
+    # are installed here, with the test extras, so without the entry httpx would import them).
+    import importlib.util
+
+    assert importlib.util.find_spec("rich") is not None  # else this test proves nothing
+    loaded = _loaded_by("harvester.http")
+    assert {"httpx", "harvester.http"} <= loaded
+    assert not {"rich", "pygments", "httpx._main"} & loaded

@@ -44,11 +44,13 @@ def broken_initializer() -> None:
 
 
 def worker_state(_: int = 0) -> dict[str, object]:
-    """What a worker process has imported, and how many objects it holds frozen (gc.freeze)."""
+    """What a worker process has imported, and how many objects it holds frozen (gc.freeze). A
+    module whose entry is None was never imported (harvester/__init__.py: httpx._main)."""
     import gc
     import sys
 
-    return {"modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}
+    return {"modules": sorted(name for name, module in sys.modules.items() if module is not None),
+            "frozen": gc.get_freeze_count()}
 
 
 def _refuse_to_load() -> object:
