@@ -159,6 +159,15 @@ def _pool_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _live_parse_workers() -> int:
+    """Parse workers of a live harvest: one core fewer than a replay, since this process is busy
+    too (fetching, WARC, storing: ~40 % of a page's CPU), but at least two. On 2 cores one worker
+    was the limit (busy ~80 % while the other core had room); a second one adds ~21 MB
+    (bench/harvest.py, 2,000 pages at 50 ms: peak PSS over all processes 123 -> 144 MB, under the
+    150 MB goal) and 8-20 % more pages a second (5 of 5 paired runs)."""
+    return max(2, _pool_workers() - 1)
+
+
 def _process_pool(workers: int, settings: Settings, index: WarcIndex | None, replayed: bool,
                   render_options: FormatOptions | None) -> SupervisedPool:
     # Supervised (harvester/workers.py): a killed worker is replaced and its page retried,
@@ -613,10 +622,7 @@ def harvest(
     if processes and index is not None:
         executor = ReplayPoolExecutor(_pool_workers(), settings, index, replayed, store.render_options)
     elif processes:
-        # One core fewer than a replay: here this process is busy too (fetching, WARC,
-        # storing: ~40 % of a page's CPU), and on 2 cores a second worker only competed
-        # with it while adding ~45 MB (bench/harvest.py: PSS over all processes).
-        executor = LivePoolExecutor(settings.http.concurrency, max(1, _pool_workers() - 1), settings, replayed, work,
+        executor = LivePoolExecutor(settings.http.concurrency, _live_parse_workers(), settings, replayed, work,
                                     store.render_options)
     else:
         # A replay answers from disk, so there is no latency for threads to overlap, and the
