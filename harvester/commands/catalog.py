@@ -26,12 +26,15 @@ def reindex(ctx: click.Context) -> None:
 @click.command("copy-catalog")
 @click.argument("source")
 @click.argument("dest")
-def copy_catalog(source: str, dest: str) -> None:
+@click.pass_context
+def copy_catalog(ctx: click.Context, source: str, dest: str) -> None:
     """Copy the catalog SOURCE into the empty catalog DEST (a SQLite path or a postgresql:// URL).
 
     Records keep their timestamps, history, sync runs and settings; DEST's indexes are
-    rebuilt. Use it to move a SQLite catalog to PostgreSQL (or back).
+    rebuilt and its records' renderings stored. Use it to move a SQLite catalog to PostgreSQL
+    (or back).
     """
+    settings = ctx.obj.settings()
     with open_store(source, mode="read") as src, open_store(dest) as dst:
         if dst.count(include_deleted=True):
             raise StoreError(f"{dest} already holds records; copy-catalog fills an empty catalog only")
@@ -48,8 +51,12 @@ def copy_catalog(source: str, dest: str) -> None:
             dst.after_copy()
             dst.reindex()
         dst.analyze()  # planner statistics for the freshly loaded tables
+        # Made again rather than copied: under this configuration's format options (SOURCE may have
+        # had others), as `reindex` stores them. Without them OAI-PMH and the exports would render
+        # every record of the new catalog on each request (catalog/export/rendered.py).
+        rendered = dst.fill_renderings(options=settings.export.format_options())
     click.echo(f"copied {counts['record']} records, {counts['record_event']} history events and "
-               f"{counts['sync_run']} sync runs from {source} to {dest}")
+               f"{counts['sync_run']} sync runs from {source} to {dest}; rendered {rendered}")
 
 
 COMMANDS = [reindex, copy_catalog]

@@ -204,3 +204,23 @@ def test_export_and_reindex_commands_use_and_fill_renderings(tmp_path: Path) -> 
     assert run("reindex").strip().endswith(f"rendered {len(records)}")
     for fmt in STORED:
         assert run("export", fmt) == fresh[fmt], fmt
+
+
+def test_copy_catalog_stores_the_copys_renderings(tmp_path: Path, url: str) -> None:
+    # Made again under the copy's settings, not copied: without them OAI-PMH and the exports of
+    # the new catalog would format every record on every request.
+    from click.testing import CliRunner
+
+    from harvester.cli import cli
+
+    source = str(tmp_path / "source.db")
+    with open_store(source) as store:
+        records = load(store)
+    result = CliRunner().invoke(cli, ["--db", source, "copy-catalog", source, url], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(f"rendered {len(records)}")
+    with open_store(source, mode="read") as src, open_store(url) as copy:
+        for fmt in STORED:
+            stored = rendered_rows(copy, fmt)
+            assert None not in stored.values() and stored == rendered_rows(src, fmt), fmt
+        assert copy.fill_renderings() == 0  # nothing left to render
