@@ -170,7 +170,6 @@ def test_the_harvest_s_main_process_loads_neither_the_parser_nor_the_serializers
                               "citeproc", *SERIALIZERS] if m in loaded) == []
 
 
-
 def test_the_http_client_leaves_out_httpxs_own_command_line_client() -> None:
     # harvester/__init__.py: importing the HTTP client must not import rich and pygments (they
     # are installed here, with the test extras, so without the entry httpx would import them).
