@@ -21,14 +21,18 @@ HEAVY = ["pydantic", "catalog.model", "catalog.store", "harvester.config", "harv
          "httpx", "bs4", "lxml", "citeproc", "iso639", "catalog.iso639_table", "edtf", "warcio", "bibtexparser",
          "rispy", "waitress", "oaipmh", "tenacity", "sqlite3"]
 
-_PROBE = """
+# Printed by a probe: the modules it imported (an entry of None is a module kept from being
+# imported: harvester/__init__.py does that to httpx._main).
+_PRINT_IMPORTED = "print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))"
+
+_PROBE = f"""
 import json, sys
 from harvester.cli import cli
 try:
     cli.main(sys.argv[1:], prog_name="harvester", standalone_mode=False)
 except SystemExit:
     pass
-print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))
+{_PRINT_IMPORTED}
 """
 
 
@@ -125,10 +129,8 @@ SERIALIZERS = ["catalog.export.common", "catalog.export.oai_dc", "catalog.export
 
 
 def _loaded_by(modules: str) -> set[str]:
-    """The modules a fresh interpreter holds after `import <modules>` (an entry of None is a module
-    kept from being imported: harvester/__init__.py)."""
-    probe = (f"import json, sys; import {modules};"
-             " print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))")
+    """The modules a fresh interpreter holds after `import <modules>`."""
+    probe = f"import json, sys; import {modules}; {_PRINT_IMPORTED}"
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     return set(json.loads(proc.stdout))
