@@ -256,7 +256,6 @@ def test_a_search_ranks_only_the_matches_its_facets_leave(catalogs: dict[str, Ca
     assert len(asked) == 2
 
 
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_matches_listed_in_any_order_give_the_same_answers(catalogs: dict[str, CatalogStore], backend: str) -> None:
     """SQLite lists a word's matches in Record ID order and the snapshot then skips sorting them;
@@ -276,6 +275,7 @@ def test_matches_listed_in_any_order_give_the_same_answers(catalogs: dict[str, C
     assert len(store.text_match_ids(terms).split(",")) > 3
     for query in [SearchQuery(terms=terms, limit=5), SearchQuery(terms=terms, facets=("type:cable",), sort="date")]:
         assert Snapshot(store).search(shuffled, query) == store.search(query)
+
 
 def test_a_new_snapshot_asks_again_for_the_last_searches_words(catalog_copy: tuple[CatalogStore, CatalogStore]) -> None:
     server, writer = catalog_copy
